@@ -1,0 +1,186 @@
+import type { Dispatcher } from 'undici';
+import type { Endpoint } from '../endpoints/endpoint.js';
+
+/** How one attempt ended, as far as the request flow is concerned. @internal */
+export type AttemptOutcome =
+  /** Response headers were handed to the caller: nothing more to decide. */
+  | { readonly kind: 'committed' }
+  /** The attempt failed with an error before any response was handed over. */
+  | { readonly kind: 'error'; readonly error: Error; readonly started: boolean }
+  /** A retryable status was received and its body drained; retry after `delayMs`. */
+  | { readonly kind: 'status'; readonly status: number; readonly delayMs: number }
+  /** The flow gave up on the attempt (deadline, caller abort, or another attempt won). */
+  | { readonly kind: 'abandoned' };
+
+/** What the flow answers when response headers arrive. @internal */
+export type StatusDecision = { readonly retry: false } | { readonly retry: true; readonly delayMs: number };
+
+/** The request flow, as an attempt sees it. @internal */
+export interface AttemptOwner {
+  /** Decides whether a status is retried (synchronously, before anything reaches the caller). */
+  decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>): StatusDecision;
+  /** Hands the response to the caller. */
+  commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void;
+  /** Hands an upgraded socket to the caller. */
+  commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void;
+  /** The caller's handler (for body chunks and the end once committed). */
+  readonly userHandler: Dispatcher.DispatchHandler;
+  /** The controller the caller holds. */
+  readonly userController: Dispatcher.DispatchController;
+  /** Called once the committed response has ended or failed. */
+  finished(): void;
+}
+
+/** Drained bodies larger than this are cut by closing the connection instead. */
+const maxDrainBytes = 256 * 1024;
+
+/**
+ * The undici handler of one attempt. Until response headers are accepted nothing reaches the caller,
+ * so the flow can still retry elsewhere; after that every callback is passed through.
+ * @internal
+ */
+export class AttemptHandler implements Dispatcher.DispatchHandler {
+  /** Whether undici handed the request to a connection (it may then have reached the server). */
+  started = false;
+  /** The controller of this attempt's undici request, once started. */
+  controller: Dispatcher.DispatchController | undefined;
+  /** When the attempt was dispatched (performance.now()). */
+  readonly startedAt = performance.now();
+  private abandoned = false;
+  private committed = false;
+  private drain: { status: number; delayMs: number; bytes: number } | undefined;
+  private settle: ((outcome: AttemptOutcome) => void) | undefined;
+  /** Settles when the attempt is decided. */
+  readonly outcome: Promise<AttemptOutcome>;
+
+  /**
+   * @param owner - the request flow
+   * @param endpoint - the endpoint this attempt goes to
+   * @param number - 1-based attempt number
+   * @param onStart - called when undici starts the request on a connection
+   */
+  constructor(
+    private readonly owner: AttemptOwner,
+    readonly endpoint: Endpoint,
+    readonly number: number,
+    private readonly onStart: () => void,
+  ) {
+    this.outcome = new Promise((resolve) => {
+      this.settle = resolve;
+    });
+    endpoint.inFlight++;
+    endpoint.attempts++;
+  }
+
+  /** Gives up on this attempt: aborts it if it is on a connection, and ignores whatever it reports. */
+  abandon(reason: Error): void {
+    if (this.abandoned || this.committed) return;
+    this.abandoned = true;
+    this.controller?.abort(reason);
+    this.done({ kind: 'abandoned' });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    this.started = true;
+    if (this.abandoned) {
+      controller.abort(new Error('ridethrough: attempt abandoned'));
+      return;
+    }
+    this.onStart();
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
+    if (this.abandoned) return;
+    this.committed = true;
+    this.release();
+    this.done({ kind: 'committed' });
+    this.owner.commitUpgrade(this, controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    if (this.abandoned) return;
+    this.endpoint.recordLatency(performance.now() - this.startedAt);
+    // Informational responses (100 Continue, 103 Early Hints) are not the final answer.
+    if (statusCode < 200) return;
+    const decision = this.owner.decideStatus(this, statusCode, headers);
+    if (decision.retry) {
+      this.drain = { status: statusCode, delayMs: decision.delayMs, bytes: 0 };
+      return;
+    }
+    this.committed = true;
+    this.done({ kind: 'committed' });
+    this.owner.commit(this, controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.abandoned) return;
+    if (this.drain) {
+      this.drain.bytes += chunk.length;
+      // A large error body is not worth reading to keep one connection: drop the connection instead.
+      if (this.drain.bytes > maxDrainBytes) controller.abort(new Error('ridethrough: retried response body too large to drain'));
+      return;
+    }
+    if (this.committed) this.owner.userHandler.onResponseData?.(this.owner.userController, chunk);
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    if (this.abandoned) return;
+    this.release();
+    if (this.drain) {
+      this.done({ kind: 'status', status: this.drain.status, delayMs: this.drain.delayMs });
+      return;
+    }
+    if (!this.committed) return;
+    (this.owner.userController as { rawTrailers?: unknown }).rawTrailers = controller.rawTrailers;
+    try {
+      this.owner.userHandler.onResponseEnd?.(this.owner.userController, trailers);
+    } finally {
+      this.owner.finished();
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    this.release();
+    if (this.abandoned) return;
+    if (this.drain) {
+      this.done({ kind: 'status', status: this.drain.status, delayMs: this.drain.delayMs });
+      return;
+    }
+    if (this.committed) {
+      try {
+        this.owner.userHandler.onResponseError?.(this.owner.userController, error);
+      } finally {
+        this.owner.finished();
+      }
+      return;
+    }
+    this.done({ kind: 'error', error, started: this.started });
+  }
+
+  onResponseStarted(): void {
+    // Forwarded by the flow when the response is committed.
+  }
+
+  onBodySent(chunk: Buffer): void {
+    if (!this.abandoned) this.owner.userHandler.onBodySent?.(chunk);
+  }
+
+  onRequestSent(): void {
+    if (!this.abandoned) this.owner.userHandler.onRequestSent?.();
+  }
+
+  private released = false;
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.endpoint.inFlight--;
+  }
+
+  private done(outcome: AttemptOutcome): void {
+    if (outcome.kind !== 'committed') this.release();
+    const settle = this.settle;
+    this.settle = undefined;
+    settle?.(outcome);
+  }
+}

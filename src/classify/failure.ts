@@ -1,0 +1,65 @@
+/**
+ * How a failed attempt is classified, which decides whether it may be retried.
+ * - `unsent`: the request surely never reached the server (connect failures, DNS): retry any method.
+ * - `maybe-sent`: the request may have reached the server (reset, "other side closed", headers timeout):
+ *   retry only idempotent requests with a replayable body.
+ * - `fatal`: not a failure a retry can fix (bad arguments, caller abort, TLS certificate errors).
+ */
+export type FailureClass = 'unsent' | 'maybe-sent' | 'fatal';
+
+/** Error codes that can only happen before the request was written. */
+const connectCodes = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EPERM',
+  'EACCES',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'RIDETHROUGH_DNS',
+]);
+
+/** Network errors that may happen after the request was (partly) written. */
+const ambiguousCodes = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CLOSED',
+  'UND_ERR_INFO',
+  'RIDETHROUGH_ATTEMPT_TIMEOUT',
+]);
+
+/**
+ * Classifies an attempt's error.
+ * @param err - the error the attempt failed with
+ * @param started - whether the request was handed to a connection (undici called `onRequestStart`)
+ */
+export function classifyError(err: unknown, started: boolean): FailureClass {
+  const code = errorCode(err);
+  if (connectCodes.has(code)) return 'unsent';
+  if (ambiguousCodes.has(code)) return started ? 'maybe-sent' : 'unsent';
+  return 'fatal';
+}
+
+/** Whether the failure says something about the endpoint's health (used for ejection and breakers). */
+export function isConnectFailure(err: unknown): boolean {
+  return connectCodes.has(errorCode(err));
+}
+
+/** The `code` of an error (the `cause`'s when the error has none), or `EUNKNOWN`. */
+export function errorCode(err: unknown): string {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e !== null && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return 'EUNKNOWN';
+}

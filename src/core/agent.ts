@@ -1,0 +1,211 @@
+import { Dispatcher, Pool } from 'undici';
+import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from '../attempt/legacy-handler.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { validateOverrides, type RequestOverrides, type ResilienceOptions } from './options.js';
+import { type OriginStats, ResilienceContext } from './context.js';
+import { urlHost, type ParsedOrigin } from './origin.js';
+import { type AttemptTransport, type FlowExtras, RequestFlow, type ResilientDispatchOptions } from './request-flow.js';
+
+/** Options of {@link ResilientAgent}. */
+export type ResilientAgentOptions = ResilienceOptions;
+
+const kDispatchWith = Symbol('ridethrough.dispatchWith');
+
+/**
+ * An undici `Dispatcher` that rides out a moved pod: it resolves host names through a short-TTL DNS
+ * cache, keeps one connection pool per endpoint IP, retries failed attempts with jittered backoff on a
+ * different endpoint within an overall deadline, and never re-sends a request that may have reached the
+ * server unless it is idempotent.
+ *
+ * Works with undici's `request`/`stream`/`fetch`, with Node's built-in `fetch` on Node 22, 24 and 26
+ * (it accepts both the undici 6/7 and the undici 8 handler shapes), and as the global dispatcher.
+ *
+ * @example
+ * ```ts
+ * import { request } from 'undici';
+ * import { ResilientAgent } from 'ridethrough';
+ * const agent = new ResilientAgent({ deadline: 15_000 });
+ * const { statusCode, body } = await request('http://inventory.shop.svc.cluster.local:8080/items/42', { dispatcher: agent });
+ * ```
+ */
+export class ResilientAgent extends Dispatcher {
+  private readonly ctx: ResilienceContext;
+  private readonly pools = new Set<Dispatcher>();
+  private closed = false;
+  private readonly transport: AttemptTransport;
+
+  /**
+   * @param options - see {@link ResilienceOptions}; validated here (throws `TypeError`/`RangeError` naming the option)
+   */
+  constructor(options: ResilientAgentOptions = {}) {
+    super();
+    this.ctx = new ResilienceContext(options);
+    this.ctx.onEndpointRemoved((endpoint) => this.retirePool(endpoint));
+    this.transport = (origin, endpoint, opts, handler) => {
+      this.poolFor(origin, endpoint).dispatch(opts, handler);
+    };
+  }
+
+  /**
+   * Dispatches a request (the undici `Dispatcher` contract). Returns `true`: ridethrough queues
+   * internally, so callers never need to wait for `'drain'`.
+   */
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this[kDispatchWith](options, handler, {});
+  }
+
+  /** @internal */
+  [kDispatchWith](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler | LegacyHandler, extras: FlowExtras): boolean {
+    const modern = isModernHandler(handler) ? handler : new LegacyHandlerAdapter(handler);
+    if (this.closed) {
+      const err = Object.assign(new Error('ridethrough: the agent is closed'), { code: 'UND_ERR_DESTROYED' });
+      queueMicrotask(() => modern.onResponseError?.(null as never, err));
+      return true;
+    }
+    let flow: RequestFlow;
+    try {
+      validateOverrides((options as ResilientDispatchOptions).ridethrough);
+      flow = new RequestFlow(this.ctx, this.transport, options, modern, extras);
+    } catch (err) {
+      queueMicrotask(() => modern.onResponseError?.(null as never, err as Error));
+      return true;
+    }
+    queueMicrotask(() => flow.start());
+    return true;
+  }
+
+  /**
+   * A dispatcher that sends through this agent with per-request overrides, for callers that cannot pass
+   * extra options (Node's built-in `fetch`, SDKs that take a dispatcher).
+   *
+   * @example
+   * ```ts
+   * await fetch(url, { method: 'POST', body, dispatcher: agent.with({ idempotent: true, deadline: 3_000 }) });
+   * ```
+   */
+  with(overrides: RequestOverrides): Dispatcher {
+    validateOverrides(overrides);
+    return new ResilientView(this, { overrides });
+  }
+
+  /** Per-origin endpoint health: addresses, ejections, requests in flight and latency. */
+  stats(): OriginStats[] {
+    return this.ctx.stats();
+  }
+
+  /**
+   * Closes every pool after in-flight requests finish.
+   */
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    const p = this.shutdown((pool) => pool.close());
+    if (callback) {
+      p.then(() => callback(), () => callback());
+      return;
+    }
+    return p;
+  }
+
+  /**
+   * Destroys every pool at once, failing requests in flight.
+   */
+  override destroy(): Promise<void>;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    const err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
+    const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
+    const p = this.shutdown((pool) => pool.destroy(err));
+    if (cb) {
+      p.then(() => cb(), () => cb());
+      return;
+    }
+    return p;
+  }
+
+  private async shutdown(how: (pool: Dispatcher) => Promise<void>): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools];
+    this.pools.clear();
+    this.ctx.close();
+    await Promise.all(pools.map((p) => how(p).catch(() => {})));
+  }
+
+  private poolFor(origin: ParsedOrigin, endpoint: Endpoint): Dispatcher {
+    if (endpoint.pool) return endpoint.pool;
+    const o = this.ctx.options;
+    const pool = new Pool(`${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`, {
+      connect: {
+        timeout: o.connectTimeout,
+        ...(origin.protocol === 'https:' ? { ...o.tls, servername: isIPLiteral(origin.hostname) ? undefined : origin.hostname } : {}),
+      },
+      keepAliveTimeout: o.keepAliveTimeout,
+      keepAliveMaxTimeout: Math.max(o.keepAliveTimeout, 600_000),
+      connections: o.connectionsPerEndpoint ?? null,
+      headersTimeout: o.attemptTimeout,
+      bodyTimeout: o.bodyTimeout,
+    });
+    endpoint.pool = pool;
+    this.pools.add(pool);
+    return pool;
+  }
+
+  private retirePool(endpoint: Endpoint): void {
+    const pool = endpoint.pool;
+    if (!pool) return;
+    endpoint.pool = undefined;
+    this.pools.delete(pool);
+    pool.close().catch(() => {});
+  }
+}
+
+/**
+ * A view of a {@link ResilientAgent} with fixed per-request extras. @internal
+ */
+export class ResilientView extends Dispatcher {
+  /**
+   * @param agent - the agent requests go through
+   * @param extras - overrides and a replayable body
+   */
+  constructor(
+    private readonly agent: ResilientAgent,
+    private readonly extras: FlowExtras,
+  ) {
+    super();
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.agent[kDispatchWith](options, handler, this.extras);
+  }
+
+  /** A view does not own connections: closing it does nothing. */
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    if (callback) {
+      queueMicrotask(callback);
+      return;
+    }
+    return Promise.resolve();
+  }
+
+  /** A view does not own connections: destroying it does nothing. */
+  override destroy(): Promise<void>;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
+    if (cb) {
+      queueMicrotask(cb);
+      return;
+    }
+    return Promise.resolve();
+  }
+}
+
+function isIPLiteral(hostname: string): boolean {
+  return /^[\d.]+$/.test(hostname) || hostname.includes(':');
+}

@@ -1,0 +1,98 @@
+import { Headers, Request, type Response, fetch as undiciFetch } from 'undici';
+import { RidethroughError } from '../errors/errors.js';
+import { ResilientAgent, ResilientView } from './agent.js';
+import { type RequestOverrides, type ResilienceOptions, validateOverrides } from './options.js';
+
+/** `RequestInit` plus ridethrough's per-request overrides. */
+export type ResilientRequestInit = NonNullable<Parameters<typeof undiciFetch>[1]> & {
+  /** Per-request overrides: deadline, attempts, attempt timeout, idempotency. */
+  ridethrough?: RequestOverrides;
+};
+
+/** A `fetch` with ridethrough's resilience. */
+export type ResilientFetch = (input: Parameters<typeof undiciFetch>[0], init?: ResilientRequestInit) => Promise<Response>;
+
+/** Options of {@link createResilientFetch}. */
+export interface ResilientFetchOptions extends ResilienceOptions {
+  /** Use this agent (and its DNS cache and endpoint health) instead of creating one. */
+  readonly agent?: ResilientAgent;
+}
+
+/**
+ * Creates a WHATWG `fetch` that rides out a moved pod. Bodies given as a string, bytes,
+ * `URLSearchParams`, `Blob` or `FormData` are buffered once so every retry can send them again; a
+ * `ReadableStream` body is sent once and retried only when it was never read (connect failures).
+ *
+ * When ridethrough gives up, the promise rejects with the ridethrough error itself
+ * ({@link RidethroughError}: `code`, `attempts`, `cause`), not with fetch's `TypeError('fetch failed')`.
+ * A caller's `AbortSignal` rejects with its reason, as fetch does.
+ *
+ * @example
+ * ```ts
+ * const fetch = createResilientFetch({ deadline: 15_000 });
+ * const res = await fetch('http://inventory:8080/items/42', { ridethrough: { maxAttempts: 5 } });
+ * ```
+ */
+export function createResilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
+  const { agent: given, ...rest } = options;
+  const agent = given ?? new ResilientAgent(rest);
+  return async function resilientFetch(input, init) {
+    const { ridethrough, ...requestInit } = init ?? {};
+    validateOverrides(ridethrough);
+    let replayBody: Uint8Array | null | undefined;
+    let finalInit: typeof requestInit = requestInit;
+    const body = requestInit.body;
+    if (body != null && !(body instanceof ReadableStream) && !isAsyncIterable(body)) {
+      // Serialise the body the way fetch would (content type included), once, so retries can resend it.
+      const req = new Request(typeof input === 'string' || input instanceof URL ? input : input.url, { method: requestInit.method ?? 'POST', body, headers: requestInit.headers });
+      replayBody = new Uint8Array(await req.arrayBuffer());
+      const headers = new Headers(requestInit.headers);
+      const type = req.headers.get('content-type');
+      if (type && !headers.has('content-type')) headers.set('content-type', type);
+      finalInit = { ...requestInit, body: replayBody, headers };
+    }
+    const dispatcher = ridethrough || replayBody !== undefined ? new ResilientView(agent, { overrides: ridethrough, replayBody }) : agent;
+    try {
+      return await undiciFetch(input, { ...finalInit, dispatcher });
+    } catch (err) {
+      // fetch wraps network errors as TypeError('fetch failed', { cause }); hand back ridethrough's own error.
+      const cause = (err as { cause?: unknown }).cause;
+      if (err instanceof TypeError && cause instanceof RidethroughError) throw cause;
+      throw err;
+    }
+  } as ResilientFetch;
+}
+
+let defaultFetch: ResilientFetch | undefined;
+let defaultAgent: ResilientAgent | undefined;
+
+/**
+ * `fetch` with ridethrough's in-cluster defaults (10 s deadline, 1 s connect timeout, 5 s DNS cache).
+ * Shares one lazily created {@link ResilientAgent} per process. See {@link createResilientFetch}.
+ *
+ * @example
+ * ```ts
+ * import { resilientFetch } from 'ridethrough';
+ * const res = await resilientFetch('http://inventory.shop.svc.cluster.local:8080/items/42');
+ * ```
+ */
+export const resilientFetch: ResilientFetch = (input, init) => {
+  if (!defaultFetch) {
+    defaultAgent = new ResilientAgent();
+    defaultFetch = createResilientFetch({ agent: defaultAgent });
+  }
+  return defaultFetch(input, init);
+};
+
+/** The agent behind {@link resilientFetch} (created on first use). */
+export function getDefaultAgent(): ResilientAgent {
+  if (!defaultAgent) {
+    defaultAgent = new ResilientAgent();
+    defaultFetch = createResilientFetch({ agent: defaultAgent });
+  }
+  return defaultAgent;
+}
+
+function isAsyncIterable(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+}

@@ -1,0 +1,184 @@
+import type { ConnectionOptions } from 'node:tls';
+import { checkArray, checkBoolean, checkKnownKeys, checkNumber, checkObject, checkOneOf } from '../utils/validate.js';
+import { type DnsOptions, validateDnsOptions } from '../resolve/dns-options.js';
+
+/** How retries are spaced. Delays grow exponentially from `base` up to `cap`, randomised by `jitter`. */
+export interface BackoffOptions {
+  /**
+   * `full`: a random delay in `[0, min(cap, base·2^n))` (AWS "full jitter", what Envoy does).
+   * `decorrelated`: Polly's decorrelated jitter, smoother growth with less clustering.
+   * Default `full`.
+   */
+  readonly jitter?: 'full' | 'decorrelated';
+  /** First delay scale in ms. Default 25 (Envoy's base interval). Range 1–60000. */
+  readonly base?: number;
+  /** Largest delay in ms. Default 1000. Range 1–60000 and at least `base`. */
+  readonly cap?: number;
+}
+
+/** Endpoint (per IP) ejection: how long a failing address is kept out of rotation. */
+export interface EjectionOptions {
+  /** First ejection time in ms; doubles on each repeated ejection (with jitter). Default 10000. Range 100–3600000. */
+  readonly baseTime?: number;
+  /** Longest ejection time in ms. Default 120000. Range 100–3600000 and at least `baseTime`. */
+  readonly maxTime?: number;
+  /**
+   * Most endpoints of one host that may be ejected at once, as a percentage (Envoy's max_ejection_percent).
+   * Failing connects still mark an address bad; when every address is bad the least bad one is tried
+   * rather than failing without trying. Default 100 for connect failures is implied; this limits ejection
+   * for 5xx/timeouts. Default 50. Range 0–100.
+   */
+  readonly maxPercent?: number;
+  /** Consecutive 5xx responses or timeouts that eject an address. Default 5 (Envoy). Range 1–1000. */
+  readonly consecutiveFailures?: number;
+}
+
+/** Options of {@link ResilientAgent}, {@link resilience} and {@link createResilientFetch}. All durations in milliseconds. */
+export interface ResilienceOptions {
+  /**
+   * Overall deadline for a request, across every attempt and backoff, until response headers arrive.
+   * Default 10000: covers endpoint propagation (1–3 s) plus CoreDNS's default TTL (5 s). Use ~35000 for
+   * kubeadm clusters whose CoreDNS caches 30 s. Range 1–3600000.
+   */
+  readonly deadline?: number;
+  /** Most attempts per request, the first included. Default 25; the deadline is the usual limit. Range 1–1000. */
+  readonly maxAttempts?: number;
+  /** Per-attempt TCP/TLS connect timeout. Default 1000 (undici: 10000). Range 1–600000. */
+  readonly connectTimeout?: number;
+  /** Per-attempt wait for response headers once the request is on a connection. Default 5000 (undici: 300000). Range 1–3600000. */
+  readonly attemptTimeout?: number;
+  /** Idle time allowed between body chunks once the response has started. Default 30000 (undici: 300000). Range 0 (off)–3600000. */
+  readonly bodyTimeout?: number;
+  /** Retry backoff. */
+  readonly backoff?: BackoffOptions;
+  /** Response statuses retried for idempotent requests. Default `[502, 503, 504]`; 429 is retried when it carries `Retry-After`. */
+  readonly retryStatuses?: readonly number[];
+  /** Longest `Retry-After` honoured, in ms; a longer one ends the retries. Default 5000. Range 0–3600000. */
+  readonly maxRetryAfter?: number;
+  /** DNS cache and resolver settings. */
+  readonly dns?: DnsOptions;
+  /** Per-endpoint ejection. */
+  readonly ejection?: EjectionOptions;
+  /** Idle keep-alive connections are closed after this long. Default 4000 (below Node's server default of 5000). Range 1–600000. */
+  readonly keepAliveTimeout?: number;
+  /** Most connections per endpoint address. Default unlimited. Range 1–65535. */
+  readonly connectionsPerEndpoint?: number;
+  /** TLS options for https origins (`ca`, `cert`, `key`, `rejectUnauthorized`, ...). The servername is always the request's host name. */
+  readonly tls?: ConnectionOptions;
+}
+
+/** Per-request overrides, through `ridethrough` in `resilientFetch`/`request()` options, or {@link ResilientAgent.with}. */
+export interface RequestOverrides {
+  /** Overall deadline for this request, in ms. */
+  readonly deadline?: number;
+  /** Most attempts for this request. */
+  readonly maxAttempts?: number;
+  /** Per-attempt headers timeout for this request, in ms. */
+  readonly attemptTimeout?: number;
+  /**
+   * Force the request to count as idempotent (`true`: retried after it may have reached the server)
+   * or not (`false`: retried only when it surely did not). Default: by method and `Idempotency-Key`.
+   */
+  readonly idempotent?: boolean;
+}
+
+/** Fully resolved options. @internal */
+export interface ResolvedOptions {
+  deadline: number;
+  maxAttempts: number;
+  connectTimeout: number;
+  attemptTimeout: number;
+  bodyTimeout: number;
+  backoff: Required<BackoffOptions>;
+  retryStatuses: ReadonlySet<number>;
+  maxRetryAfter: number;
+  dns: DnsOptions;
+  ejection: Required<EjectionOptions>;
+  keepAliveTimeout: number;
+  connectionsPerEndpoint: number | undefined;
+  tls: ConnectionOptions | undefined;
+}
+
+/** The defaults, documented in docs/configuration.md. */
+export const defaults = {
+  deadline: 10_000,
+  maxAttempts: 25,
+  connectTimeout: 1_000,
+  attemptTimeout: 5_000,
+  bodyTimeout: 30_000,
+  backoff: { jitter: 'full', base: 25, cap: 1_000 },
+  retryStatuses: [502, 503, 504],
+  maxRetryAfter: 5_000,
+  ejection: { baseTime: 10_000, maxTime: 120_000, maxPercent: 50, consecutiveFailures: 5 },
+  keepAliveTimeout: 4_000,
+} as const;
+
+const topKeys = ['deadline', 'maxAttempts', 'connectTimeout', 'attemptTimeout', 'bodyTimeout', 'backoff', 'retryStatuses', 'maxRetryAfter', 'dns', 'ejection', 'keepAliveTimeout', 'connectionsPerEndpoint', 'tls'];
+
+/**
+ * Validates options and fills in defaults. Throws `TypeError`/`RangeError` naming the option.
+ * @internal
+ */
+export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions {
+  checkObject('options', options);
+  checkKnownKeys('', options, topKeys);
+  checkNumber('deadline', options.deadline, 1, 3_600_000, { unit: 'milliseconds' });
+  checkNumber('maxAttempts', options.maxAttempts, 1, 1000, { integer: true });
+  checkNumber('connectTimeout', options.connectTimeout, 1, 600_000, { unit: 'milliseconds' });
+  checkNumber('attemptTimeout', options.attemptTimeout, 1, 3_600_000, { unit: 'milliseconds' });
+  checkNumber('bodyTimeout', options.bodyTimeout, 0, 3_600_000, { unit: 'milliseconds' });
+  checkObject('backoff', options.backoff);
+  checkKnownKeys('backoff', options.backoff, ['jitter', 'base', 'cap']);
+  checkOneOf('backoff.jitter', options.backoff?.jitter, ['full', 'decorrelated']);
+  checkNumber('backoff.base', options.backoff?.base, 1, 60_000, { unit: 'milliseconds' });
+  checkNumber('backoff.cap', options.backoff?.cap, 1, 60_000, { unit: 'milliseconds' });
+  const backoff = { ...defaults.backoff, ...options.backoff };
+  if (backoff.cap < backoff.base) {
+    throw new RangeError(`ridethrough: option "backoff.cap" must be at least backoff.base (${backoff.base}), got ${backoff.cap}`);
+  }
+  checkArray('retryStatuses', options.retryStatuses, (s) => typeof s === 'number' && Number.isInteger(s) && s >= 400 && s <= 599, 'integer HTTP statuses from 400 to 599');
+  checkNumber('maxRetryAfter', options.maxRetryAfter, 0, 3_600_000, { unit: 'milliseconds' });
+  validateDnsOptions(options.dns);
+  checkObject('ejection', options.ejection);
+  checkKnownKeys('ejection', options.ejection, ['baseTime', 'maxTime', 'maxPercent', 'consecutiveFailures']);
+  checkNumber('ejection.baseTime', options.ejection?.baseTime, 100, 3_600_000, { unit: 'milliseconds' });
+  checkNumber('ejection.maxTime', options.ejection?.maxTime, 100, 3_600_000, { unit: 'milliseconds' });
+  checkNumber('ejection.maxPercent', options.ejection?.maxPercent, 0, 100);
+  checkNumber('ejection.consecutiveFailures', options.ejection?.consecutiveFailures, 1, 1000, { integer: true });
+  const ejection = { ...defaults.ejection, ...options.ejection };
+  if (ejection.maxTime < ejection.baseTime) {
+    throw new RangeError(`ridethrough: option "ejection.maxTime" must be at least ejection.baseTime (${ejection.baseTime}), got ${ejection.maxTime}`);
+  }
+  checkNumber('keepAliveTimeout', options.keepAliveTimeout, 1, 600_000, { unit: 'milliseconds' });
+  checkNumber('connectionsPerEndpoint', options.connectionsPerEndpoint, 1, 65_535, { integer: true });
+  checkObject('tls', options.tls);
+  return {
+    deadline: options.deadline ?? defaults.deadline,
+    maxAttempts: options.maxAttempts ?? defaults.maxAttempts,
+    connectTimeout: options.connectTimeout ?? defaults.connectTimeout,
+    attemptTimeout: options.attemptTimeout ?? defaults.attemptTimeout,
+    bodyTimeout: options.bodyTimeout ?? defaults.bodyTimeout,
+    backoff,
+    retryStatuses: new Set(options.retryStatuses ?? defaults.retryStatuses),
+    maxRetryAfter: options.maxRetryAfter ?? defaults.maxRetryAfter,
+    dns: options.dns ?? {},
+    ejection,
+    keepAliveTimeout: options.keepAliveTimeout ?? defaults.keepAliveTimeout,
+    connectionsPerEndpoint: options.connectionsPerEndpoint,
+    tls: options.tls,
+  };
+}
+
+/**
+ * Validates per-request overrides. Throws `TypeError`/`RangeError` naming the option.
+ * @internal
+ */
+export function validateOverrides(overrides: RequestOverrides | undefined): void {
+  if (overrides === undefined) return;
+  checkObject('ridethrough', overrides);
+  checkKnownKeys('ridethrough', overrides, ['deadline', 'maxAttempts', 'attemptTimeout', 'idempotent']);
+  checkNumber('ridethrough.deadline', overrides.deadline, 1, 3_600_000, { unit: 'milliseconds' });
+  checkNumber('ridethrough.maxAttempts', overrides.maxAttempts, 1, 1000, { integer: true });
+  checkNumber('ridethrough.attemptTimeout', overrides.attemptTimeout, 1, 3_600_000, { unit: 'milliseconds' });
+  checkBoolean('ridethrough.idempotent', overrides.idempotent);
+}

@@ -1,0 +1,388 @@
+import type { Dispatcher } from 'undici';
+import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from '../attempt/attempt-handler.js';
+import { RequestBody } from '../attempt/body.js';
+import { getHeader, withHost } from '../attempt/headers.js';
+import { classifyError, errorCode, isConnectFailure } from '../classify/failure.js';
+import { isIdempotent } from '../classify/idempotency.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import type { EndpointSet } from '../endpoints/endpoint-set.js';
+import {
+  type AttemptRecord,
+  AttemptsExhaustedError,
+  DeadlineExceededError,
+  DnsResolutionError,
+  NoEndpointError,
+  NotRetryableError,
+  RidethroughError,
+} from '../errors/errors.js';
+import { publish } from '../events/channels.js';
+import { Backoff } from '../retry/backoff.js';
+import { parseRetryAfter } from '../retry/retry-after.js';
+import type { ResilienceContext } from './context.js';
+import type { RequestOverrides } from './options.js';
+import { type ParsedOrigin, parseOrigin } from './origin.js';
+
+/** Sends one attempt to one endpoint: the agent uses its own pools, the interceptor the next dispatcher. @internal */
+export type AttemptTransport = (origin: ParsedOrigin, endpoint: Endpoint, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => void;
+
+/** Extra per-request input that does not travel in dispatch options. @internal */
+export interface FlowExtras {
+  /** Overrides from a {@link ResilientAgent.with} view or `resilientFetch`. */
+  readonly overrides?: RequestOverrides;
+  /** Bytes equal to the request body, so a one-shot body handed over by fetch can be replayed. */
+  readonly replayBody?: Uint8Array | string | null;
+}
+
+/** Dispatch options plus ridethrough's own per-request key. */
+export type ResilientDispatchOptions = Dispatcher.DispatchOptions & { ridethrough?: RequestOverrides };
+
+class Interrupted extends Error {}
+
+/**
+ * The controller the caller's handler holds: abort and pause reach whichever attempt is current.
+ * @internal
+ */
+class FlowController implements Dispatcher.DispatchController {
+  rawHeaders: Buffer[] | string[] | null = null;
+  rawTrailers: Buffer[] | string[] | null = null;
+  private abortReason: Error | null = null;
+  private isPaused = false;
+
+  constructor(private readonly flow: RequestFlow) {}
+
+  get aborted(): boolean {
+    return this.abortReason !== null;
+  }
+
+  get reason(): Error | null {
+    return this.abortReason;
+  }
+
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  abort(reason: Error): void {
+    if (this.abortReason) return;
+    this.abortReason = reason ?? new DOMException('The operation was aborted.', 'AbortError');
+    this.flow.abort(this.abortReason);
+  }
+
+  pause(): void {
+    this.isPaused = true;
+    this.flow.current?.controller?.pause();
+  }
+
+  resume(): void {
+    this.isPaused = false;
+    this.flow.current?.controller?.resume();
+  }
+}
+
+/**
+ * One request's way through ridethrough: resolve → pick endpoint → attempt → classify → retry or return.
+ * Nothing reaches the caller's handler until an attempt's response is accepted, so failures before
+ * that point can be retried on another endpoint within the deadline.
+ * @internal
+ */
+export class RequestFlow implements AttemptOwner {
+  readonly userHandler: Dispatcher.DispatchHandler;
+  readonly userController: FlowController;
+  /** The attempt in progress (or the committed one). */
+  current: AttemptHandler | undefined;
+
+  private readonly origin: ParsedOrigin;
+  private readonly endpoints: EndpointSet;
+  private readonly opts: Dispatcher.DispatchOptions;
+  private readonly body: RequestBody;
+  private readonly method: string;
+  private readonly idempotent: boolean;
+  private readonly deadlineMs: number;
+  private readonly maxAttempts: number;
+  private readonly startedAt = Date.now();
+  private readonly deadlineAt: number;
+  private readonly backoff: Backoff;
+  private readonly tried = new Set<string>();
+  private readonly records: AttemptRecord[] = [];
+  private attemptCount = 0;
+  private lastAddress: string | undefined;
+  private done = false;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private interruptReject: ((err: Error) => void) | undefined;
+  private readonly interrupt: Promise<never>;
+
+  /**
+   * @param ctx - the shared state (options, DNS cache, endpoints)
+   * @param transport - how an attempt is sent
+   * @param opts - the caller's dispatch options
+   * @param handler - the caller's handler (undici 8 shape)
+   * @param extras - overrides and a replayable body
+   */
+  constructor(
+    private readonly ctx: ResilienceContext,
+    private readonly transport: AttemptTransport,
+    opts: ResilientDispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+    extras: FlowExtras = {},
+  ) {
+    const { ridethrough, ...rest } = opts;
+    const overrides = { ...extras.overrides, ...ridethrough };
+    const o = ctx.options;
+    this.userHandler = handler;
+    this.userController = new FlowController(this);
+    this.origin = parseOrigin(opts.origin);
+    this.endpoints = ctx.endpointsFor(this.origin);
+    this.method = (opts.method ?? 'GET').toUpperCase();
+    this.body = new RequestBody(opts.body, extras.replayBody);
+    this.idempotent = isIdempotent(this.method, getHeader(opts.headers, 'idempotency-key') !== undefined, overrides.idempotent);
+    this.deadlineMs = overrides.deadline ?? o.deadline;
+    this.maxAttempts = overrides.maxAttempts ?? o.maxAttempts;
+    this.deadlineAt = this.startedAt + this.deadlineMs;
+    this.backoff = new Backoff(o.backoff);
+    this.opts = {
+      ...rest,
+      headers: withHost(opts.headers, this.origin.host) as Dispatcher.DispatchOptions['headers'],
+      body: this.body.value as Dispatcher.DispatchOptions['body'],
+      headersTimeout: overrides.attemptTimeout ?? opts.headersTimeout ?? o.attemptTimeout,
+      bodyTimeout: opts.bodyTimeout ?? o.bodyTimeout,
+    };
+    this.interrupt = new Promise<never>((_, reject) => {
+      this.interruptReject = reject;
+    });
+    this.interrupt.catch(() => {});
+  }
+
+  /** Starts the flow. Errors reach the caller's handler, never the caller of start(). */
+  start(): void {
+    this.deadlineTimer = setTimeout(() => this.onDeadline(), this.deadlineMs);
+    try {
+      this.userHandler.onRequestStart?.(this.userController, {});
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    if (this.done) return;
+    this.run().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+  }
+
+  /** Caller abort: stops whatever is going on and reports the reason to the caller's handler. */
+  abort(reason: Error): void {
+    if (this.done) return;
+    if (this.current && this.isCommitted) {
+      this.current.controller?.abort(reason);
+      return;
+    }
+    this.current?.abandon(reason);
+    this.fail(reason);
+  }
+
+  private isCommitted = false;
+
+  private async run(): Promise<void> {
+    while (!this.done) {
+      let endpoint: Endpoint | undefined;
+      try {
+        endpoint = await this.chooseEndpoint();
+      } catch (err) {
+        if (this.done || err instanceof Interrupted) return;
+        if (err instanceof DnsResolutionError && !err.retryable) {
+          this.fail(new DnsResolutionError(err.hostname, err.dnsCode, { ...this.errorOptions(err), retryable: false }));
+          return;
+        }
+        const dnsCode = err instanceof DnsResolutionError ? err.dnsCode : errorCode(err);
+        this.records.push({ attempt: ++this.attemptCount, address: undefined, code: dnsCode, status: undefined, durationMs: 0, maybeSent: false });
+        if (!(await this.retryAfterFailure(err as Error, undefined, dnsCode, this.backoff.next()))) return;
+        continue;
+      }
+      if (this.done) return;
+      const outcome = await this.attempt(endpoint);
+      if (this.done || outcome.kind === 'committed' || outcome.kind === 'abandoned') return;
+      if (outcome.kind === 'status') {
+        if (!(await this.retryAfterFailure(undefined, endpoint.address.address, `HTTP ${outcome.status}`, outcome.delayMs))) return;
+        continue;
+      }
+      if (!(await this.handleError(endpoint, outcome.error, outcome.started))) return;
+    }
+  }
+
+  /** Resolves the host and picks where the next attempt goes. */
+  private async chooseEndpoint(): Promise<Endpoint> {
+    const hostname = this.origin.hostname;
+    const answer = await this.race(this.ctx.dns.resolve(hostname));
+    this.endpoints.update(answer);
+    // After a failure a fresh resolution may be on its way; if nowhere new is left to go, wait for it.
+    const pending = this.ctx.dns.pending(hostname);
+    if (pending && this.attemptCount > 0 && !this.endpoints.hasUntried(this.tried, Date.now())) {
+      try {
+        this.endpoints.update(await this.race(pending));
+      } catch (err) {
+        if (err instanceof Interrupted) throw err;
+        // DNS failed: the stale answer above stays in use.
+      }
+    }
+    const endpoint = this.endpoints.pick(this.tried, this.lastAddress, Date.now());
+    if (!endpoint) throw new NoEndpointError(hostname, { origin: this.origin.key });
+    return endpoint;
+  }
+
+  private attempt(endpoint: Endpoint): Promise<AttemptOutcome> {
+    const number = ++this.attemptCount;
+    const handler = new AttemptHandler(this, endpoint, number, () => {
+      if (this.body.opaque) this.body.markSent();
+    });
+    this.current = handler;
+    this.tried.add(endpoint.address.address);
+    this.lastAddress = endpoint.address.address;
+    try {
+      this.transport(this.origin, endpoint, this.opts, handler);
+    } catch (err) {
+      handler.onResponseError(null, err as Error);
+    }
+    return handler.outcome;
+  }
+
+  /** Classifies an attempt error, records endpoint health, and retries or gives up. */
+  private async handleError(endpoint: Endpoint, error: Error, started: boolean): Promise<boolean> {
+    const now = Date.now();
+    const code = errorCode(error);
+    const cls = classifyError(error, started);
+    const address = endpoint.address.address;
+    this.records.push({ attempt: this.attemptCount, address, code, status: undefined, durationMs: Math.round(performance.now() - this.current!.startedAt), maybeSent: cls === 'maybe-sent' });
+    if (cls === 'fatal') {
+      this.fail(error);
+      return false;
+    }
+    if (isConnectFailure(error) || !started) {
+      this.endpoints.failed(endpoint, 'connect', code, now);
+      this.ctx.dns.reportFailure(this.origin.hostname);
+    } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') {
+      this.endpoints.failed(endpoint, 'outlier', code, now);
+      this.ctx.dns.reportFailure(this.origin.hostname);
+    } else {
+      // A reset before any response: often a keep-alive race, sometimes a dying pod. Look again.
+      this.endpoints.failed(endpoint, 'soft', code, now);
+      this.ctx.dns.reportFailure(this.origin.hostname);
+    }
+    if (!this.body.canSend) {
+      this.fail(new NotRetryableError('body-not-replayable', this.errorOptions(error)));
+      return false;
+    }
+    if (cls === 'maybe-sent' && !this.idempotent) {
+      this.fail(new NotRetryableError('not-idempotent', this.errorOptions(error)));
+      return false;
+    }
+    return this.retryAfterFailure(error, address, code, this.backoff.next());
+  }
+
+  /** Waits `delayMs` and returns true when another attempt fits; otherwise fails the request and returns false. */
+  private async retryAfterFailure(error: Error | undefined, address: string | undefined, reason: string, delayMs: number): Promise<boolean> {
+    if (this.attemptCount >= this.maxAttempts) {
+      this.giveUp(new AttemptsExhaustedError(this.maxAttempts, this.errorOptions(error)));
+      return false;
+    }
+    if (Date.now() + delayMs >= this.deadlineAt) {
+      this.giveUp(new DeadlineExceededError(this.deadlineMs, this.errorOptions(error)));
+      return false;
+    }
+    publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs }));
+    try {
+      await this.race(new Promise<void>((resolve) => {
+        this.sleepTimer = setTimeout(resolve, delayMs);
+      }));
+    } catch {
+      return false;
+    } finally {
+      this.sleepTimer = undefined;
+    }
+    return !this.done;
+  }
+
+  decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>): StatusDecision {
+    const now = Date.now();
+    const retryAfter = parseRetryAfter(headers['retry-after'], now);
+    const o = this.ctx.options;
+    const retryable = o.retryStatuses.has(status) || (status === 429 && retryAfter !== undefined);
+    if (!retryable) {
+      this.endpoints.succeeded(attempt.endpoint, now);
+      return { retry: false };
+    }
+    this.endpoints.failed(attempt.endpoint, 'outlier', `HTTP ${status}`, now);
+    const record = (): void => {
+      this.records.push({ attempt: attempt.number, address: attempt.endpoint.address.address, code: undefined, status, durationMs: Math.round(performance.now() - attempt.startedAt), maybeSent: true });
+    };
+    if (!this.idempotent || !this.body.canSend || this.attemptCount >= this.maxAttempts) return { retry: false };
+    if (retryAfter !== undefined && retryAfter > o.maxRetryAfter) return { retry: false };
+    const delayMs = retryAfter ?? this.backoff.next();
+    if (now + delayMs >= this.deadlineAt) return { retry: false };
+    record();
+    return { retry: true, delayMs };
+  }
+
+  commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void {
+    this.isCommitted = true;
+    this.clearDeadline();
+    this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
+    if (this.userController.paused) controller.pause();
+    this.userHandler.onResponseStarted?.();
+    this.userHandler.onResponseStart?.(this.userController, status, headers, statusMessage);
+    void attempt;
+  }
+
+  commitUpgrade(_attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
+    this.isCommitted = true;
+    this.clearDeadline();
+    this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
+    this.done = true;
+    (this.userHandler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(this.userController, status, headers, socket);
+  }
+
+  finished(): void {
+    this.done = true;
+    this.clearDeadline();
+  }
+
+  private onDeadline(): void {
+    this.deadlineTimer = undefined;
+    if (this.done || this.isCommitted) return;
+    const current = this.current;
+    const error = new DeadlineExceededError(this.deadlineMs, this.errorOptions(undefined));
+    current?.abandon(error);
+    this.interruptReject?.(new Interrupted());
+    this.giveUp(error);
+  }
+
+  private giveUp(error: RidethroughError): void {
+    const event = () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records.length });
+    if (error instanceof DeadlineExceededError) publish('deadline', event);
+    this.fail(error);
+  }
+
+  /** Reports a terminal error to the caller's handler, once. */
+  private fail(error: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearDeadline();
+    if (error instanceof RidethroughError) {
+      publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records.length }));
+    }
+    this.interruptReject?.(new Interrupted());
+    this.userHandler.onResponseError?.(this.userController, error);
+  }
+
+  private clearDeadline(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    this.deadlineTimer = undefined;
+    this.sleepTimer = undefined;
+  }
+
+  private errorOptions(cause: unknown): { cause?: unknown; attempts: AttemptRecord[]; origin: string } {
+    return { cause, attempts: [...this.records], origin: this.origin.key };
+  }
+
+  /** Awaits `p`, but rejects with Interrupted as soon as the flow ends (deadline, abort). */
+  private race<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.interrupt]);
+  }
+}

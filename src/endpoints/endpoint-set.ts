@@ -1,0 +1,150 @@
+import type { ResolvedOptions } from '../core/options.js';
+import { publish } from '../events/channels.js';
+import type { DnsAnswer } from '../resolve/dns-cache.js';
+import { Endpoint } from './endpoint.js';
+
+/** Why an endpoint is reported as failed. @internal */
+export type EndpointFailure =
+  /** Could not connect: the address is marked bad at once. */
+  | 'connect'
+  /** A timeout or a retryable status: ejected after `consecutiveFailures` in a row, within `maxPercent`. */
+  | 'outlier'
+  /** A reset on a reused connection and similar: counted, never ejects by itself. */
+  | 'soft';
+
+/**
+ * The endpoints (resolved addresses) of one host, their health, and the choice of where the next
+ * attempt goes: healthy endpoints not yet tried by this request first, power of two choices on
+ * requests in flight; when every endpoint is ejected, the least bad one rather than none.
+ * @internal
+ */
+export class EndpointSet {
+  /** Endpoints by address. */
+  readonly endpoints = new Map<string, Endpoint>();
+  /** The answer the endpoints were last reconciled with. */
+  private answer: DnsAnswer | undefined;
+
+  /**
+   * @param hostname - the host these endpoints serve
+   * @param options - ejection settings
+   * @param onRemove - called for an endpoint that left the DNS answer (to drain its pool)
+   */
+  constructor(
+    readonly hostname: string,
+    private readonly options: ResolvedOptions,
+    private readonly onRemove: (endpoint: Endpoint) => void,
+  ) {}
+
+  /** Reconciles the endpoints with a DNS answer: new addresses join, departed ones are removed. */
+  update(answer: DnsAnswer): void {
+    if (answer === this.answer) return;
+    this.answer = answer;
+    const keep = new Set(answer.addresses.map((a) => a.address));
+    for (const [address, endpoint] of this.endpoints) {
+      if (!keep.has(address)) {
+        this.endpoints.delete(address);
+        this.onRemove(endpoint);
+      }
+    }
+    for (const a of answer.addresses) {
+      if (!this.endpoints.has(a.address)) this.endpoints.set(a.address, new Endpoint(a));
+    }
+  }
+
+  /**
+   * Picks the endpoint for the next attempt.
+   * @param tried - addresses this request already tried (avoided while others exist)
+   * @param last - the address that just failed (avoided above all)
+   */
+  pick(tried: ReadonlySet<string>, last: string | undefined, now: number): Endpoint | undefined {
+    const fresh: Endpoint[] = [];
+    let healthy: Endpoint[] = [];
+    let leastBad: Endpoint | undefined;
+    for (const e of this.endpoints.values()) {
+      if (!e.isEjected(now)) {
+        healthy.push(e);
+        if (!tried.has(e.address.address)) fresh.push(e);
+      } else if (!leastBad || lessBad(e, leastBad, last)) {
+        leastBad = e;
+      }
+    }
+    if (fresh.length > 0) return twoChoices(fresh);
+    if (healthy.length > 1 && last !== undefined) healthy = healthy.filter((e) => e.address.address !== last);
+    if (healthy.length > 0) return twoChoices(healthy);
+    return leastBad;
+  }
+
+  /** Whether any endpoint other than those tried is in rotation. */
+  hasUntried(tried: ReadonlySet<string>, now: number): boolean {
+    for (const e of this.endpoints.values()) if (!e.isEjected(now) && !tried.has(e.address.address)) return true;
+    return false;
+  }
+
+  /** Records a success: clears the failure streak and restores an endpoint on trial. */
+  succeeded(endpoint: Endpoint, now: number): void {
+    endpoint.consecutiveFailures = 0;
+    if (endpoint.ejectedUntil !== 0) {
+      endpoint.ejectedUntil = 0;
+      publish('endpointRestored', () => ({ hostname: this.hostname, address: endpoint.address.address, reason: 'restored', ejectedForMs: 0 }));
+    }
+    // A long healthy spell forgives earlier ejections (Envoy decrements its multiplier likewise).
+    if (endpoint.ejections > 0 && now - endpoint.lastEjectedAt > this.options.ejection.maxTime) endpoint.ejections = 0;
+  }
+
+  /**
+   * Records a failure. Returns true when the endpoint was ejected by it.
+   */
+  failed(endpoint: Endpoint, kind: EndpointFailure, reason: string, now: number): boolean {
+    endpoint.failures++;
+    endpoint.consecutiveFailures++;
+    if (kind === 'soft') return false;
+    if (kind === 'outlier') {
+      if (endpoint.consecutiveFailures < this.options.ejection.consecutiveFailures) return false;
+      if (!this.mayEject(now)) return false;
+    }
+    this.eject(endpoint, reason, now);
+    return true;
+  }
+
+  private mayEject(now: number): boolean {
+    let ejected = 0;
+    for (const e of this.endpoints.values()) if (e.isEjected(now)) ejected++;
+    return ((ejected + 1) / this.endpoints.size) * 100 <= this.options.ejection.maxPercent;
+  }
+
+  private eject(endpoint: Endpoint, reason: string, now: number): void {
+    const { baseTime, maxTime } = this.options.ejection;
+    if (endpoint.isEjected(now)) return;
+    const base = Math.min(maxTime, baseTime * 2 ** Math.min(endpoint.ejections, 20));
+    const duration = Math.round(base * (0.85 + Math.random() * 0.3));
+    endpoint.ejections++;
+    endpoint.lastEjectedAt = now;
+    endpoint.ejectedUntil = now + Math.min(maxTime, duration);
+    publish('endpointEjected', () => ({ hostname: this.hostname, address: endpoint.address.address, reason, ejectedForMs: endpoint.ejectedUntil - now }));
+  }
+
+  /** Removes every endpoint (calls `onRemove` for each). */
+  clear(): void {
+    for (const e of this.endpoints.values()) this.onRemove(e);
+    this.endpoints.clear();
+    this.answer = undefined;
+  }
+}
+
+/** Among ejected endpoints: the one that did not just fail, then the one whose ejection ends first. */
+function lessBad(a: Endpoint, b: Endpoint, last: string | undefined): boolean {
+  const aLast = a.address.address === last;
+  const bLast = b.address.address === last;
+  if (aLast !== bLast) return bLast;
+  return a.ejectedUntil < b.ejectedUntil;
+}
+
+function twoChoices(list: Endpoint[]): Endpoint {
+  if (list.length === 1) return list[0]!;
+  const i = Math.floor(Math.random() * list.length);
+  let j = Math.floor(Math.random() * (list.length - 1));
+  if (j >= i) j++;
+  const a = list[i]!;
+  const b = list[j]!;
+  return a.inFlight <= b.inFlight ? a : b;
+}

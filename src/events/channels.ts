@@ -1,0 +1,140 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+
+/** Published when a failed attempt is going to be retried. */
+export interface RetryEvent {
+  /** The request origin (`http://host:port`). */
+  readonly origin: string;
+  /** HTTP method. */
+  readonly method: string;
+  /** The attempt that failed (1-based). */
+  readonly attempt: number;
+  /** The address that failed, if one was picked. */
+  readonly address: string | undefined;
+  /** Error code or `HTTP <status>` that caused the retry. */
+  readonly reason: string;
+  /** Delay before the next attempt, in milliseconds. */
+  readonly delayMs: number;
+}
+
+/** Published when an endpoint address is marked bad (ejected) or restored. */
+export interface EndpointEvent {
+  /** Host name the address belongs to. */
+  readonly hostname: string;
+  /** The endpoint IP address. */
+  readonly address: string;
+  /** Why: an error code, `HTTP <status>`, or `restored`. */
+  readonly reason: string;
+  /** How long the address is ejected for, in milliseconds (0 when restored). */
+  readonly ejectedForMs: number;
+}
+
+/** Published on every DNS resolution ridethrough performs. */
+export interface ResolveEvent {
+  /** Host name queried. */
+  readonly hostname: string;
+  /** Addresses of the answer (empty on failure). */
+  readonly addresses: readonly string[];
+  /** TTL applied to the cache entry, in seconds. */
+  readonly ttlSeconds: number;
+  /** Why the resolution ran: first use, expiry, or an address failure. */
+  readonly trigger: 'miss' | 'expired' | 'failure';
+  /** Error code when the resolution failed. */
+  readonly error: string | undefined;
+  /** How long the query took, in milliseconds. */
+  readonly durationMs: number;
+}
+
+/** Published when DNS failed and the last good answer is served instead. */
+export interface StaleEvent {
+  /** Host name. */
+  readonly hostname: string;
+  /** The addresses served from the stale answer. */
+  readonly addresses: readonly string[];
+  /** The DNS error that made the answer stale. */
+  readonly error: string;
+  /** Age of the served answer, in milliseconds. */
+  readonly ageMs: number;
+}
+
+/** Published when ridethrough gives up on a request. */
+export interface GiveUpEvent {
+  /** The request origin. */
+  readonly origin: string;
+  /** HTTP method. */
+  readonly method: string;
+  /** The error code of the ridethrough error raised. */
+  readonly code: string;
+  /** Number of attempts made. */
+  readonly attempts: number;
+}
+
+/** Published when a circuit breaker changes state. */
+export interface BreakerEvent {
+  /** The origin the breaker protects. */
+  readonly origin: string;
+  /** The new state. */
+  readonly state: 'open' | 'half-open' | 'closed';
+}
+
+/** Published when a hedged attempt is sent. */
+export interface HedgeEvent {
+  /** The request origin. */
+  readonly origin: string;
+  /** HTTP method. */
+  readonly method: string;
+  /** The address of the hedged attempt. */
+  readonly address: string | undefined;
+  /** Delay after which the hedge was sent, in milliseconds. */
+  readonly delayMs: number;
+}
+
+/**
+ * The `node:diagnostics_channel` channel names ridethrough publishes on.
+ * Subscribe with `diagnostics_channel.subscribe(channels.retry, fn)`.
+ */
+export const channelNames = {
+  /** {@link RetryEvent}: a failed attempt will be retried. */
+  retry: 'ridethrough:retry',
+  /** {@link EndpointEvent}: an address was ejected. */
+  endpointEjected: 'ridethrough:endpoint:ejected',
+  /** {@link EndpointEvent}: an ejected address was restored. */
+  endpointRestored: 'ridethrough:endpoint:restored',
+  /** {@link ResolveEvent}: a DNS resolution finished. */
+  resolve: 'ridethrough:dns:resolve',
+  /** {@link StaleEvent}: DNS failed, the last good answer is served. */
+  stale: 'ridethrough:dns:stale',
+  /** {@link GiveUpEvent}: the overall deadline was hit. */
+  deadline: 'ridethrough:deadline',
+  /** {@link GiveUpEvent}: ridethrough gave up on a request (any reason). */
+  giveUp: 'ridethrough:giveup',
+  /** {@link BreakerEvent}: a breaker changed state. */
+  breaker: 'ridethrough:breaker',
+  /** {@link HedgeEvent}: a hedged attempt was sent. */
+  hedge: 'ridethrough:hedge',
+} as const;
+
+/** Map from channel key to the event type published on it. */
+export interface ChannelEvents {
+  retry: RetryEvent;
+  endpointEjected: EndpointEvent;
+  endpointRestored: EndpointEvent;
+  resolve: ResolveEvent;
+  stale: StaleEvent;
+  deadline: GiveUpEvent;
+  giveUp: GiveUpEvent;
+  breaker: BreakerEvent;
+  hedge: HedgeEvent;
+}
+
+const channelObjects = Object.fromEntries(
+  Object.entries(channelNames).map(([key, name]) => [key, diagnosticsChannel.channel(name)]),
+) as Record<keyof ChannelEvents, diagnosticsChannel.Channel>;
+
+/**
+ * Publishes an event when anyone listens; costs one property read otherwise.
+ * @internal
+ */
+export function publish<K extends keyof ChannelEvents>(key: K, build: () => ChannelEvents[K]): void {
+  const channel = channelObjects[key];
+  if (channel.hasSubscribers) channel.publish(build());
+}

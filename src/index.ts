@@ -1,0 +1,38 @@
+/**
+ * ridethrough: ride out the stale-endpoint window after a Kubernetes pod moves, inside the process,
+ * with no sidecar. See the README and docs/ for the guide.
+ * @packageDocumentation
+ */
+export { ResilientAgent, type ResilientAgentOptions } from './core/agent.js';
+export { resilience } from './core/interceptor.js';
+export { createResilientFetch, resilientFetch, getDefaultAgent, type ResilientFetch, type ResilientFetchOptions, type ResilientRequestInit } from './core/fetch.js';
+export { installGlobalDispatcher } from './core/global.js';
+export { defaults, type BackoffOptions, type EjectionOptions, type RequestOverrides, type ResilienceOptions } from './core/options.js';
+export type { OriginStats } from './core/context.js';
+export type { EndpointStats } from './endpoints/endpoint.js';
+export { DnsCache, type DnsAnswer, type ResolvedAddress } from './resolve/dns-cache.js';
+export { dnsDefaults, type DnsOptions } from './resolve/dns-options.js';
+export {
+  AttemptsExhaustedError,
+  BudgetExhaustedError,
+  CircuitOpenError,
+  DeadlineExceededError,
+  DnsResolutionError,
+  NoEndpointError,
+  NotRetryableError,
+  RidethroughError,
+  type AttemptRecord,
+  type RidethroughErrorCode,
+  type RidethroughErrorOptions,
+} from './errors/errors.js';
+export {
+  channelNames,
+  type BreakerEvent,
+  type ChannelEvents,
+  type EndpointEvent,
+  type GiveUpEvent,
+  type HedgeEvent,
+  type ResolveEvent,
+  type RetryEvent,
+  type StaleEvent,
+} from './events/channels.js';
