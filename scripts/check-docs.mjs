@@ -27,7 +27,7 @@ writeFileSync(
   join(out, 'tsconfig.json'),
   JSON.stringify({
     compilerOptions: {
-      target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023', 'DOM'], types: ['node'],
+      target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['node'],
       strict: true, noEmit: true, skipLibCheck: true, esModuleInterop: true,
       paths: { ridethrough: ['../src/index.ts'] },
     },

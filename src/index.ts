@@ -36,3 +36,16 @@ export {
   type RetryEvent,
   type StaleEvent,
 } from './events/channels.js';
+// TCP: resilient connects and a DNS lookup for any Node client (src/tcp).
+export {
+  createLookup,
+  lookupSocket,
+  resilientConnect,
+  watchSocket,
+  type ConnectReporter,
+  type ContextSettings,
+  type LookupCallback,
+  type ResilientConnectOptions,
+  type ResilientLookup,
+  type ResilientLookupOptions,
+} from './tcp/index.js';

@@ -146,6 +146,8 @@ export class ResilientAgent extends Dispatcher {
       connections: o.connectionsPerEndpoint ?? null,
       headersTimeout: o.attemptTimeout,
       bodyTimeout: o.bodyTimeout,
+      // Retire connections by age (jittered per pool) so a ClusterIP's traffic spreads onto new pods.
+      ...(o.maxConnectionAge > 0 ? { clientTtl: Math.round(o.maxConnectionAge * (0.9 + Math.random() * 0.2)) } : {}),
     });
     endpoint.pool = pool;
     this.pools.add(pool);

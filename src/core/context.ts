@@ -1,6 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import type { Endpoint, EndpointStats } from '../endpoints/endpoint.js';
 import { EndpointSet } from '../endpoints/endpoint-set.js';
+import { OriginBreaker } from '../health/circuit-breaker.js';
+import { LatencyWindow } from '../health/latency-window.js';
+import { RetryBudget } from '../health/retry-budget.js';
 import { DnsCache } from '../resolve/dns-cache.js';
 import { dnsDefaults } from '../resolve/dns-options.js';
 import type { ParsedOrigin } from './origin.js';
@@ -10,8 +13,27 @@ import { type ResilienceOptions, type ResolvedOptions, resolveOptions } from './
 export interface OriginStats {
   /** `protocol//host:port`. */
   readonly origin: string;
+  /** The circuit breaker's state (`disabled` when breakers are off). */
+  readonly breaker: 'closed' | 'open' | 'half-open' | 'disabled';
+  /** While the breaker is open: when the next probe goes through (epoch ms). */
+  readonly breakerRetryAt: number | undefined;
+  /** Retries the budget still allows now (`undefined` when budgets are off). */
+  readonly budgetAvailable: number | undefined;
+  /** Retries the budget refused so far. */
+  readonly budgetRefused: number;
+  /** Median time to response headers over recent requests, in ms (undefined before any). */
+  readonly latencyP50Ms: number | undefined;
   /** The endpoints (resolved addresses) and their health. */
   readonly endpoints: readonly EndpointStats[];
+}
+
+/** What ridethrough keeps per origin: its endpoints, breaker, retry budget and recent latencies. @internal */
+export interface OriginState {
+  readonly key: string;
+  readonly endpoints: EndpointSet;
+  readonly breaker: OriginBreaker | undefined;
+  readonly budget: RetryBudget | undefined;
+  readonly latencies: LatencyWindow;
 }
 
 /**
@@ -24,7 +46,7 @@ export class ResilienceContext {
   readonly options: ResolvedOptions;
   /** The DNS cache. */
   readonly dns: DnsCache;
-  private readonly origins: LRUCache<string, EndpointSet>;
+  private readonly origins: LRUCache<string, OriginState>;
   private readonly removers = new Set<(endpoint: Endpoint) => void>();
 
   /**
@@ -33,9 +55,9 @@ export class ResilienceContext {
   constructor(options: ResilienceOptions = {}) {
     this.options = resolveOptions(options);
     this.dns = new DnsCache(this.options.dns);
-    this.origins = new LRUCache<string, EndpointSet>({
+    this.origins = new LRUCache<string, OriginState>({
       max: this.options.dns.maxHosts ?? dnsDefaults.maxHosts,
-      dispose: (set) => set.clear(),
+      dispose: (state) => state.endpoints.clear(),
     });
   }
 
@@ -44,24 +66,41 @@ export class ResilienceContext {
     this.removers.add(fn);
   }
 
-  /** The endpoint set of an origin, created on first use. */
-  endpointsFor(origin: ParsedOrigin): EndpointSet {
-    let set = this.origins.get(origin.key);
-    if (!set) {
-      set = new EndpointSet(origin.hostname, this.options, (e) => {
-        for (const fn of this.removers) fn(e);
-      });
-      this.origins.set(origin.key, set);
+  /** The state of an origin, created on first use. */
+  originFor(origin: ParsedOrigin): OriginState {
+    let state = this.origins.get(origin.key);
+    if (!state) {
+      const o = this.options;
+      state = {
+        key: origin.key,
+        endpoints: new EndpointSet(origin.hostname, o, (e) => {
+          for (const fn of this.removers) fn(e);
+        }),
+        breaker: o.breaker === false ? undefined : new OriginBreaker(origin.key, o.breaker),
+        budget: o.budget === false ? undefined : new RetryBudget(o.budget),
+        latencies: new LatencyWindow(),
+      };
+      this.origins.set(origin.key, state);
     }
-    return set;
+    return state;
   }
 
-  /** A snapshot of every origin's endpoints. */
+  /** The endpoint set of an origin, created on first use. */
+  endpointsFor(origin: ParsedOrigin): EndpointSet {
+    return this.originFor(origin).endpoints;
+  }
+
+  /** A snapshot of every origin's state. */
   stats(): OriginStats[] {
     const now = Date.now();
-    return [...this.origins.entries()].map(([origin, set]) => ({
-      origin,
-      endpoints: [...set.endpoints.values()].map((e) => e.snapshot(now)),
+    return [...this.origins.values()].map((s) => ({
+      origin: s.key,
+      breaker: s.breaker?.state ?? 'disabled',
+      breakerRetryAt: s.breaker?.retryAt,
+      budgetAvailable: s.budget?.available(now),
+      budgetRefused: s.budget?.refused ?? 0,
+      latencyP50Ms: s.latencies.percentile(50),
+      endpoints: [...s.endpoints.endpoints.values()].map((e) => e.snapshot(now)),
     }));
   }
 

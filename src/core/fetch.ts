@@ -1,16 +1,19 @@
-import { Headers, Request, type Response, fetch as undiciFetch } from 'undici';
+import { FormData as UndiciFormData, Request as UndiciRequest, fetch as undiciFetch } from 'undici';
 import { RidethroughError } from '../errors/errors.js';
 import { ResilientAgent, ResilientView } from './agent.js';
 import { type RequestOverrides, type ResilienceOptions, validateOverrides } from './options.js';
 
-/** `RequestInit` plus ridethrough's per-request overrides. */
-export type ResilientRequestInit = NonNullable<Parameters<typeof undiciFetch>[1]> & {
+/** The standard `RequestInit` (as Node's global `fetch` takes it) plus ridethrough's per-request overrides. */
+export type ResilientRequestInit = RequestInit & {
   /** Per-request overrides: deadline, attempts, attempt timeout, idempotency. */
   ridethrough?: RequestOverrides;
 };
 
-/** A `fetch` with ridethrough's resilience. */
-export type ResilientFetch = (input: Parameters<typeof undiciFetch>[0], init?: ResilientRequestInit) => Promise<Response>;
+/** A `fetch` with ridethrough's resilience: the global `fetch` signature plus the `ridethrough` init key. */
+export type ResilientFetch = (input: string | URL | Request, init?: ResilientRequestInit) => Promise<Response>;
+
+type UndiciInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
+type UndiciInput = Parameters<typeof undiciFetch>[0];
 
 /** Options of {@link createResilientFetch}. */
 export interface ResilientFetchOptions extends ResilienceOptions {
@@ -39,12 +42,18 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
   return async function resilientFetch(input, init) {
     const { ridethrough, ...requestInit } = init ?? {};
     validateOverrides(ridethrough);
-    let replayBody: Uint8Array | null | undefined;
-    let finalInit: typeof requestInit = requestInit;
+    let replayBody: Uint8Array | undefined;
+    let finalInit: RequestInit = requestInit;
     const body = requestInit.body;
     if (body != null && !(body instanceof ReadableStream) && !isAsyncIterable(body)) {
-      // Serialise the body the way fetch would (content type included), once, so retries can resend it.
-      const req = new Request(typeof input === 'string' || input instanceof URL ? input : input.url, { method: requestInit.method ?? 'POST', body, headers: requestInit.headers });
+      // Serialise the body the way fetch would (content type and multipart boundary included), once, so
+      // retries can resend it. Node's global classes and undici's are separate copies: serialise each
+      // body with the Request class of its own realm, or FormData would become "[object FormData]".
+      const url = typeof input === 'string' || input instanceof URL ? input : input.url;
+      const req: { arrayBuffer(): Promise<ArrayBuffer>; headers: { get(name: string): string | null } } =
+        body instanceof UndiciFormData
+          ? new UndiciRequest(url, { method: requestInit.method ?? 'POST', body })
+          : new Request(url, { method: requestInit.method ?? 'POST', body, headers: requestInit.headers });
       replayBody = new Uint8Array(await req.arrayBuffer());
       const headers = new Headers(requestInit.headers);
       const type = req.headers.get('content-type');
@@ -53,7 +62,7 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
     }
     const dispatcher = ridethrough || replayBody !== undefined ? new ResilientView(agent, { overrides: ridethrough, replayBody }) : agent;
     try {
-      return await undiciFetch(input, { ...finalInit, dispatcher });
+      return (await undiciFetch(input as UndiciInput, { ...(finalInit as unknown as UndiciInit), dispatcher })) as unknown as Response;
     } catch (err) {
       // fetch wraps network errors as TypeError('fetch failed', { cause }); hand back ridethrough's own error.
       const cause = (err as { cause?: unknown }).cause;

@@ -1,6 +1,23 @@
 import type { ConnectionOptions } from 'node:tls';
 import { checkArray, checkBoolean, checkKnownKeys, checkNumber, checkObject, checkOneOf } from '../utils/validate.js';
+import type { BreakerOptions } from '../health/circuit-breaker.js';
+import { type RetryBudgetOptions, budgetDefaults } from '../health/retry-budget.js';
 import { type DnsOptions, validateDnsOptions } from '../resolve/dns-options.js';
+
+/** Hedging: send the same idempotent request to a second endpoint when the first is slow to answer. */
+export interface HedgeOptions {
+  /** Send a hedge after this many ms without response headers. Default 100. Range 1–600000. */
+  readonly delay?: number;
+  /**
+   * Use this percentile (50–99.9) of the origin's recent time-to-headers as the delay instead, once 20
+   * samples exist (`delay` until then, and never below `minDelay`).
+   */
+  readonly percentile?: number;
+  /** Shortest delay when `percentile` is used, in ms. Default 5. Range 0–600000. */
+  readonly minDelay?: number;
+  /** Most hedges per request. Default 1. Range 1–5. */
+  readonly maxHedges?: number;
+}
 
 /** How retries are spaced. Delays grow exponentially from `base` up to `cap`, randomised by `jitter`. */
 export interface BackoffOptions {
@@ -63,6 +80,22 @@ export interface ResilienceOptions {
   readonly keepAliveTimeout?: number;
   /** Most connections per endpoint address. Default unlimited. Range 1–65535. */
   readonly connectionsPerEndpoint?: number;
+  /**
+   * Per-origin circuit breaker (cockatiel), or `false` to disable. Default: consecutive, 5 unhealthy
+   * requests in a row, probe after 5 s.
+   */
+  readonly breaker?: BreakerOptions | false;
+  /** Per-origin retry budget, or `false` to disable. Default: 20 % of requests plus 10 retries/s over 10 s. */
+  readonly budget?: RetryBudgetOptions | false;
+  /** Hedging for idempotent requests, or `false` (the default). Hedges are paid from the retry budget. */
+  readonly hedge?: HedgeOptions | false;
+  /** How an endpoint is chosen: `p2c` (power of two choices on requests in flight, the default) or `round-robin`. */
+  readonly balancer?: 'p2c' | 'round-robin';
+  /**
+   * Keep-alive connections are retired after this age (±10 % jitter per endpoint pool), so traffic through a
+   * ClusterIP spreads onto new pods after a scale-up. Default 60000. Range 1000–86400000, or 0 for never.
+   */
+  readonly maxConnectionAge?: number;
   /** TLS options for https origins (`ca`, `cert`, `key`, `rejectUnauthorized`, ...). The servername is always the request's host name. */
   readonly tls?: ConnectionOptions;
 }
@@ -75,6 +108,8 @@ export interface RequestOverrides {
   readonly maxAttempts?: number;
   /** Per-attempt headers timeout for this request, in ms. */
   readonly attemptTimeout?: number;
+  /** Hedging for this request (`false` to turn off an agent-wide setting). */
+  readonly hedge?: HedgeOptions | false;
   /**
    * Force the request to count as idempotent (`true`: retried after it may have reached the server)
    * or not (`false`: retried only when it surely did not). Default: by method and `Idempotency-Key`.
@@ -97,6 +132,11 @@ export interface ResolvedOptions {
   keepAliveTimeout: number;
   connectionsPerEndpoint: number | undefined;
   tls: ConnectionOptions | undefined;
+  breaker: BreakerOptions | false;
+  budget: Required<RetryBudgetOptions> | false;
+  hedge: HedgeOptions | false;
+  balancer: 'p2c' | 'round-robin';
+  maxConnectionAge: number;
 }
 
 /** The defaults, documented in docs/configuration.md. */
@@ -111,9 +151,13 @@ export const defaults = {
   maxRetryAfter: 5_000,
   ejection: { baseTime: 10_000, maxTime: 120_000, maxPercent: 50, consecutiveFailures: 5 },
   keepAliveTimeout: 4_000,
+  breaker: { mode: 'consecutive', threshold: 5, halfOpenAfter: 5_000 },
+  budget: budgetDefaults,
+  balancer: 'p2c',
+  maxConnectionAge: 60_000,
 } as const;
 
-const topKeys = ['deadline', 'maxAttempts', 'connectTimeout', 'attemptTimeout', 'bodyTimeout', 'backoff', 'retryStatuses', 'maxRetryAfter', 'dns', 'ejection', 'keepAliveTimeout', 'connectionsPerEndpoint', 'tls'];
+const topKeys = ['deadline', 'maxAttempts', 'connectTimeout', 'attemptTimeout', 'bodyTimeout', 'backoff', 'retryStatuses', 'maxRetryAfter', 'dns', 'ejection', 'keepAliveTimeout', 'connectionsPerEndpoint', 'tls', 'breaker', 'budget', 'hedge', 'balancer', 'maxConnectionAge'];
 
 /**
  * Validates options and fills in defaults. Throws `TypeError`/`RangeError` naming the option.
@@ -136,7 +180,12 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
   if (backoff.cap < backoff.base) {
     throw new RangeError(`ridethrough: option "backoff.cap" must be at least backoff.base (${backoff.base}), got ${backoff.cap}`);
   }
-  checkArray('retryStatuses', options.retryStatuses, (s) => typeof s === 'number' && Number.isInteger(s) && s >= 400 && s <= 599, 'integer HTTP statuses from 400 to 599');
+  checkArray('retryStatuses', options.retryStatuses, (s) => typeof s === 'number' && !Number.isNaN(s), 'integer HTTP statuses from 400 to 599');
+  for (const s of options.retryStatuses ?? []) {
+    if (!Number.isInteger(s) || s < 400 || s > 599) {
+      throw new RangeError(`ridethrough: option "retryStatuses" must be an array of integer HTTP statuses from 400 to 599, got ${s}`);
+    }
+  }
   checkNumber('maxRetryAfter', options.maxRetryAfter, 0, 3_600_000, { unit: 'milliseconds' });
   validateDnsOptions(options.dns);
   checkObject('ejection', options.ejection);
@@ -152,6 +201,20 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
   checkNumber('keepAliveTimeout', options.keepAliveTimeout, 1, 600_000, { unit: 'milliseconds' });
   checkNumber('connectionsPerEndpoint', options.connectionsPerEndpoint, 1, 65_535, { integer: true });
   checkObject('tls', options.tls);
+  validateBreaker(options.breaker);
+  if (options.budget !== false) {
+    checkObject('budget', options.budget);
+    checkKnownKeys('budget', options.budget, ['ratio', 'minPerSecond', 'window']);
+    checkNumber('budget.ratio', options.budget?.ratio, 0, 10);
+    checkNumber('budget.minPerSecond', options.budget?.minPerSecond, 0, 10_000);
+    checkNumber('budget.window', options.budget?.window, 1_000, 600_000, { unit: 'milliseconds' });
+  }
+  validateHedge('hedge', options.hedge);
+  checkOneOf('balancer', options.balancer, ['p2c', 'round-robin']);
+  checkNumber('maxConnectionAge', options.maxConnectionAge, 0, 86_400_000, { unit: 'milliseconds' });
+  if (options.maxConnectionAge !== undefined && options.maxConnectionAge > 0 && options.maxConnectionAge < 1_000) {
+    throw new RangeError(`ridethrough: option "maxConnectionAge" must be 0 (never) or from 1000 to 86400000 milliseconds, got ${options.maxConnectionAge}`);
+  }
   return {
     deadline: options.deadline ?? defaults.deadline,
     maxAttempts: options.maxAttempts ?? defaults.maxAttempts,
@@ -166,7 +229,34 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
     keepAliveTimeout: options.keepAliveTimeout ?? defaults.keepAliveTimeout,
     connectionsPerEndpoint: options.connectionsPerEndpoint,
     tls: options.tls,
+    breaker: options.breaker === false ? false : { ...defaults.breaker, ...options.breaker },
+    budget: options.budget === false ? false : { ...budgetDefaults, ...options.budget },
+    hedge: options.hedge ?? false,
+    balancer: options.balancer ?? defaults.balancer,
+    maxConnectionAge: options.maxConnectionAge ?? defaults.maxConnectionAge,
   };
+}
+
+function validateBreaker(breaker: BreakerOptions | false | undefined): void {
+  if (breaker === false || breaker === undefined) return;
+  checkObject('breaker', breaker);
+  checkKnownKeys('breaker', breaker, ['mode', 'threshold', 'duration', 'minimumRps', 'halfOpenAfter']);
+  checkOneOf('breaker.mode', breaker.mode, ['consecutive', 'sampling']);
+  if (breaker.mode === 'sampling') checkNumber('breaker.threshold', breaker.threshold, 0.01, 1);
+  else checkNumber('breaker.threshold', breaker.threshold, 1, 1000, { integer: true });
+  checkNumber('breaker.duration', breaker.duration, 1_000, 600_000, { unit: 'milliseconds' });
+  checkNumber('breaker.minimumRps', breaker.minimumRps, 0, 100_000);
+  checkNumber('breaker.halfOpenAfter', breaker.halfOpenAfter, 100, 600_000, { unit: 'milliseconds' });
+}
+
+function validateHedge(name: string, hedge: HedgeOptions | false | undefined): void {
+  if (hedge === false || hedge === undefined) return;
+  checkObject(name, hedge);
+  checkKnownKeys(name, hedge, ['delay', 'percentile', 'minDelay', 'maxHedges']);
+  checkNumber(`${name}.delay`, hedge.delay, 1, 600_000, { unit: 'milliseconds' });
+  checkNumber(`${name}.percentile`, hedge.percentile, 50, 99.9);
+  checkNumber(`${name}.minDelay`, hedge.minDelay, 0, 600_000, { unit: 'milliseconds' });
+  checkNumber(`${name}.maxHedges`, hedge.maxHedges, 1, 5, { integer: true });
 }
 
 /**
@@ -176,7 +266,8 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
 export function validateOverrides(overrides: RequestOverrides | undefined): void {
   if (overrides === undefined) return;
   checkObject('ridethrough', overrides);
-  checkKnownKeys('ridethrough', overrides, ['deadline', 'maxAttempts', 'attemptTimeout', 'idempotent']);
+  checkKnownKeys('ridethrough', overrides, ['deadline', 'maxAttempts', 'attemptTimeout', 'idempotent', 'hedge']);
+  validateHedge('ridethrough.hedge', overrides.hedge);
   checkNumber('ridethrough.deadline', overrides.deadline, 1, 3_600_000, { unit: 'milliseconds' });
   checkNumber('ridethrough.maxAttempts', overrides.maxAttempts, 1, 1000, { integer: true });
   checkNumber('ridethrough.attemptTimeout', overrides.attemptTimeout, 1, 3_600_000, { unit: 'milliseconds' });

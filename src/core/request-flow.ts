@@ -6,9 +6,12 @@ import { classifyError, errorCode, isConnectFailure } from '../classify/failure.
 import { isIdempotent } from '../classify/idempotency.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
+import type { BreakerPermit, BreakerVerdict } from '../health/circuit-breaker.js';
 import {
   type AttemptRecord,
   AttemptsExhaustedError,
+  BudgetExhaustedError,
+  CircuitOpenError,
   DeadlineExceededError,
   DnsResolutionError,
   NoEndpointError,
@@ -18,8 +21,8 @@ import {
 import { publish } from '../events/channels.js';
 import { Backoff } from '../retry/backoff.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
-import type { ResilienceContext } from './context.js';
-import type { RequestOverrides } from './options.js';
+import type { OriginState, ResilienceContext } from './context.js';
+import type { HedgeOptions, RequestOverrides } from './options.js';
 import { type ParsedOrigin, parseOrigin } from './origin.js';
 
 /** Sends one attempt to one endpoint: the agent uses its own pools, the interceptor the next dispatcher. @internal */
@@ -88,11 +91,16 @@ class FlowController implements Dispatcher.DispatchController {
 export class RequestFlow implements AttemptOwner {
   readonly userHandler: Dispatcher.DispatchHandler;
   readonly userController: FlowController;
-  /** The attempt in progress (or the committed one). */
+  /** The attempt whose response was handed to the caller, or the latest one started. */
   current: AttemptHandler | undefined;
+  /** Attempts on the wire now (more than one while hedging). */
+  private readonly running = new Set<AttemptHandler>();
 
   private readonly origin: ParsedOrigin;
+  private readonly state: OriginState;
   private readonly endpoints: EndpointSet;
+  private readonly hedge: HedgeOptions | undefined;
+  private permit: BreakerPermit | undefined;
   private readonly opts: Dispatcher.DispatchOptions;
   private readonly body: RequestBody;
   private readonly method: string;
@@ -132,7 +140,8 @@ export class RequestFlow implements AttemptOwner {
     this.userHandler = handler;
     this.userController = new FlowController(this);
     this.origin = parseOrigin(opts.origin);
-    this.endpoints = ctx.endpointsFor(this.origin);
+    this.state = ctx.originFor(this.origin);
+    this.endpoints = this.state.endpoints;
     this.method = (opts.method ?? 'GET').toUpperCase();
     this.body = new RequestBody(opts.body, extras.replayBody);
     this.idempotent = isIdempotent(this.method, getHeader(opts.headers, 'idempotency-key') !== undefined, overrides.idempotent);
@@ -140,6 +149,8 @@ export class RequestFlow implements AttemptOwner {
     this.maxAttempts = overrides.maxAttempts ?? o.maxAttempts;
     this.deadlineAt = this.startedAt + this.deadlineMs;
     this.backoff = new Backoff(o.backoff);
+    const hedge = overrides.hedge ?? o.hedge;
+    this.hedge = hedge && this.idempotent && this.body.replayable ? hedge : undefined;
     this.opts = {
       ...rest,
       headers: withHost(opts.headers, this.origin.host) as Dispatcher.DispatchOptions['headers'],
@@ -163,6 +174,15 @@ export class RequestFlow implements AttemptOwner {
       return;
     }
     if (this.done) return;
+    const breaker = this.state.breaker;
+    if (breaker) {
+      this.permit = breaker.acquire();
+      if (!this.permit) {
+        this.fail(new CircuitOpenError(this.origin.key, breaker.retryAt, { attempts: [] }));
+        return;
+      }
+    }
+    this.state.budget?.deposit();
     this.run().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
   }
 
@@ -173,7 +193,7 @@ export class RequestFlow implements AttemptOwner {
       this.current.controller?.abort(reason);
       return;
     }
-    this.current?.abandon(reason);
+    this.abandonRunning(reason);
     this.fail(reason);
   }
 
@@ -196,13 +216,13 @@ export class RequestFlow implements AttemptOwner {
         continue;
       }
       if (this.done) return;
-      const outcome = await this.attempt(endpoint);
+      const { attempt, outcome } = await this.attemptRound(endpoint);
       if (this.done || outcome.kind === 'committed' || outcome.kind === 'abandoned') return;
       if (outcome.kind === 'status') {
-        if (!(await this.retryAfterFailure(undefined, endpoint.address.address, `HTTP ${outcome.status}`, outcome.delayMs))) return;
+        if (!(await this.retryAfterFailure(undefined, attempt.endpoint.address.address, `HTTP ${outcome.status}`, outcome.delayMs))) return;
         continue;
       }
-      if (!(await this.handleError(endpoint, outcome.error, outcome.started))) return;
+      if (!(await this.decideAfterError(attempt, outcome.error, outcome.started))) return;
     }
   }
 
@@ -226,12 +246,14 @@ export class RequestFlow implements AttemptOwner {
     return endpoint;
   }
 
-  private attempt(endpoint: Endpoint): Promise<AttemptOutcome> {
+  /** Starts one attempt on `endpoint`. */
+  private startAttempt(endpoint: Endpoint): AttemptHandler {
     const number = ++this.attemptCount;
     const handler = new AttemptHandler(this, endpoint, number, () => {
       if (this.body.opaque) this.body.markSent();
     });
     this.current = handler;
+    this.running.add(handler);
     this.tried.add(endpoint.address.address);
     this.lastAddress = endpoint.address.address;
     try {
@@ -239,40 +261,116 @@ export class RequestFlow implements AttemptOwner {
     } catch (err) {
       handler.onResponseError(null, err as Error);
     }
-    return handler.outcome;
+    return handler;
   }
 
-  /** Classifies an attempt error, records endpoint health, and retries or gives up. */
-  private async handleError(endpoint: Endpoint, error: Error, started: boolean): Promise<boolean> {
+  /**
+   * Runs one attempt, plus hedged attempts on other endpoints when hedging is on and no response came
+   * within the hedge delay. Returns the attempt that decided the round: the one whose response was
+   * accepted, or the last to fail.
+   */
+  private async attemptRound(first: Endpoint): Promise<{ attempt: AttemptHandler; outcome: AttemptOutcome }> {
+    const pending = new Map<AttemptHandler, Promise<{ attempt: AttemptHandler; outcome: AttemptOutcome }>>();
+    const track = (a: AttemptHandler): void => {
+      pending.set(a, a.outcome.then((outcome) => ({ attempt: a, outcome })));
+    };
+    const primary = this.startAttempt(first);
+    track(primary);
+    let hedgesLeft = this.hedge ? (this.hedge.maxHedges ?? 1) : 0;
+    let hedgeTimer: NodeJS.Timeout | undefined;
+    try {
+      for (;;) {
+        let fire: Promise<'hedge'> | undefined;
+        if (hedgesLeft > 0 && this.attemptCount < this.maxAttempts) {
+          fire = new Promise((resolve) => {
+            hedgeTimer = setTimeout(() => resolve('hedge'), this.hedgeDelay());
+          });
+        }
+        const next = await this.race(Promise.race<'hedge' | { attempt: AttemptHandler; outcome: AttemptOutcome }>(fire ? [...pending.values(), fire] : [...pending.values()]));
+        if (hedgeTimer) clearTimeout(hedgeTimer);
+        hedgeTimer = undefined;
+        if (next === 'hedge') {
+          hedgesLeft--;
+          const other = this.endpoints.pick(this.tried, this.lastAddress, Date.now());
+          if (other && !this.tried.has(other.address.address) && (!this.state.budget || this.state.budget.tryWithdraw())) {
+            publish('hedge', () => ({ origin: this.origin.key, method: this.method, address: other.address.address, delayMs: Math.round(performance.now() - primary.startedAt) }));
+            track(this.startAttempt(other));
+          }
+          continue;
+        }
+        pending.delete(next.attempt);
+        this.running.delete(next.attempt);
+        const { outcome } = next;
+        if (outcome.kind === 'committed' || outcome.kind === 'abandoned' || pending.size === 0) return next;
+        // Another attempt of this round is still on its way: note this failure and wait for that one.
+        if (outcome.kind === 'error') this.noteError(next.attempt, outcome.error, outcome.started);
+        else this.noteStatus(next.attempt, outcome.status);
+      }
+    } catch (err) {
+      if (hedgeTimer) clearTimeout(hedgeTimer);
+      throw err;
+    }
+  }
+
+  private hedgeDelay(): number {
+    const h = this.hedge!;
+    const fallback = h.delay ?? 100;
+    if (h.percentile === undefined || this.state.latencies.size < 20) return fallback;
+    return Math.max(h.minDelay ?? 5, this.state.latencies.percentile(h.percentile) ?? fallback);
+  }
+
+  /** Records an attempt's error in the attempt list and in endpoint health; returns its class. */
+  private noteError(attempt: AttemptHandler, error: Error, started: boolean): ReturnType<typeof classifyError> {
     const now = Date.now();
     const code = errorCode(error);
     const cls = classifyError(error, started);
-    const address = endpoint.address.address;
-    this.records.push({ attempt: this.attemptCount, address, code, status: undefined, durationMs: Math.round(performance.now() - this.current!.startedAt), maybeSent: cls === 'maybe-sent' });
+    const endpoint = attempt.endpoint;
+    this.records.push({
+      attempt: attempt.number,
+      address: endpoint.address.address,
+      code,
+      status: undefined,
+      durationMs: Math.round(performance.now() - attempt.startedAt),
+      maybeSent: cls === 'maybe-sent',
+    });
+    if (cls === 'fatal') return cls;
+    if (isConnectFailure(error) || !started) this.endpoints.failed(endpoint, 'connect', code, now);
+    else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') this.endpoints.failed(endpoint, 'outlier', code, now);
+    // A reset before any response: often a keep-alive race, sometimes a dying pod.
+    else this.endpoints.failed(endpoint, 'soft', code, now);
+    // Whatever failed, the answer may be stale: look again (rate-limited).
+    this.ctx.dns.reportFailure(this.origin.hostname);
+    return cls;
+  }
+
+  /** Records a retryable status of an attempt that lost to another (its body was drained). */
+  private noteStatus(attempt: AttemptHandler, status: number): void {
+    this.records.push({ attempt: attempt.number, address: attempt.endpoint.address.address, code: undefined, status, durationMs: Math.round(performance.now() - attempt.startedAt), maybeSent: true });
+  }
+
+  /** Classifies the deciding attempt's error and retries or gives up. */
+  private async decideAfterError(attempt: AttemptHandler, error: Error, started: boolean): Promise<boolean> {
+    const cls = this.noteError(attempt, error, started);
     if (cls === 'fatal') {
       this.fail(error);
       return false;
-    }
-    if (isConnectFailure(error) || !started) {
-      this.endpoints.failed(endpoint, 'connect', code, now);
-      this.ctx.dns.reportFailure(this.origin.hostname);
-    } else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') {
-      this.endpoints.failed(endpoint, 'outlier', code, now);
-      this.ctx.dns.reportFailure(this.origin.hostname);
-    } else {
-      // A reset before any response: often a keep-alive race, sometimes a dying pod. Look again.
-      this.endpoints.failed(endpoint, 'soft', code, now);
-      this.ctx.dns.reportFailure(this.origin.hostname);
     }
     if (!this.body.canSend) {
       this.fail(new NotRetryableError('body-not-replayable', this.errorOptions(error)));
       return false;
     }
-    if (cls === 'maybe-sent' && !this.idempotent) {
-      this.fail(new NotRetryableError('not-idempotent', this.errorOptions(error)));
-      return false;
+    if (cls === 'maybe-sent') {
+      if (!this.idempotent) {
+        this.fail(new NotRetryableError('not-idempotent', this.errorOptions(error)));
+        return false;
+      }
+      // The request may have loaded the server: this retry is paid from the budget.
+      if (this.attemptCount < this.maxAttempts && this.state.budget && !this.state.budget.tryWithdraw()) {
+        this.giveUp(new BudgetExhaustedError(this.errorOptions(error)));
+        return false;
+      }
     }
-    return this.retryAfterFailure(error, address, code, this.backoff.next());
+    return this.retryAfterFailure(error, attempt.endpoint.address.address, errorCode(error), this.backoff.next());
   }
 
   /** Waits `delayMs` and returns true when another attempt fits; otherwise fails the request and returns false. */
@@ -302,36 +400,45 @@ export class RequestFlow implements AttemptOwner {
     const now = Date.now();
     const retryAfter = parseRetryAfter(headers['retry-after'], now);
     const o = this.ctx.options;
+    this.state.latencies.add(performance.now() - attempt.startedAt);
     const retryable = o.retryStatuses.has(status) || (status === 429 && retryAfter !== undefined);
     if (!retryable) {
       this.endpoints.succeeded(attempt.endpoint, now);
       return { retry: false };
     }
     this.endpoints.failed(attempt.endpoint, 'outlier', `HTTP ${status}`, now);
-    const record = (): void => {
-      this.records.push({ attempt: attempt.number, address: attempt.endpoint.address.address, code: undefined, status, durationMs: Math.round(performance.now() - attempt.startedAt), maybeSent: true });
-    };
+    // Another attempt of a hedged round still running: let that one answer instead.
+    if (this.running.size > 1 && this.body.canSend) return { retry: true, delayMs: 0 };
     if (!this.idempotent || !this.body.canSend || this.attemptCount >= this.maxAttempts) return { retry: false };
     if (retryAfter !== undefined && retryAfter > o.maxRetryAfter) return { retry: false };
     const delayMs = retryAfter ?? this.backoff.next();
     if (now + delayMs >= this.deadlineAt) return { retry: false };
-    record();
+    // A retry after a response loads the server: it is paid from the budget (none left: the caller gets this response).
+    if (this.state.budget && !this.state.budget.tryWithdraw()) return { retry: false };
+    this.noteStatus(attempt, status);
     return { retry: true, delayMs };
   }
 
   commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void {
     this.isCommitted = true;
+    this.current = attempt;
+    this.running.delete(attempt);
+    this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
+    this.releasePermit(this.ctx.options.retryStatuses.has(status) ? 'unhealthy' : 'healthy');
     this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
     if (this.userController.paused) controller.pause();
     this.userHandler.onResponseStarted?.();
     this.userHandler.onResponseStart?.(this.userController, status, headers, statusMessage);
-    void attempt;
   }
 
-  commitUpgrade(_attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
+  commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
     this.isCommitted = true;
+    this.current = attempt;
+    this.running.delete(attempt);
+    this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
+    this.releasePermit('healthy');
     this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
     this.done = true;
     (this.userHandler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(this.userController, status, headers, socket);
@@ -345,9 +452,8 @@ export class RequestFlow implements AttemptOwner {
   private onDeadline(): void {
     this.deadlineTimer = undefined;
     if (this.done || this.isCommitted) return;
-    const current = this.current;
     const error = new DeadlineExceededError(this.deadlineMs, this.errorOptions(undefined));
-    current?.abandon(error);
+    this.abandonRunning(error);
     this.interruptReject?.(new Interrupted());
     this.giveUp(error);
   }
@@ -363,11 +469,23 @@ export class RequestFlow implements AttemptOwner {
     if (this.done) return;
     this.done = true;
     this.clearDeadline();
+    // The breaker hears of requests that reached endpoints and still failed; not of DNS trouble or aborts.
+    this.releasePermit(error instanceof RidethroughError && !(error instanceof DnsResolutionError) && this.records.some((r) => r.address !== undefined) ? 'unhealthy' : 'neutral');
     if (error instanceof RidethroughError) {
       publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records.length }));
     }
     this.interruptReject?.(new Interrupted());
     this.userHandler.onResponseError?.(this.userController, error);
+  }
+
+  private releasePermit(verdict: BreakerVerdict): void {
+    this.permit?.release(verdict);
+    this.permit = undefined;
+  }
+
+  private abandonRunning(reason: Error): void {
+    for (const a of this.running) a.abandon(reason);
+    this.running.clear();
   }
 
   private clearDeadline(): void {

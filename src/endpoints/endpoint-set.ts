@@ -68,10 +68,18 @@ export class EndpointSet {
         leastBad = e;
       }
     }
-    if (fresh.length > 0) return twoChoices(fresh);
+    if (fresh.length > 0) return this.choose(fresh);
     if (healthy.length > 1 && last !== undefined) healthy = healthy.filter((e) => e.address.address !== last);
-    if (healthy.length > 0) return twoChoices(healthy);
+    if (healthy.length > 0) return this.choose(healthy);
     return leastBad;
+  }
+
+  private turn = 0;
+
+  /** Round-robin, or power of two choices on requests in flight (ties to the lower latency). */
+  private choose(list: Endpoint[]): Endpoint {
+    if (this.options.balancer === 'round-robin') return list[this.turn++ % list.length]!;
+    return twoChoices(list);
   }
 
   /** Whether any endpoint other than those tried is in rotation. */
@@ -146,5 +154,6 @@ function twoChoices(list: Endpoint[]): Endpoint {
   if (j >= i) j++;
   const a = list[i]!;
   const b = list[j]!;
-  return a.inFlight <= b.inFlight ? a : b;
+  if (a.inFlight !== b.inFlight) return a.inFlight < b.inFlight ? a : b;
+  return a.latencyMs <= b.latencyMs ? a : b;
 }

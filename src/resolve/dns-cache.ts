@@ -193,7 +193,8 @@ export class DnsCache {
       const last = previous?.answer;
       if (last && now < previous.staleUntil) {
         const answer: DnsAnswer = last.stale ? last : { ...last, stale: true };
-        this.cache.set(key, { answer, expiresAt: now + Math.max(this.minTtl, 1_000), staleUntil: previous.staleUntil, lastQueryAt: started, known: true });
+        // Never past staleUntil: staleTtl bounds how long the last good answer is served.
+        this.cache.set(key, { answer, expiresAt: Math.min(previous.staleUntil, now + Math.max(this.minTtl, 1_000)), staleUntil: previous.staleUntil, lastQueryAt: started, known: true });
         publish('stale', () => ({ hostname: key, addresses: answer.addresses.map((a) => a.address), error: code, ageMs: now - answer.fetchedAt }));
         return answer;
       }
@@ -220,13 +221,13 @@ export class DnsCache {
 
   /** Tries the names a pod's resolver would, in its order; the first with addresses wins. */
   private async queryWithSearch(key: string): Promise<{ addresses: ResolvedAddress[]; ttlMs: number } | { negative: string }> {
-    let negative = 'ENOTFOUND';
+    let negative: string | undefined;
     for (const name of this.candidates(key)) {
       const r = await this.queryName(name);
       if ('addresses' in r) return r;
       negative = r.negative === 'ENOTFOUND' || negative === 'ENOTFOUND' ? 'ENOTFOUND' : r.negative;
     }
-    return { negative };
+    return { negative: negative ?? 'ENOTFOUND' };
   }
 
   private candidates(key: string): string[] {

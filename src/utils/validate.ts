@@ -20,7 +20,9 @@ export function checkNumber(name: string, value: unknown, min: number, max: numb
 export function checkOneOf<T>(name: string, value: unknown, allowed: readonly T[]): void {
   if (value === undefined) return;
   if (!allowed.includes(value as T)) {
-    throw new RangeError(`ridethrough: option "${name}" must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(value)}`);
+    // A value of another type than every allowed one is a type error; an unlisted value of the right type a range error.
+    const ErrorClass = allowed.some((a) => typeof a === typeof value) ? RangeError : TypeError;
+    throw new ErrorClass(`ridethrough: option "${name}" must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(value)}`);
   }
 }
 

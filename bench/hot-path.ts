@@ -1,0 +1,515 @@
+/**
+ * Hot-path benchmark of ridethrough against raw undici, in one run (issues 3 and 6).
+ *
+ * With no failures, compares requests per second, p50/p99 latency and client CPU per request of:
+ * - raw `undici.Agent` on IP origins (the baseline every ratio is relative to);
+ * - `ResilientAgent` with default options, on a host name served by the lab DNS server;
+ * - `undici.Agent` composed with `interceptors.dns()` (lookup over the lab DNS server) and `interceptors.retry()`;
+ * - `got`, with a keep-alive `http.Agent` and a lookup over the lab DNS server;
+ * - (8-endpoint run only) raw `undici.BalancedPool` over the 8 IP origins.
+ *
+ * The server is `node:http` in a child process (bench/server.ts). Two runs: one endpoint, then 8
+ * endpoints behind one name (raw undici round-robins over the 8 IP origins). Clients take turns in
+ * interleaved rounds (A B C D A B C D …) after a warm-up, each with the same concurrency and number of
+ * requests. Then the memory benchmark (bench/memory.ts, in a child with `--expose-gc`).
+ *
+ * Usage: `npm run bench -- [--requests N] [--concurrency N] [--rounds N] [--warmup N] [--hosts N]
+ *         [--endpoints N] [--skip-memory] [--quick] [--json]`
+ *
+ * The throughput target (ResilientAgent ≥ 0.95 × raw undici) is printed as PASS/FAIL; the exit code
+ * does not depend on it (timings on a shared machine are noisy). The exit code is non-zero only when
+ * the benchmark itself fails.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import got from 'got';
+import { Agent, BalancedPool, type Dispatcher, interceptors, request } from 'undici';
+import { ResilientAgent } from '../src/core/agent.js';
+import { DnsServer } from '../src/lab/dns-server.js';
+import {
+  dnsAddress,
+  forkTs,
+  hotAddresses,
+  interceptorLookup,
+  type LatencySummary,
+  maxMemoryHosts,
+  median,
+  memoryAddress,
+  memoryHost,
+  netLookup,
+  nextMessage,
+  round,
+  ServerProcess,
+  summarize,
+} from './lib.js';
+import type { MemoryFigure, MemoryReply, MemoryRequest } from './memory.js';
+
+/** Benchmark settings. */
+export interface BenchOptions {
+  /** Measured requests per client per run. */
+  requests: number;
+  /** Requests in flight per client. */
+  concurrency: number;
+  /** Interleaved rounds the measured requests are split into. */
+  rounds: number;
+  /** Warm-up requests per client per run (not measured). */
+  warmup: number;
+  /** Endpoints behind one name in the second run. */
+  endpoints: number;
+  /** Hosts for the memory benchmark (0 skips it). */
+  hosts: number;
+}
+
+/** One client's figures in one run. */
+export interface ClientResult {
+  /** Client name. */
+  name: string;
+  /** Measured requests that succeeded. */
+  requests: number;
+  /** Measured requests that failed (expected 0). */
+  errors: number;
+  /** Requests per second over all rounds. */
+  rps: number;
+  /** Median latency, ms. */
+  p50Ms: number;
+  /** 99th percentile latency, ms. */
+  p99Ms: number;
+  /** Mean latency, ms. */
+  meanMs: number;
+  /** Largest latency, ms. */
+  maxMs: number;
+  /** Client process CPU time (user + system) per request, µs. */
+  cpuUsPerRequest: number;
+  /** Client CPU time / wall time, percent (100 = one core busy). */
+  clientCpuPercent: number;
+  /** Server process CPU time / wall time, percent. */
+  serverCpuPercent: number;
+  /** rps / raw undici's rps. */
+  throughputRatio: number;
+  /** Median over rounds of (this round's rps / raw undici's rps in the same round). */
+  medianRoundRatio: number;
+  /** cpuUsPerRequest / raw undici's. */
+  cpuRatio: number;
+  /** p99Ms / raw undici's. */
+  p99Ratio: number;
+}
+
+/** One run (one server layout). */
+export interface RunResult {
+  /** Run name. */
+  name: string;
+  /** Endpoints (IP addresses) behind the name. */
+  endpoints: number;
+  /** Client rows; the first is the baseline. */
+  clients: ClientResult[];
+  /** The issue's throughput target for ResilientAgent. */
+  target: { client: string; metric: 'throughputRatio'; min: number; value: number; pass: boolean };
+}
+
+/** Memory figures. */
+export interface MemoryResult {
+  /** Hosts measured. */
+  hosts: number;
+  /** Figures per client. */
+  figures: MemoryFigure[];
+  /** ResilientAgent's heap bytes per endpoint minus raw undici's per origin. */
+  ridethroughOverheadPerEndpoint: number;
+}
+
+/** The whole report (the `--json` output). */
+export interface BenchReport {
+  meta: {
+    node: string;
+    undici: string;
+    cpu: string;
+    cores: number;
+    date: string;
+    loadAverageBefore: number[];
+    loadAverageAfter: number[];
+    options: BenchOptions;
+  };
+  runs: RunResult[];
+  memory: MemoryResult | null;
+}
+
+/** The issue's target: ResilientAgent keeps at least this share of raw undici's throughput. */
+const throughputTarget = 0.95;
+const baselineName = 'undici Agent (raw)';
+const resilientName = 'ResilientAgent';
+
+interface Client {
+  readonly name: string;
+  send(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function get(url: string, dispatcher: Dispatcher): Promise<void> {
+  const { statusCode, body } = await request(url, { dispatcher });
+  await body.text();
+  if (statusCode !== 200) throw new Error(`unexpected status ${statusCode}`);
+}
+
+function makeClients(opts: { addresses: string[]; host: string; port: number; dns: string; concurrency: number }): Client[] {
+  const { addresses, host, port, dns } = opts;
+  const ipUrls = addresses.map((a) => `http://${a}:${port}/`);
+  const nameUrl = `http://${host}:${port}/`;
+  const clients: Client[] = [];
+
+  {
+    const agent = new Agent();
+    let turn = 0;
+    clients.push({
+      name: baselineName,
+      send: () => get(ipUrls[turn++ % ipUrls.length]!, agent),
+      close: () => agent.close(),
+    });
+  }
+  {
+    const agent = new ResilientAgent({ dns: { servers: [dns], search: [] } });
+    clients.push({ name: resilientName, send: () => get(nameUrl, agent), close: () => agent.close() });
+  }
+  {
+    const base = new Agent();
+    const composed = base.compose(interceptors.dns({ lookup: interceptorLookup(dns) }), interceptors.retry());
+    clients.push({ name: 'undici + dns + retry interceptors', send: () => get(nameUrl, composed), close: () => base.close() });
+  }
+  if (addresses.length > 1) {
+    const pool = new BalancedPool(ipUrls);
+    clients.push({ name: 'undici BalancedPool (raw)', send: () => get(ipUrls[0]!, pool), close: () => pool.close() });
+  }
+  {
+    const httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
+    const client = got.extend({ agent: { http: httpAgent }, dnsLookup: netLookup(dns) });
+    clients.push({
+      name: 'got',
+      send: async () => {
+        const res = await client(nameUrl);
+        if (res.statusCode !== 200) throw new Error(`unexpected status ${res.statusCode}`);
+      },
+      close: async () => httpAgent.destroy(),
+    });
+  }
+  return clients;
+}
+
+interface Tally {
+  latencies: Float64Array;
+  count: number;
+  errors: number;
+  firstError: unknown;
+  elapsedMs: number;
+  cpuMicros: number;
+  serverCpuMicros: number;
+  roundRps: number[];
+}
+
+/** Sends `n` requests with `concurrency` in flight; records latencies into the tally. Returns the wall time, ms. */
+async function batch(client: Client, n: number, concurrency: number, tally: Tally | undefined): Promise<number> {
+  let issued = 0;
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    while (issued < n) {
+      issued++;
+      const t0 = performance.now();
+      try {
+        await client.send();
+        if (tally) tally.latencies[tally.count++] = performance.now() - t0;
+      } catch (err) {
+        if (!tally) throw err;
+        tally.errors++;
+        tally.firstError ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return performance.now() - started;
+}
+
+function log(json: boolean, line: string): void {
+  // Progress goes to stderr in --json mode, so stdout is exactly one JSON document.
+  if (json) process.stderr.write(`${line}\n`);
+  else process.stdout.write(`${line}\n`);
+}
+
+async function runOne(
+  name: string,
+  clients: Client[],
+  options: BenchOptions,
+  server: ServerProcess,
+  endpoints: number,
+  json: boolean,
+): Promise<RunResult> {
+  log(json, `\n== ${name}: ${clients.length} clients, ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds ==`);
+  // Warm-up: connections opened, names resolved, code optimised. Interleaved too.
+  for (const c of clients) await batch(c, options.warmup, options.concurrency, undefined);
+
+  const tallies: Tally[] = clients.map(() => ({
+    latencies: new Float64Array(options.requests),
+    count: 0,
+    errors: 0,
+    firstError: undefined,
+    elapsedMs: 0,
+    cpuMicros: 0,
+    serverCpuMicros: 0,
+    roundRps: [],
+  }));
+  const perRound = Math.floor(options.requests / options.rounds);
+  for (let r = 0; r < options.rounds; r++) {
+    const n = r === options.rounds - 1 ? options.requests - perRound * (options.rounds - 1) : perRound;
+    for (let i = 0; i < clients.length; i++) {
+      const t = tallies[i]!;
+      const serverBefore = await server.cpuMicros();
+      const cpuBefore = process.cpuUsage();
+      const okBefore = t.count;
+      const ms = await batch(clients[i]!, n, options.concurrency, t);
+      const cpu = process.cpuUsage(cpuBefore);
+      const serverAfter = await server.cpuMicros();
+      t.elapsedMs += ms;
+      t.cpuMicros += cpu.user + cpu.system;
+      t.serverCpuMicros += serverAfter - serverBefore;
+      t.roundRps.push(((t.count - okBefore) / ms) * 1000);
+    }
+    log(json, `  round ${r + 1}/${options.rounds}: ${clients.map((c, i) => `${c.name} ${Math.round(tallies[i]!.roundRps[r]!)}/s`).join(' | ')}`);
+  }
+
+  const rows = tallies.map((t, i) => {
+    const lat: LatencySummary = summarize(t.latencies.subarray(0, t.count));
+    if (t.errors > 0) log(json, `  ${clients[i]!.name}: ${t.errors} failed requests, first: ${String(t.firstError)}`);
+    return {
+      name: clients[i]!.name,
+      requests: t.count,
+      errors: t.errors,
+      rps: (t.count / t.elapsedMs) * 1000,
+      lat,
+      cpuUs: t.count > 0 ? t.cpuMicros / t.count : 0,
+      clientCpuPercent: (t.cpuMicros / 1000 / t.elapsedMs) * 100,
+      serverCpuPercent: (t.serverCpuMicros / 1000 / t.elapsedMs) * 100,
+      roundRps: t.roundRps,
+    };
+  });
+  const base = rows[0]!;
+  const results: ClientResult[] = rows.map((row) => ({
+    name: row.name,
+    requests: row.requests,
+    errors: row.errors,
+    rps: round(row.rps, 0),
+    p50Ms: round(row.lat.p50, 3),
+    p99Ms: round(row.lat.p99, 3),
+    meanMs: round(row.lat.mean, 3),
+    maxMs: round(row.lat.max, 3),
+    cpuUsPerRequest: round(row.cpuUs, 1),
+    clientCpuPercent: round(row.clientCpuPercent, 0),
+    serverCpuPercent: round(row.serverCpuPercent, 0),
+    throughputRatio: round(row.rps / base.rps, 3),
+    medianRoundRatio: round(median(row.roundRps.map((v, r) => v / base.roundRps[r]!)), 3),
+    cpuRatio: round(row.cpuUs / base.cpuUs, 3),
+    p99Ratio: round(row.lat.p99 / base.lat.p99, 3),
+  }));
+  const resilient = results.find((r) => r.name === resilientName)!;
+  return {
+    name,
+    endpoints,
+    clients: results,
+    target: { client: resilientName, metric: 'throughputRatio', min: throughputTarget, value: resilient.throughputRatio, pass: resilient.throughputRatio >= throughputTarget },
+  };
+}
+
+async function runMemory(options: BenchOptions, dns: string, port: number, warmHost: string): Promise<MemoryResult> {
+  const child = forkTs('./memory.ts', ['--expose-gc']);
+  try {
+    const reply = nextMessage(child, (m): m is MemoryReply => typeof m === 'object' && m !== null && 'type' in m, 300_000);
+    child.send({ type: 'run', dns, port, hosts: options.hosts, warmHost } satisfies MemoryRequest);
+    const r = await reply;
+    if (r.type === 'error') throw new Error(`memory benchmark failed: ${r.message}`);
+    const agent = r.figures.find((f) => f.name === 'ResilientAgent');
+    const raw = r.figures.find((f) => f.name === 'undici Agent');
+    return {
+      hosts: options.hosts,
+      figures: r.figures,
+      ridethroughOverheadPerEndpoint: agent && raw ? agent.heapBytesPerUnit - raw.heapBytesPerUnit : 0,
+    };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  }
+}
+
+function cpuModel(): string {
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('model name'));
+    if (line) return line.split(':').slice(1).join(':').trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+function undiciVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../node_modules/undici/package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function printRun(run: RunResult): void {
+  const head = ['client', 'req/s', 'x raw', 'rounds', 'p50 ms', 'p99 ms', 'x raw', 'CPU us/req', 'x raw', 'cli CPU', 'srv CPU'];
+  const widths = [34, 8, 6, 7, 8, 8, 6, 11, 6, 8, 8];
+  const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i]!, i > 0)).join(' ');
+  console.log(line(head));
+  for (const c of run.clients) {
+    console.log(
+      line([
+        c.name,
+        String(c.rps),
+        c.throughputRatio.toFixed(2),
+        c.medianRoundRatio.toFixed(2),
+        c.p50Ms.toFixed(2),
+        c.p99Ms.toFixed(2),
+        c.p99Ratio.toFixed(2),
+        c.cpuUsPerRequest.toFixed(1),
+        c.cpuRatio.toFixed(2),
+        `${c.clientCpuPercent}%`,
+        `${c.serverCpuPercent}%`,
+      ]),
+    );
+  }
+  const t = run.target;
+  console.log(`target: ${t.client} throughput >= ${t.min} x raw undici: ${t.value.toFixed(3)} -> ${t.pass ? 'PASS' : 'FAIL'} (informational; noisy machine)`);
+}
+
+function printMemory(m: MemoryResult): void {
+  console.log(`\n== memory: ${m.hosts} hosts ==`);
+  for (const f of m.figures) {
+    console.log(`${pad(f.name, 16)} ${pad(String(f.heapBytesPerUnit), 8, true)} heap bytes per ${f.unit}   ${pad(String(f.externalBytesPerUnit), 6, true)} external bytes per ${f.unit}`);
+  }
+  console.log(`ridethrough's own heap cost per endpoint (ResilientAgent minus raw undici): ${m.ridethroughOverheadPerEndpoint} bytes`);
+}
+
+/** Parses the command line. */
+function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; skipMemory: boolean; help: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      requests: { type: 'string' },
+      concurrency: { type: 'string' },
+      rounds: { type: 'string' },
+      warmup: { type: 'string' },
+      endpoints: { type: 'string' },
+      hosts: { type: 'string' },
+      'skip-memory': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  const quick = values.quick;
+  const int = (name: keyof typeof values, fallback: number, min: number, max: number): number => {
+    const raw = values[name];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`--${name} must be an integer ${min}–${max}, got ${String(raw)}`);
+    return n;
+  };
+  const requests = int('requests', quick ? 600 : 30_000, 1, 10_000_000);
+  const options: BenchOptions = {
+    requests,
+    concurrency: int('concurrency', quick ? 8 : 32, 1, 10_000),
+    rounds: int('rounds', quick ? 2 : 10, 1, requests),
+    warmup: int('warmup', quick ? 100 : Math.min(3_000, Math.ceil(requests / 10)), 0, 10_000_000),
+    endpoints: int('endpoints', 8, 2, 50),
+    hosts: values['skip-memory'] ? 0 : int('hosts', quick ? 40 : 1_000, 1, maxMemoryHosts - 1),
+  };
+  return { options, json: values.json, skipMemory: values['skip-memory'], help: values.help };
+}
+
+const usage = `Usage: npm run bench -- [options]
+  --requests N      measured requests per client per run (default 30000; --quick 600)
+  --concurrency N   requests in flight per client (default 32; --quick 8)
+  --rounds N        interleaved rounds (default 10; --quick 2)
+  --warmup N        warm-up requests per client per run (default min(3000, requests/10); --quick 100)
+  --endpoints N     endpoints behind one name in the second run (default 8)
+  --hosts N         hosts for the memory benchmark (default 1000; --quick 40)
+  --skip-memory     skip the memory benchmark
+  --quick           small counts, for tests
+  --json            print one JSON report on stdout (progress on stderr)`;
+
+async function main(): Promise<void> {
+  const { options, json, help } = parseOptions(process.argv.slice(2));
+  if (help) {
+    console.log(usage);
+    return;
+  }
+  const meta: BenchReport['meta'] = {
+    node: process.version,
+    undici: undiciVersion(),
+    cpu: cpuModel(),
+    cores: os.cpus().length,
+    date: new Date().toISOString(),
+    loadAverageBefore: os.loadavg().map((l) => round(l, 2)),
+    loadAverageAfter: [],
+    options,
+  };
+  log(json, `ridethrough hot-path benchmark — Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`);
+
+  const hot = hotAddresses(options.endpoints);
+  const memAddrs = Array.from({ length: options.hosts > 0 ? options.hosts + 1 : 0 }, (_, i) => memoryAddress(i));
+  const dnsServer = new DnsServer({ address: dnsAddress, port: 0 });
+  let server: ServerProcess | undefined;
+  const open: Client[] = [];
+  try {
+    await dnsServer.start();
+    const dns = dnsServer.server;
+    dnsServer.setRecords('hot.bench.test', { a: hot.slice(0, 1), ttl: 5 });
+    dnsServer.setRecords('pool.bench.test', { a: hot, ttl: 5 });
+    for (let i = 0; i < options.hosts; i++) dnsServer.setRecords(memoryHost(i), { a: [memoryAddress(i)], ttl: 300 });
+    server = await ServerProcess.start([...hot, ...memAddrs]);
+    const port = server.port;
+
+    const runs: RunResult[] = [];
+    const layouts = [
+      { name: '1 endpoint', addresses: hot.slice(0, 1), host: 'hot.bench.test' },
+      { name: `${options.endpoints} endpoints behind one name`, addresses: hot, host: 'pool.bench.test' },
+    ];
+    for (const layout of layouts) {
+      const clients = makeClients({ addresses: layout.addresses, host: layout.host, port, dns, concurrency: options.concurrency });
+      open.push(...clients);
+      const run = await runOne(layout.name, clients, options, server, layout.addresses.length, json);
+      runs.push(run);
+      if (!json) printRun(run);
+      await Promise.all(clients.map((c) => c.close()));
+      open.length = 0;
+    }
+
+    let memory: MemoryResult | null = null;
+    if (options.hosts > 0) {
+      log(json, `\n== memory: ${options.hosts} hosts (child process with --expose-gc) ==`);
+      memory = await runMemory(options, dns, port, 'hot.bench.test');
+      if (!json) printMemory(memory);
+    }
+    meta.loadAverageAfter = os.loadavg().map((l) => round(l, 2));
+    const report: BenchReport = { meta, runs, memory };
+    if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else console.log(`\nload average before ${meta.loadAverageBefore.join(' ')}, after ${meta.loadAverageAfter.join(' ')}`);
+  } finally {
+    await Promise.all(open.map((c) => c.close().catch(() => {})));
+    await server?.stop();
+    await dnsServer.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,204 @@
+/**
+ * Shared pieces of the benchmarks: child processes, the lab-DNS lookups handed to undici's DNS
+ * interceptor and to got, address layout, and latency statistics.
+ *
+ * Every name resolves through the lab {@link DnsServer} on loopback, never through the OS resolver.
+ *
+ * @module
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { Resolver } from 'node:dns/promises';
+import type { LookupAddress, LookupOptions } from 'node:dns';
+import { fileURLToPath } from 'node:url';
+import type { ServerReply, ServerRequest } from './server.js';
+
+/** The loopback address of the lab DNS server. */
+export const dnsAddress = '127.0.80.53';
+
+/** The `count` hot-path endpoint addresses: 127.0.80.1 … 127.0.80.count (count ≤ 50). */
+export function hotAddresses(count: number): string[] {
+  if (count < 1 || count > 50) throw new RangeError('endpoint count must be 1–50');
+  return Array.from({ length: count }, (_, i) => `127.0.80.${i + 1}`);
+}
+
+/** Most hosts the memory benchmark can give a distinct address: 127.0.82.1 … 127.0.89.250. */
+export const maxMemoryHosts = 8 * 250;
+
+/** The address of memory-benchmark host `i`: 127.0.82.1, …, 127.0.82.250, 127.0.83.1, … */
+export function memoryAddress(i: number): string {
+  if (i < 0 || i >= maxMemoryHosts) throw new RangeError(`memory host index must be 0–${maxMemoryHosts - 1}`);
+  return `127.0.${82 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+}
+
+/** The DNS name of memory-benchmark host `i`. */
+export function memoryHost(i: number): string {
+  return `m${i}.mem.bench.test`;
+}
+
+/**
+ * Forks a TypeScript module of this folder in a new Node process with the tsx loader
+ * (the `--require`/`--import` flags this process was started with), plus `extraExecArgv`.
+ */
+export function forkTs(file: string, extraExecArgv: string[] = []): ChildProcess {
+  const path = fileURLToPath(new URL(file, import.meta.url));
+  const loader = process.execArgv.filter((a, i, all) => a.includes('tsx') || (i + 1 < all.length && all[i + 1]!.includes('tsx')));
+  const execArgv = loader.length > 0 ? loader : ['--import', import.meta.resolve('tsx/esm')];
+  return fork(path, [], { execArgv: [...execArgv, ...extraExecArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+/** Waits for the next IPC message of `child` that satisfies `accept`. */
+export function nextMessage<T>(child: ChildProcess, accept: (msg: unknown) => msg is T, timeoutMs = 60_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => finish(new Error(`no reply from child process ${child.pid} within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (msg: unknown): void => {
+      if (accept(msg)) finish(undefined, msg);
+    };
+    const onExit = (code: number | null): void => finish(new Error(`child process ${child.pid} exited (code ${code}) before replying`));
+    function finish(err: Error | undefined, msg?: T): void {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(msg as T);
+    }
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+/** The benchmark HTTP server running in a child process. */
+export class ServerProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    /** The port every address listens on. */
+    readonly port: number,
+  ) {}
+
+  /** Forks the server and waits until it listens on every address (one shared port). */
+  static async start(addresses: string[]): Promise<ServerProcess> {
+    const child = forkTs('./server.ts');
+    try {
+      const reply = nextMessage(child, (m): m is ServerReply => isReply(m) && (m.type === 'listening' || m.type === 'error'));
+      child.send({ type: 'listen', addresses } satisfies ServerRequest);
+      const r = await reply;
+      if (r.type !== 'listening') throw new Error(`benchmark server failed to listen: ${r.type === 'error' ? r.message : r.type}`);
+      return new ServerProcess(child, r.port);
+    } catch (err) {
+      child.kill();
+      throw err;
+    }
+  }
+
+  /** CPU time (user + system, µs) the server process has used so far. */
+  async cpuMicros(): Promise<number> {
+    const reply = nextMessage(this.child, (m): m is Extract<ServerReply, { type: 'cpu' }> => isReply(m) && m.type === 'cpu');
+    this.child.send({ type: 'cpu' } satisfies ServerRequest);
+    return (await reply).micros;
+  }
+
+  /** Stops the server process (kills it if it does not exit within 5 s). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    if (this.child.connected) this.child.send({ type: 'close' } satisfies ServerRequest);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function isReply(m: unknown): m is ServerReply {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+}
+
+/** A record in the shape undici's DNS interceptor wants (TTL in milliseconds). */
+export interface InterceptorRecord {
+  address: string;
+  family: 4 | 6;
+  ttl: number;
+}
+
+/** A c-ares resolver that only ever talks to the lab DNS server. */
+export function labResolver(server: string): Resolver {
+  const r = new Resolver({ timeout: 500, tries: 2 });
+  r.setServers([server]);
+  return r;
+}
+
+/**
+ * A `lookup` for `interceptors.dns()`: queries A records from the lab DNS server and hands undici the
+ * records with their TTLs in milliseconds (undici caches them itself).
+ */
+export function interceptorLookup(server: string): (origin: URL, options: unknown, cb: (err: NodeJS.ErrnoException | null, addresses: InterceptorRecord[]) => void) => void {
+  const resolver = labResolver(server);
+  return (origin, _options, cb) => {
+    resolver.resolve4(origin.hostname, { ttl: true }).then(
+      (records) => cb(null, records.map((r) => ({ address: r.address, family: 4 as const, ttl: r.ttl * 1000 }))),
+      (err: NodeJS.ErrnoException) => cb(err, []),
+    );
+  };
+}
+
+/** The callback of a `net.LookupFunction`, for both the single and the `all: true` forms. */
+type NetLookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/**
+ * A `net`-style lookup (for got's `dnsLookup`, i.e. Node's `http.Agent`) over the lab DNS server.
+ * Successive calls rotate the answer, so new connections spread over every address.
+ */
+export function netLookup(server: string): (hostname: string, options: LookupOptions, cb: NetLookupCallback) => void {
+  const resolver = labResolver(server);
+  let turn = 0;
+  return (hostname, options, cb) => {
+    resolver.resolve4(hostname).then(
+      (list) => {
+        if (list.length === 0) {
+          cb(Object.assign(new Error(`no A records for ${hostname}`), { code: 'ENODATA' }), options.all ? [] : '', 4);
+          return;
+        }
+        const start = turn++ % list.length;
+        const rotated = [...list.slice(start), ...list.slice(0, start)];
+        if (options.all) cb(null, rotated.map((address) => ({ address, family: 4 })));
+        else cb(null, rotated[0]!, 4);
+      },
+      (err: NodeJS.ErrnoException) => cb(err, options.all ? [] : '', 4),
+    );
+  };
+}
+
+/** Latency percentiles (milliseconds) of a sample. */
+export interface LatencySummary {
+  /** Median. */
+  p50: number;
+  /** 99th percentile. */
+  p99: number;
+  /** Arithmetic mean. */
+  mean: number;
+  /** Largest sample. */
+  max: number;
+}
+
+/** Summarises latency samples (nearest-rank percentiles). Sorts `samples` in place. */
+export function summarize(samples: Float64Array): LatencySummary {
+  if (samples.length === 0) return { p50: 0, p99: 0, mean: 0, max: 0 };
+  samples.sort();
+  const rank = (p: number): number => samples[Math.min(samples.length - 1, Math.max(0, Math.ceil((p / 100) * samples.length) - 1))]!;
+  let sum = 0;
+  for (const v of samples) sum += v;
+  return { p50: rank(50), p99: rank(99), mean: sum / samples.length, max: samples[samples.length - 1]! };
+}
+
+/** The median of a list of numbers (0 for an empty list). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Rounds to `digits` decimals. */
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

@@ -1,0 +1,97 @@
+/**
+ * The benchmark's HTTP server, run in its own process (`child_process.fork`) so that serving does not
+ * share the client's event loop. One keep-alive `node:http` server per loopback address, all on the
+ * same port, each answering `200 ok` (2-byte body) to every request.
+ *
+ * Protocol over the IPC channel:
+ * - parent → `{ type: 'listen', addresses: string[] }`; child → `{ type: 'listening', port }` or `{ type: 'error', message }`
+ * - parent → `{ type: 'cpu' }`; child → `{ type: 'cpu', micros }` (user + system CPU time used so far)
+ * - parent → `{ type: 'close' }` (or the parent going away): the child closes everything and exits.
+ *
+ * @module
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** A message from the parent. */
+export type ServerRequest = { type: 'listen'; addresses: string[] } | { type: 'cpu' } | { type: 'close' };
+/** A message to the parent. */
+export type ServerReply = { type: 'listening'; port: number } | { type: 'cpu'; micros: number } | { type: 'error'; message: string };
+
+const body = Buffer.from('ok');
+const servers: http.Server[] = [];
+const sockets = new Set<Socket>();
+
+function createOne(): http.Server {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+    res.end(body);
+  });
+  // Keep connections open for the whole run: no keep-alive races in a no-failure benchmark.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return server;
+}
+
+async function listenOn(address: string, port: number): Promise<number> {
+  const server = createOne();
+  server.listen({ host: address, port, backlog: 1024 });
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([err]) => {
+      throw err;
+    }),
+  ]);
+  servers.push(server);
+  return (server.address() as AddressInfo).port;
+}
+
+async function closeAll(): Promise<void> {
+  for (const s of sockets) s.destroy();
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  servers.length = 0;
+}
+
+/** Listens on every address with one shared port; retries with a new port if one is taken on some address. */
+async function listenAll(addresses: string[]): Promise<number> {
+  let lastError: unknown;
+  for (let tries = 0; tries < 5; tries++) {
+    try {
+      const port = await listenOn(addresses[0]!, 0);
+      for (const a of addresses.slice(1)) await listenOn(a, port);
+      return port;
+    } catch (err) {
+      lastError = err;
+      await closeAll();
+    }
+  }
+  throw lastError;
+}
+
+function send(reply: ServerReply): void {
+  process.send?.(reply);
+}
+
+process.on('message', (msg: ServerRequest) => {
+  if (msg.type === 'listen') {
+    listenAll(msg.addresses).then(
+      (port) => send({ type: 'listening', port }),
+      (err: unknown) => send({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
+    );
+  } else if (msg.type === 'cpu') {
+    const u = process.cpuUsage();
+    send({ type: 'cpu', micros: u.user + u.system });
+  } else if (msg.type === 'close') {
+    closeAll().finally(() => process.exit(0));
+  }
+});
+// The parent died or closed the channel: never linger.
+process.on('disconnect', () => {
+  closeAll().finally(() => process.exit(0));
+});

@@ -1,0 +1,84 @@
+/**
+ * Smoke test of the hot-path benchmark: runs `bench/hot-path.ts --quick --json` for real (a real
+ * server child process, the real lab DNS server, real undici/ResilientAgent/got clients, the memory
+ * child with --expose-gc) and checks the shape of the report. It does not judge speed.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { BenchReport } from '../../bench/hot-path.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the benchmark with tsx under this Node; kills it if it takes too long. */
+function runBench(args: string[], timeoutMs: number): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'bench/hot-path.ts', ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('bench/hot-path.ts --quick --json', () => {
+  it('runs every client in both layouts and reports well-formed figures', async () => {
+    const ran = await runBench(['--quick', '--json', '--requests', '300', '--warmup', '50', '--hosts', '20'], 110_000);
+    expect(ran.code, `benchmark exited with ${ran.code}\n${ran.stderr}`).toBe(0);
+    const report = JSON.parse(ran.stdout) as BenchReport;
+
+    expect(report.meta.node).toBe(process.version);
+    expect(report.meta.cpu.length).toBeGreaterThan(0);
+    expect(report.meta.options).toMatchObject({ requests: 300, hosts: 20 });
+
+    expect(report.runs.map((r) => r.endpoints)).toEqual([1, 8]);
+    for (const run of report.runs) {
+      const names = run.clients.map((c) => c.name);
+      expect(names[0]).toBe('undici Agent (raw)');
+      expect(names).toEqual(expect.arrayContaining(['ResilientAgent', 'undici + dns + retry interceptors', 'got']));
+      if (run.endpoints > 1) expect(names).toContain('undici BalancedPool (raw)');
+      for (const c of run.clients) {
+        expect(c.errors, `${run.name} / ${c.name} had failed requests`).toBe(0);
+        expect(c.requests).toBe(300);
+        expect(c.rps).toBeGreaterThan(0);
+        expect(c.p50Ms).toBeGreaterThan(0);
+        expect(c.p99Ms).toBeGreaterThanOrEqual(c.p50Ms);
+        expect(c.maxMs).toBeGreaterThanOrEqual(c.p99Ms);
+        expect(c.cpuUsPerRequest).toBeGreaterThan(0);
+        expect(Number.isFinite(c.throughputRatio) && c.throughputRatio > 0).toBe(true);
+      }
+      expect(run.clients[0]!.throughputRatio).toBe(1);
+      expect(run.target).toMatchObject({ client: 'ResilientAgent', metric: 'throughputRatio', min: 0.95 });
+      expect(run.target.pass).toBe(run.target.value >= 0.95);
+    }
+
+    expect(report.memory).not.toBeNull();
+    const memory = report.memory!;
+    expect(memory.hosts).toBe(20);
+    expect(memory.figures.map((f) => f.name)).toEqual(['DnsCache', 'ResilientAgent', 'undici Agent']);
+    for (const f of memory.figures) {
+      expect(f.count).toBe(20);
+      expect(Number.isFinite(f.heapBytesPerUnit)).toBe(true);
+    }
+    // One endpoint holds at least a pool and a connection: its cost cannot be nothing.
+    expect(memory.figures.find((f) => f.name === 'ResilientAgent')!.heapBytesPerUnit).toBeGreaterThan(0);
+  }, 120_000);
+});

@@ -1,0 +1,363 @@
+/**
+ * When ridethrough retries and when it stops: retryable statuses, Retry-After, a different endpoint per
+ * retry, the overall deadline, the attempt limit, the caller's AbortSignal, the per-attempt headers
+ * timeout, and nothing after the response was handed to the caller.
+ * Real parts only: a UDP DNS server, HTTP pods and a raw TCP fault server on 127.0.24.x–127.0.27.x.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AttemptsExhaustedError,
+  DeadlineExceededError,
+  NotRetryableError,
+  ResilientAgent,
+  type ResilienceOptions,
+  type RetryEvent,
+  channelNames,
+  createResilientFetch,
+} from '../../src/index.js';
+import { errorCode } from '../../src/classify/failure.js';
+import { DnsServer } from '../../src/lab/dns-server.js';
+import { type FaultServer, startFaultServer } from '../support/fault-server.js';
+import { type Pod, type PodBehaviour, answerOk, startPod } from '../support/pods.js';
+
+const PORT = 18_081;
+let dns: DnsServer;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  dns = new DnsServer({ address: '127.0.24.53', port: 0 });
+  await dns.start();
+});
+
+afterAll(async () => {
+  await dns.stop();
+});
+
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+/** An agent that resolves through the test DNS server only; closed after the test. */
+function newAgent(options: ResilienceOptions = {}): ResilientAgent {
+  const agent = new ResilientAgent({ ...options, dns: { servers: [dns.server], search: [], family: 4, hostsFile: false, ...options.dns } });
+  cleanups.push(() => agent.close());
+  return agent;
+}
+
+async function pod(name: string, address: string, behaviour?: PodBehaviour): Promise<Pod> {
+  const p = await startPod(name, address, PORT, behaviour);
+  cleanups.push(() => p.kill());
+  return p;
+}
+
+async function fault(address: string, options: Parameters<typeof startFaultServer>[2] = {}): Promise<FaultServer> {
+  const f = await startFaultServer(address, PORT, options);
+  cleanups.push(() => f.stop());
+  return f;
+}
+
+/** Collects `ridethrough:retry` events until the test ends; `onEvent` runs inside publish. */
+function watchRetries(onEvent?: (e: RetryEvent) => void): RetryEvent[] {
+  const events: RetryEvent[] = [];
+  const fn = (message: unknown): void => {
+    events.push(message as RetryEvent);
+    onEvent?.(message as RetryEvent);
+  };
+  diagnosticsChannel.subscribe(channelNames.retry, fn);
+  cleanups.push(() => {
+    diagnosticsChannel.unsubscribe(channelNames.retry, fn);
+  });
+  return events;
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+/** Answers `status` (with `headers` and a body) to the first `times` requests, then 200 with the pod name. */
+function failFirst(times: number, status: number, headers: Record<string, string> = {}, body = 'x'.repeat(10_000)): PodBehaviour & { at: number[] } {
+  const at: number[] = [];
+  const behaviour = (req: Parameters<PodBehaviour>[0], res: Parameters<PodBehaviour>[1], p: Pod): void => {
+    at.push(performance.now());
+    if (at.length > times) {
+      answerOk(req, res, p);
+      return;
+    }
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+      res.end(body);
+    });
+  };
+  return Object.assign(behaviour, { at });
+}
+
+const always503: PodBehaviour = (req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(503, { 'content-type': 'text/plain' });
+    res.end('unavailable');
+  });
+};
+
+describe('retryable statuses', () => {
+  it('retries a GET after a 503, drains the 503 body and reuses the connection', async () => {
+    const host = 's503-get.rt.test';
+    dns.setRecords(host, { a: ['127.0.24.1'] });
+    const behaviour = failFirst(1, 503);
+    const p = await pod('p', '127.0.24.1', behaviour);
+    const agent = newAgent();
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('p');
+    expect(p.count('GET')).toBe(2);
+    // The 10 kB 503 body was read to the end, so the keep-alive connection served the retry.
+    expect(p.connections).toBe(1);
+  });
+
+  it('does not retry a POST after a 503: the caller gets the 503', async () => {
+    const host = 's503-post.rt.test';
+    dns.setRecords(host, { a: ['127.0.24.2'] });
+    const p = await pod('p', '127.0.24.2', always503);
+    const agent = newAgent();
+    const res = await request(`http://${host}:${PORT}/orders`, { method: 'POST', body: 'order', dispatcher: agent });
+    expect(res.statusCode).toBe(503);
+    expect(await res.body.text()).toBe('unavailable');
+    await sleep(100);
+    expect(p.count('POST')).toBe(1);
+  });
+
+  it('hands the last 503 to the caller when every attempt got one (maxAttempts)', async () => {
+    const host = 's503-all.rt.test';
+    dns.setRecords(host, { a: ['127.0.24.3'] });
+    const p = await pod('p', '127.0.24.3', always503);
+    const agent = newAgent({ maxAttempts: 3, backoff: { base: 5, cap: 20 } });
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(503);
+    expect(await res.body.text()).toBe('unavailable');
+    expect(p.count('GET')).toBe(3);
+  });
+
+  it('honours Retry-After on a 429: the second attempt comes about a second later', async () => {
+    const host = 's429.rt.test';
+    dns.setRecords(host, { a: ['127.0.24.4'] });
+    const behaviour = failFirst(1, 429, { 'retry-after': '1' }, 'slow down');
+    const p = await pod('p', '127.0.24.4', behaviour);
+    const agent = newAgent();
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    await res.body.text();
+    expect(p.count('GET')).toBe(2);
+    expect(behaviour.at[1]! - behaviour.at[0]!).toBeGreaterThanOrEqual(950);
+  });
+
+  it('does not retry a 429 whose Retry-After exceeds maxRetryAfter: the caller gets the 429', async () => {
+    const host = 's429-long.rt.test';
+    dns.setRecords(host, { a: ['127.0.24.5'] });
+    const behaviour = failFirst(1, 429, { 'retry-after': '2' }, 'slow down');
+    const p = await pod('p', '127.0.24.5', behaviour);
+    const agent = newAgent({ maxRetryAfter: 1_000 });
+    const started = performance.now();
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(429);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(await res.body.text()).toBe('slow down');
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(p.count('GET')).toBe(1);
+  });
+
+  it('does not retry a 429 without Retry-After', async () => {
+    const host = 's429-bare.rt.test';
+    dns.setRecords(host, { a: ['127.0.24.6'] });
+    const p = await pod('p', '127.0.24.6', failFirst(1, 429, {}, 'slow down'));
+    const agent = newAgent();
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(429);
+    await res.body.text();
+    expect(p.count('GET')).toBe(1);
+  });
+});
+
+describe('where a retry goes', () => {
+  it('sends the retry to a different replica than the one that just answered 503', async () => {
+    const host = 'three.rt.test';
+    dns.setRecords(host, { a: ['127.0.24.10', '127.0.24.11', '127.0.24.12'] });
+    const bad = await pod('bad', '127.0.24.10', always503);
+    const good1 = await pod('good1', '127.0.24.11');
+    const good2 = await pod('good2', '127.0.24.12');
+    // Keep the bad replica in rotation so many requests meet it first.
+    const agent = newAgent({ ejection: { consecutiveFailures: 1000 } });
+    const n = 30;
+    for (let i = 0; i < n; i++) {
+      const res = await request(`http://${host}:${PORT}/items`, { headers: { 'x-req': String(i) }, dispatcher: agent });
+      expect(res.statusCode).toBe(200);
+      await res.body.text();
+    }
+    const hits = (p: Pod, i: number): number => p.requests.filter((r) => r.headers['x-req'] === String(i)).length;
+    let metBadFirst = 0;
+    for (let i = 0; i < n; i++) {
+      const b = hits(bad, i);
+      expect(b).toBeLessThanOrEqual(1);
+      expect(hits(good1, i) + hits(good2, i)).toBe(1);
+      metBadFirst += b;
+    }
+    expect(metBadFirst).toBeGreaterThan(0);
+    expect(bad.count()).toBe(metBadFirst);
+  });
+});
+
+describe('limits', () => {
+  const dead = ['127.0.25.1', '127.0.25.2', '127.0.25.3'];
+
+  it('gives up with DeadlineExceededError at the deadline when every endpoint refuses', async () => {
+    const host = 'all-dead.rt.test';
+    dns.setRecords(host, { a: dead });
+    const agent = newAgent({ deadline: 1_500, maxAttempts: 1000, backoff: { base: 25, cap: 100 } });
+    const started = performance.now();
+    const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent }));
+    const elapsed = performance.now() - started;
+    expect(err).toBeInstanceOf(DeadlineExceededError);
+    const e = err as DeadlineExceededError;
+    expect(e.code).toBe('RIDETHROUGH_DEADLINE_EXCEEDED');
+    expect(e.deadlineMs).toBe(1_500);
+    expect(elapsed).toBeGreaterThanOrEqual(1_300);
+    expect(elapsed).toBeLessThan(3_000);
+    expect(e.attempts.length).toBeGreaterThan(3);
+    for (const a of e.attempts) {
+      expect(dead).toContain(a.address);
+      expect(a.code).toBe('ECONNREFUSED');
+      expect(a.maybeSent).toBe(false);
+    }
+    // Every address was tried.
+    expect(new Set(e.attempts.map((a) => a.address))).toEqual(new Set(dead));
+    expect(errorCode(e.cause)).toBe('ECONNREFUSED');
+  });
+
+  it('a per-request deadline override wins over the agent default', async () => {
+    const host = 'all-dead-override.rt.test';
+    dns.setRecords(host, { a: dead });
+    const agent = newAgent({ deadline: 30_000, maxAttempts: 1000, backoff: { base: 25, cap: 100 } });
+    const started = performance.now();
+    const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent, ridethrough: { deadline: 600 } } as Parameters<typeof request>[1]));
+    expect(err).toBeInstanceOf(DeadlineExceededError);
+    expect((err as DeadlineExceededError).deadlineMs).toBe(600);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('gives up with AttemptsExhaustedError after maxAttempts', async () => {
+    const host = 'all-dead-attempts.rt.test';
+    dns.setRecords(host, { a: dead });
+    const agent = newAgent({ maxAttempts: 3, backoff: { base: 5, cap: 20 } });
+    const err = await rejection(request(`http://${host}:${PORT}/items`, { method: 'POST', body: 'x', dispatcher: agent }));
+    expect(err).toBeInstanceOf(AttemptsExhaustedError);
+    const e = err as AttemptsExhaustedError;
+    expect(e.code).toBe('RIDETHROUGH_ATTEMPTS_EXHAUSTED');
+    expect(e.attempts).toHaveLength(3);
+    expect(e.attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    // Three attempts, three different addresses.
+    expect(new Set(e.attempts.map((a) => a.address)).size).toBe(3);
+  });
+
+  it('a per-request maxAttempts override wins (resilientFetch)', async () => {
+    const host = 'all-dead-attempts2.rt.test';
+    dns.setRecords(host, { a: dead });
+    const fetch = createResilientFetch({ agent: newAgent({ backoff: { base: 5, cap: 20 } }) });
+    const err = await rejection(fetch(`http://${host}:${PORT}/items`, { ridethrough: { maxAttempts: 2 } }));
+    expect(err).toBeInstanceOf(AttemptsExhaustedError);
+    expect((err as AttemptsExhaustedError).attempts).toHaveLength(2);
+  });
+});
+
+describe("the caller's AbortSignal", () => {
+  it('wins during a Retry-After backoff: AbortError at once, no further attempt (request())', async () => {
+    const host = 'abort-backoff.rt.test';
+    dns.setRecords(host, { a: ['127.0.26.1'] });
+    const controller = new AbortController();
+    const behaviour = failFirst(1, 429, { 'retry-after': '2' }, 'later');
+    const p = await pod('p', '127.0.26.1', (req, res, po) => {
+      behaviour(req, res, po);
+      setTimeout(() => controller.abort(), 200);
+    });
+    const agent = newAgent();
+    const started = performance.now();
+    const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent, signal: controller.signal }));
+    const elapsed = performance.now() - started;
+    expect((err as Error).name).toBe('AbortError');
+    expect(elapsed).toBeLessThan(1_000);
+    // Past the moment the retry would have gone out.
+    await sleep(2_300);
+    expect(p.count()).toBe(1);
+  });
+
+  it('wins during a backoff after a refused connection: AbortError, no further attempt (resilientFetch)', async () => {
+    const host = 'abort-refused.rt.test';
+    dns.setRecords(host, { a: ['127.0.26.2'] });
+    const controller = new AbortController();
+    const retries = watchRetries(() => queueMicrotask(() => controller.abort()));
+    const fetch = createResilientFetch({ agent: newAgent({ backoff: { base: 200, cap: 400 } }) });
+    const err = await rejection(fetch(`http://${host}:${PORT}/items`, { signal: controller.signal }));
+    expect((err as Error).name).toBe('AbortError');
+    await sleep(500);
+    expect(retries).toHaveLength(1);
+  });
+});
+
+describe('attemptTimeout', () => {
+  it('fails an attempt to a replica that never answers with UND_ERR_HEADERS_TIMEOUT and retries a GET elsewhere', async () => {
+    const host = 'wedged.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.1'] });
+    const ok = await pod('ok', '127.0.27.2');
+    // The wedged pod takes the request and never answers; by then DNS lists a healthy replica too.
+    const wedged = await pod('wedged', '127.0.27.1', () => dns.setRecords(host, { a: ['127.0.27.1', '127.0.27.2'] }));
+    const retries = watchRetries();
+    const agent = newAgent({ attemptTimeout: 300, dns: { reResolveInterval: 0 } });
+    const started = performance.now();
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('ok');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+    expect(wedged.requests.length + wedged.connections).toBeGreaterThan(0);
+    expect(ok.count('GET')).toBe(1);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]!.reason).toBe('UND_ERR_HEADERS_TIMEOUT');
+    expect(retries[0]!.address).toBe('127.0.27.1');
+  });
+
+  it('does not retry a POST whose attempt timed out (it may have reached the server)', async () => {
+    const host = 'wedged-post.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.3'] });
+    const wedged = await pod('wedged', '127.0.27.3', () => {});
+    const agent = newAgent({ attemptTimeout: 300 });
+    const err = await rejection(request(`http://${host}:${PORT}/orders`, { method: 'POST', body: 'once', dispatcher: agent }));
+    expect(err).toBeInstanceOf(NotRetryableError);
+    expect((err as NotRetryableError).reason).toBe('not-idempotent');
+    expect(errorCode((err as NotRetryableError).cause)).toBe('UND_ERR_HEADERS_TIMEOUT');
+    await sleep(100);
+    expect(wedged.count('POST')).toBe(1);
+  });
+});
+
+describe('after the response was handed to the caller', () => {
+  it('a body error reaches the caller and the GET is not retried', async () => {
+    const host = 'mid-body.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.10'] });
+    const f = await fault('127.0.27.10', { mode: 'reset-mid-body' });
+    const retries = watchRetries();
+    const agent = newAgent();
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    const err = await rejection(res.body.text());
+    expect(['ECONNRESET', 'UND_ERR_SOCKET']).toContain(errorCode(err));
+    await sleep(300);
+    expect(f.count('GET')).toBe(1);
+    expect(retries).toHaveLength(0);
+  });
+});

@@ -1,0 +1,475 @@
+/**
+ * DnsCache against the real UDP DnsServer: record TTLs and their bounds, shared queries, failure-
+ * triggered re-resolution, stale answers during DNS outages, negative caching, the pod resolver's
+ * search list and ndots, the hosts file, IP literals, address families, the LRU bound and validation.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DnsResolutionError } from '../../src/errors/errors.js';
+import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
+import { DnsServer } from '../../src/lab/dns-server.js';
+import { DnsCache } from '../../src/resolve/dns-cache.js';
+import type { DnsOptions } from '../../src/resolve/dns-options.js';
+import { type ChannelRecorder, recordChannel } from '../support/cluster.js';
+
+const server = new DnsServer({ address: '127.0.19.53', port: 0 });
+const caches: DnsCache[] = [];
+const recorders: ChannelRecorder<unknown>[] = [];
+let tmp = '';
+
+beforeAll(async () => {
+  await server.start();
+  tmp = mkdtempSync(join(tmpdir(), 'rt-dns-cache-'));
+});
+
+afterAll(async () => {
+  await server.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  server.clearLog();
+});
+
+afterEach(() => {
+  for (const c of caches.splice(0)) c.close();
+  for (const r of recorders.splice(0)) r.stop();
+  server.resume();
+  server.setMode('normal');
+  server.setDelay(0);
+});
+
+/** A cache pointed at the test server only (no resolv.conf search list, no /etc/hosts). */
+function cache(options: DnsOptions = {}): DnsCache {
+  const c = new DnsCache({ servers: [server.server], search: [], hostsFile: false, family: 4, ...options });
+  caches.push(c);
+  return c;
+}
+
+function record<T>(name: string): ChannelRecorder<T> {
+  const r = recordChannel<T>(name);
+  recorders.push(r as ChannelRecorder<unknown>);
+  return r;
+}
+
+async function rejection(p: Promise<unknown>): Promise<DnsResolutionError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DnsResolutionError);
+  return err as DnsResolutionError;
+}
+
+function addresses(answer: { addresses: readonly { address: string }[] }): string[] {
+  return answer.addresses.map((a) => a.address);
+}
+
+describe('TTLs', () => {
+  it('keeps an answer for its record TTL (1 s), then queries again', async () => {
+    server.setRecords('ttl1.test', { a: ['127.0.8.1'], ttl: 1 });
+    const c = cache();
+    const first = await c.resolve('ttl1.test');
+    expect(first).toMatchObject({ hostname: 'ttl1.test', source: 'dns', stale: false });
+    expect(addresses(first)).toEqual(['127.0.8.1']);
+    expect(first.expiresAt - first.fetchedAt).toBe(1_000);
+
+    await c.resolve('ttl1.test');
+    await c.resolve('TTL1.test');
+    expect(server.queryCount('ttl1.test')).toBe(1);
+
+    server.setRecords('ttl1.test', { a: ['127.0.8.2'], ttl: 1 });
+    await sleep(1_100);
+    const second = await c.resolve('ttl1.test');
+    expect(server.queryCount('ttl1.test')).toBe(2);
+    expect(addresses(second)).toEqual(['127.0.8.2']);
+  });
+
+  it('clamps a long TTL (60 s) to maxTtl', async () => {
+    server.setRecords('ttl60.test', { a: ['127.0.8.3'], ttl: 60 });
+    const c = cache({ maxTtl: 400, minTtl: 100 });
+    const answer = await c.resolve('ttl60.test');
+    expect(answer.expiresAt - answer.fetchedAt).toBe(400);
+    await sleep(500);
+    await c.resolve('ttl60.test');
+    expect(server.queryCount('ttl60.test')).toBe(2);
+  });
+
+  it('the default maxTtl is 5 s (CoreDNS default TTL)', async () => {
+    server.setRecords('ttl-default.test', { a: ['127.0.8.3'], ttl: 30 });
+    const answer = await cache().resolve('ttl-default.test');
+    expect(answer.expiresAt - answer.fetchedAt).toBe(5_000);
+  });
+
+  it('raises a TTL of 0 to minTtl, so a zero TTL does not mean a query per request', async () => {
+    server.setRecords('ttl0.test', { a: ['127.0.8.4'], ttl: 0 });
+    const c = cache({ minTtl: 300 });
+    const answer = await c.resolve('ttl0.test');
+    expect(answer.expiresAt - answer.fetchedAt).toBe(300);
+    await Promise.all([c.resolve('ttl0.test'), c.resolve('ttl0.test')]);
+    expect(server.queryCount('ttl0.test')).toBe(1);
+  });
+});
+
+describe('sharing and re-resolution', () => {
+  it('concurrent resolves of one name share one query', async () => {
+    server.setRecords('shared.test', { a: ['127.0.8.5'] });
+    server.setDelay(50);
+    const c = cache();
+    const all = Array.from({ length: 10 }, () => c.resolve('shared.test'));
+    expect(c.pending('shared.test')).toBeDefined();
+    const answers = await Promise.all(all);
+    expect(server.queryCount('shared.test')).toBe(1);
+    expect(new Set(answers).size).toBe(1);
+    expect(c.pending('shared.test')).toBeUndefined();
+  });
+
+  it('with family 0, one resolution is one A and one AAAA query', async () => {
+    server.setRecords('both.test', { a: ['127.0.8.6'] });
+    const c = cache({ family: 0 });
+    await Promise.all([c.resolve('both.test'), c.resolve('both.test')]);
+    expect(server.queries.map((q) => q.type).sort()).toEqual(['A', 'AAAA']);
+  });
+
+  it('reportFailure re-resolves at once, bypassing the TTL, but at most once per reResolveInterval', async () => {
+    server.setRecords('moved.test', { a: ['127.0.8.7'], ttl: 30 });
+    const c = cache({ maxTtl: 30_000, reResolveInterval: 400 });
+    const resolves = record<ResolveEvent>(channelNames.resolve);
+    await c.resolve('moved.test');
+
+    // Just queried: rate-limited.
+    expect(c.reportFailure('moved.test')).toBeUndefined();
+    expect(server.queryCount('moved.test')).toBe(1);
+
+    // The pod moved; DNS knows, the cached answer (30 s) does not.
+    server.setRecords('moved.test', { a: ['127.0.8.8'], ttl: 30 });
+    await sleep(450);
+    const refresh = c.reportFailure('moved.test');
+    expect(refresh).toBeDefined();
+    expect(c.pending('moved.test')).toBe(refresh);
+    // A second report while the refresh runs joins it.
+    expect(c.reportFailure('moved.test')).toBe(refresh);
+    expect(addresses(await refresh!)).toEqual(['127.0.8.8']);
+    expect(server.queryCount('moved.test')).toBe(2);
+    expect(addresses(await c.resolve('moved.test'))).toEqual(['127.0.8.8']);
+    expect(resolves.events.map((e) => e.message.trigger)).toEqual(['miss', 'failure']);
+
+    // A burst of failures right after: no query storm.
+    for (let i = 0; i < 20; i++) expect(c.reportFailure('moved.test')).toBeUndefined();
+    expect(server.queryCount('moved.test')).toBe(2);
+    await sleep(450);
+    await c.reportFailure('moved.test');
+    expect(server.queryCount('moved.test')).toBe(3);
+  });
+
+  it('reportFailure does nothing for names never resolved, IP literals and hosts-file names', async () => {
+    const hosts = join(tmp, 'hosts-report');
+    writeFileSync(hosts, '127.0.8.60 fixed.test\n');
+    const c = cache({ hostsFile: hosts });
+    expect(c.reportFailure('unknown.test')).toBeUndefined();
+    await c.resolve('127.0.8.61');
+    expect(c.reportFailure('127.0.8.61')).toBeUndefined();
+    await c.resolve('fixed.test');
+    expect(c.reportFailure('fixed.test')).toBeUndefined();
+    expect(server.queryCount()).toBe(0);
+  });
+});
+
+describe('DNS outages', () => {
+  it('serves the last good answer when DNS stops answering, and publishes ridethrough:dns:stale', async () => {
+    server.setRecords('outage.test', { a: ['127.0.8.9', '127.0.8.10'] });
+    const c = cache({ maxTtl: 200, minTtl: 100, timeout: 100, tries: 1 });
+    const stale = record<StaleEvent>(channelNames.stale);
+    const good = await c.resolve('outage.test');
+
+    server.pause();
+    await sleep(250);
+    const served = await c.resolve('outage.test');
+    expect(served.stale).toBe(true);
+    expect(addresses(served)).toEqual(['127.0.8.9', '127.0.8.10']);
+    expect(served.fetchedAt).toBe(good.fetchedAt);
+    expect(server.queryCount('outage.test')).toBeGreaterThanOrEqual(2);
+    expect(stale.events).toHaveLength(1);
+    expect(stale.events[0]!.message).toMatchObject({ hostname: 'outage.test', addresses: ['127.0.8.9', '127.0.8.10'], error: 'ETIMEOUT' });
+    expect(stale.events[0]!.message.ageMs).toBeGreaterThanOrEqual(250);
+
+    // Known to be failing: later calls get the stale answer at once (refreshing in the background).
+    const t = performance.now();
+    expect((await c.resolve('outage.test')).stale).toBe(true);
+    expect(performance.now() - t).toBeLessThan(50);
+
+    // DNS back: a fresh answer replaces the stale one.
+    server.resume();
+    await sleep(1_100);
+    const fresh = await c.resolve('outage.test');
+    await c.pending('outage.test');
+    const after = await c.resolve('outage.test');
+    expect([fresh.stale, after.stale]).toContain(false);
+    expect(after.stale).toBe(false);
+  });
+
+  it('SERVFAIL and REFUSED also fall back to the stale answer', async () => {
+    server.setRecords('servfail.test', { a: ['127.0.8.11'] });
+    server.setRecords('refused.test', { a: ['127.0.8.12'] });
+    const c = cache({ maxTtl: 100, minTtl: 100 });
+    const stale = record<StaleEvent>(channelNames.stale);
+    await c.resolve('servfail.test');
+    await c.resolve('refused.test');
+    await sleep(150);
+    server.setMode('servfail');
+    expect(await c.resolve('servfail.test')).toMatchObject({ stale: true });
+    server.setMode('refused');
+    expect(await c.resolve('refused.test')).toMatchObject({ stale: true });
+    expect(stale.events.map((e) => [e.message.hostname, e.message.error])).toEqual([
+      ['servfail.test', 'ESERVFAIL'],
+      ['refused.test', 'EREFUSED'],
+    ]);
+  });
+
+  it('serves a stale answer for at most staleTtl after it was last good', async () => {
+    server.setRecords('bounded.test', { a: ['127.0.8.13'] });
+    const c = cache({ maxTtl: 200, minTtl: 100, staleTtl: 600, timeout: 100, tries: 1 });
+    const good = await c.resolve('bounded.test');
+    server.pause();
+    await sleep(300);
+    expect(await c.resolve('bounded.test')).toMatchObject({ stale: true });
+
+    // Past fetchedAt + maxTtl + staleTtl (800 ms): DNS still down, nothing good left to serve.
+    await sleep(Math.max(0, good.fetchedAt + 850 - Date.now()));
+    const err = await rejection(c.resolve('bounded.test'));
+    expect(err.code).toBe('RIDETHROUGH_DNS');
+    expect(err.dnsCode).toBe('ETIMEOUT');
+    expect(err.retryable).toBe(true);
+  });
+
+  it('with nothing cached, a DNS failure is a retryable DnsResolutionError', async () => {
+    server.setMode('servfail');
+    const err = await rejection(cache().resolve('cold.test'));
+    expect(err).toMatchObject({ code: 'RIDETHROUGH_DNS', dnsCode: 'ESERVFAIL', retryable: true, hostname: 'cold.test' });
+  });
+
+  it('close() cancels queries in flight', async () => {
+    server.pause();
+    const c = cache({ timeout: 5_000, tries: 1 });
+    const p = c.resolve('cancelled.test');
+    const t = performance.now();
+    c.close();
+    const err = await rejection(p);
+    expect(err.dnsCode).toBe('ECANCELLED');
+    expect(performance.now() - t).toBeLessThan(1_000);
+  });
+});
+
+describe('negative answers', () => {
+  it('caches NXDOMAIN for negativeTtl, as a non-retryable error for a name never seen', async () => {
+    const c = cache({ negativeTtl: 300 });
+    const first = await rejection(c.resolve('nx.test'));
+    expect(first).toMatchObject({ code: 'RIDETHROUGH_DNS', dnsCode: 'ENOTFOUND', retryable: false });
+    const second = await rejection(c.resolve('nx.test'));
+    expect(second).toBe(first);
+    expect(server.queryCount('nx.test')).toBe(1);
+
+    // The name appears: found once the negative entry expires.
+    server.setRecords('nx.test', { a: ['127.0.8.14'] });
+    await sleep(350);
+    expect(addresses(await c.resolve('nx.test'))).toEqual(['127.0.8.14']);
+    expect(server.queryCount('nx.test')).toBe(2);
+  });
+
+  it('a name that resolved before and now has no address is retryable (a headless service between pods)', async () => {
+    server.setRecords('headless.test', { a: ['127.0.8.15'] });
+    const c = cache({ maxTtl: 100, minTtl: 100 });
+    await c.resolve('headless.test');
+    server.setRecords('headless.test', { a: [] });
+    await sleep(150);
+    const err = await rejection(c.resolve('headless.test'));
+    expect(err).toMatchObject({ dnsCode: 'ENODATA', retryable: true });
+    expect(c.peek('headless.test')).toBeUndefined();
+  });
+
+  it('a name with only AAAA records has no address for family 4 (ENODATA)', async () => {
+    server.setRecords('v6only.test', { aaaa: ['fd00::8:1'] });
+    const err = await rejection(cache({ family: 4 }).resolve('v6only.test'));
+    expect(err.dnsCode).toBe('ENODATA');
+  });
+});
+
+describe('search list and ndots, as in a pod', () => {
+  const search = ['ns.svc.cluster.local', 'svc.cluster.local'];
+
+  it('resolves a short name through the first search domain (ndots 5)', async () => {
+    server.setRecords('inventory.ns.svc.cluster.local', { a: ['127.0.8.16'] });
+    const c = cache({ search, ndots: 5 });
+    const answer = await c.resolve('inventory');
+    expect(answer.hostname).toBe('inventory');
+    expect(addresses(answer)).toEqual(['127.0.8.16']);
+    expect(server.queries.map((q) => q.name)).toEqual(['inventory.ns.svc.cluster.local']);
+  });
+
+  it('tries the search domains in order, then the name as given', async () => {
+    server.setRecords('catalog.other.svc.cluster.local', { a: ['127.0.8.17'] });
+    server.setRecords('external.example.test', { a: ['127.0.8.18'] });
+    const c = cache({ search, ndots: 5 });
+    expect(addresses(await c.resolve('catalog.other'))).toEqual(['127.0.8.17']);
+    expect(server.queries.map((q) => q.name)).toEqual(['catalog.other.ns.svc.cluster.local', 'catalog.other.svc.cluster.local']);
+
+    server.clearLog();
+    // Fewer than 5 dots: every search domain first (the well-known ndots:5 cost), the name last.
+    expect(addresses(await c.resolve('external.example.test'))).toEqual(['127.0.8.18']);
+    expect(server.queries.map((q) => q.name)).toEqual([
+      'external.example.test.ns.svc.cluster.local',
+      'external.example.test.svc.cluster.local',
+      'external.example.test',
+    ]);
+  });
+
+  it('a name with at least ndots dots is tried as given first', async () => {
+    server.setRecords('external.example.test', { a: ['127.0.8.18'] });
+    const c = cache({ search, ndots: 2 });
+    expect(addresses(await c.resolve('external.example.test'))).toEqual(['127.0.8.18']);
+    expect(server.queries.map((q) => q.name)).toEqual(['external.example.test']);
+  });
+
+  it('an absolute name (trailing dot) skips the search list', async () => {
+    server.setRecords('inventory.ns.svc.cluster.local', { a: ['127.0.8.16'] });
+    const c = cache({ search, ndots: 5 });
+    const answer = await c.resolve('inventory.ns.svc.cluster.local.');
+    expect(answer.hostname).toBe('inventory.ns.svc.cluster.local.');
+    expect(server.queries.map((q) => q.name)).toEqual(['inventory.ns.svc.cluster.local']);
+  });
+
+  it('NXDOMAIN everywhere is ENOTFOUND after trying every candidate', async () => {
+    const c = cache({ search, ndots: 5 });
+    const err = await rejection(c.resolve('nowhere'));
+    expect(err.dnsCode).toBe('ENOTFOUND');
+    expect(server.queries.map((q) => q.name)).toEqual(['nowhere.ns.svc.cluster.local', 'nowhere.svc.cluster.local', 'nowhere']);
+  });
+
+  it('reads search, ndots and nameserver from a resolv.conf', async () => {
+    const conf = join(tmp, 'resolv.conf');
+    writeFileSync(conf, `nameserver ${server.address}\nsearch ns.svc.cluster.local svc.cluster.local\noptions ndots:5\n`);
+    server.setRecords('inventory.ns.svc.cluster.local', { a: ['127.0.8.16'] });
+    // The server line needs the port, so servers stays explicit; search and ndots come from the file.
+    const c = new DnsCache({ servers: [server.server], resolvConf: conf, hostsFile: false, family: 4 });
+    caches.push(c);
+    expect(addresses(await c.resolve('inventory'))).toEqual(['127.0.8.16']);
+    expect(server.queries.map((q) => q.name)).toEqual(['inventory.ns.svc.cluster.local']);
+  });
+});
+
+describe('answers without DNS', () => {
+  it('answers from the hosts file without a query, for every family', async () => {
+    const hosts = join(tmp, 'hosts');
+    writeFileSync(hosts, '# test hosts\n127.0.8.50  hosted.test alias.test\n::1 hosted.test\n\n127.0.8.51 Other.Test # comment\n');
+    const both = cache({ hostsFile: hosts, family: 0 });
+    const answer = await both.resolve('hosted.test');
+    expect(answer).toMatchObject({ source: 'hosts', stale: false, expiresAt: Infinity });
+    expect(answer.addresses).toEqual([
+      { address: '127.0.8.50', family: 4 },
+      { address: '::1', family: 6 },
+    ]);
+    expect(addresses(await both.resolve('alias.test'))).toEqual(['127.0.8.50']);
+    expect(addresses(await both.resolve('other.test'))).toEqual(['127.0.8.51']);
+    expect(addresses(await cache({ hostsFile: hosts, family: 6 }).resolve('hosted.test'))).toEqual(['::1']);
+    expect(addresses(await cache({ hostsFile: hosts, family: 4 }).resolve('hosted.test'))).toEqual(['127.0.8.50']);
+    expect(server.queryCount()).toBe(0);
+  });
+
+  it('hostsFile: false ignores the hosts file', async () => {
+    const hosts = join(tmp, 'hosts-ignored');
+    writeFileSync(hosts, '127.0.8.52 ignored.test\n');
+    server.setRecords('ignored.test', { a: ['127.0.8.53'] });
+    expect(addresses(await cache({ hostsFile: false }).resolve('ignored.test'))).toEqual(['127.0.8.53']);
+  });
+
+  it('answers IP literals as they are, without a query', async () => {
+    const c = cache({ family: 0 });
+    expect(await c.resolve('127.0.8.54')).toMatchObject({ hostname: '127.0.8.54', source: 'literal', addresses: [{ address: '127.0.8.54', family: 4 }], expiresAt: Infinity });
+    expect(await c.resolve('[::1]')).toMatchObject({ hostname: '::1', source: 'literal', addresses: [{ address: '::1', family: 6 }] });
+    expect(await c.resolve('::1')).toMatchObject({ source: 'literal' });
+    expect(server.queryCount()).toBe(0);
+  });
+});
+
+describe('address families', () => {
+  beforeEach(() => {
+    server.setRecords('dual.test', { a: ['127.0.8.20', '127.0.8.21'], aaaa: ['fd00::8:20'] });
+  });
+
+  it('family 0 returns IPv4 first, then IPv6', async () => {
+    const answer = await cache({ family: 0 }).resolve('dual.test');
+    expect(answer.addresses).toEqual([
+      { address: '127.0.8.20', family: 4 },
+      { address: '127.0.8.21', family: 4 },
+      { address: 'fd00::8:20', family: 6 },
+    ]);
+  });
+
+  it('family 4 asks for A only, family 6 for AAAA only', async () => {
+    expect(addresses(await cache({ family: 4 }).resolve('dual.test'))).toEqual(['127.0.8.20', '127.0.8.21']);
+    expect(server.queries.map((q) => q.type)).toEqual(['A']);
+    server.clearLog();
+    expect(addresses(await cache({ family: 6 }).resolve('dual.test'))).toEqual(['fd00::8:20']);
+    expect(server.queries.map((q) => q.type)).toEqual(['AAAA']);
+  });
+
+  it('uses the smallest TTL of the records', async () => {
+    server.setRecords('ttls.test', { a: ['127.0.8.22'], aaaa: ['fd00::8:22'], ttl: 1 });
+    const answer = await cache({ family: 0 }).resolve('ttls.test');
+    expect(answer.expiresAt - answer.fetchedAt).toBe(1_000);
+  });
+});
+
+describe('bounds and validation', () => {
+  it('keeps at most maxHosts names, evicting the least recently used', async () => {
+    for (const n of ['lru-a', 'lru-b', 'lru-c']) server.setRecords(`${n}.test`, { a: ['127.0.8.30'] });
+    const c = cache({ maxHosts: 2 });
+    await c.resolve('lru-a.test');
+    await c.resolve('lru-b.test');
+    await c.resolve('lru-a.test'); // a is now more recent than b
+    await c.resolve('lru-c.test');
+    expect(c.size).toBe(2);
+    expect(c.peek('lru-b.test')).toBeUndefined();
+    expect(c.peek('lru-a.test')).toBeDefined();
+    expect(c.peek('lru-c.test')).toBeDefined();
+    // An evicted name costs a query again.
+    await c.resolve('lru-b.test');
+    expect(server.queryCount('lru-b.test')).toBe(2);
+    expect(server.queryCount('lru-a.test')).toBe(1);
+  });
+
+  it('rejects invalid options with errors that name the option', () => {
+    const bad: [DnsOptions, ErrorConstructor | RangeErrorConstructor | TypeErrorConstructor, RegExp][] = [
+      [{ maxTtl: -1 }, RangeError, /"dns\.maxTtl"/],
+      [{ maxTtl: 'soon' as unknown as number }, TypeError, /"dns\.maxTtl"/],
+      [{ minTtl: 2_000, maxTtl: 1_000 }, RangeError, /"dns\.minTtl".*maxTtl/],
+      [{ staleTtl: Number.NaN }, TypeError, /"dns\.staleTtl"/],
+      [{ negativeTtl: 86_400_001 }, RangeError, /"dns\.negativeTtl"/],
+      [{ reResolveInterval: 60_001 }, RangeError, /"dns\.reResolveInterval"/],
+      [{ timeout: 0 }, RangeError, /"dns\.timeout"/],
+      [{ tries: 1.5 }, RangeError, /"dns\.tries"/],
+      [{ family: 5 as 4 }, RangeError, /"dns\.family"/],
+      [{ maxHosts: 0 }, RangeError, /"dns\.maxHosts"/],
+      [{ ndots: 16 }, RangeError, /"dns\.ndots"/],
+      [{ servers: ['not-an-ip'] }, TypeError, /"dns\.servers"/],
+      [{ servers: ['127.0.0.1:70000'] }, TypeError, /"dns\.servers"/],
+      [{ servers: '127.0.0.1' as unknown as string[] }, TypeError, /"dns\.servers"/],
+      [{ search: [''] }, TypeError, /"dns\.search"/],
+      [{ resolvConf: 42 as unknown as string }, TypeError, /"dns\.resolvConf"/],
+      [{ hostsFile: true as unknown as false }, TypeError, /"dns\.hostsFile"/],
+      [{ maxTTL: 5 } as unknown as DnsOptions, TypeError, /"dns\.maxTTL"/],
+    ];
+    for (const [options, type, message] of bad) {
+      expect(() => new DnsCache(options), JSON.stringify(options)).toThrow(type);
+      expect(() => new DnsCache(options), JSON.stringify(options)).toThrow(message);
+    }
+    expect(() => new DnsCache(null as unknown as DnsOptions)).toThrow(TypeError);
+    // Valid edge values are accepted.
+    for (const ok of [{ servers: ['127.0.0.1', '127.0.0.1:53', '[::1]:5353'] }, { maxTtl: 0, minTtl: 0 }, { family: 6 as const }, { ndots: 0 }, { hostsFile: false as const }]) {
+      caches.push(new DnsCache({ hostsFile: false, ...ok }));
+    }
+  });
+});
