@@ -10,8 +10,8 @@
  *
  * The server is `node:http` in a child process (bench/server.ts). Two runs: one endpoint, then 8
  * endpoints behind one name (raw undici round-robins over the 8 IP origins). Clients take turns in
- * interleaved rounds (A B C D A B C D …) after a warm-up, each with the same concurrency and number of
- * requests. Then the memory benchmark (bench/memory.ts, in a child with `--expose-gc`).
+ * interleaved rounds (A B C D, B C D A, …: every client once per round, the first one rotating) after a
+ * warm-up, each with the same concurrency and number of requests, with a full GC before every batch. Then the memory benchmark (bench/memory.ts, in a child with `--expose-gc`).
  *
  * Usage: `npm run bench -- [--requests N] [--concurrency N] [--rounds N] [--warmup N] [--hosts N]
  *         [--endpoints N] [--skip-memory] [--quick] [--json]`
@@ -26,6 +26,8 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import got from 'got';
 import { Agent, BalancedPool, type Dispatcher, interceptors, request } from 'undici';
 import { ResilientAgent } from '../src/core/agent.js';
@@ -88,6 +90,8 @@ export interface ClientResult {
   clientCpuPercent: number;
   /** Server process CPU time / wall time, percent. */
   serverCpuPercent: number;
+  /** Connections the server accepted from this client (warm-up included). */
+  connections: number;
   /** rps / raw undici's rps. */
   throughputRatio: number;
   /** Median over rounds of (this round's rps / raw undici's rps in the same round). */
@@ -140,6 +144,15 @@ export interface BenchReport {
 const throughputTarget = 0.95;
 const baselineName = 'undici Agent (raw)';
 const resilientName = 'ResilientAgent';
+
+/**
+ * A full garbage collection, run between batches so that no client pays for another's garbage.
+ * (`--expose-gc` set at run time: `npm run bench` does not pass node flags.)
+ */
+const collectGarbage: () => void = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+})();
 
 interface Client {
   readonly name: string;
@@ -204,6 +217,7 @@ interface Tally {
   elapsedMs: number;
   cpuMicros: number;
   serverCpuMicros: number;
+  connections: number;
   roundRps: number[];
 }
 
@@ -244,9 +258,6 @@ async function runOne(
   json: boolean,
 ): Promise<RunResult> {
   log(json, `\n== ${name}: ${clients.length} clients, ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds ==`);
-  // Warm-up: connections opened, names resolved, code optimised. Interleaved too.
-  for (const c of clients) await batch(c, options.warmup, options.concurrency, undefined);
-
   const tallies: Tally[] = clients.map(() => ({
     latencies: new Float64Array(options.requests),
     count: 0,
@@ -255,22 +266,34 @@ async function runOne(
     elapsedMs: 0,
     cpuMicros: 0,
     serverCpuMicros: 0,
+    connections: 0,
     roundRps: [],
   }));
+  // Warm-up: connections opened, names resolved, code optimised. Interleaved too.
+  for (let i = 0; i < clients.length; i++) {
+    const before = await server.usage();
+    await batch(clients[i]!, options.warmup, options.concurrency, undefined);
+    tallies[i]!.connections += (await server.usage()).acceptedConnections - before.acceptedConnections;
+  }
   const perRound = Math.floor(options.requests / options.rounds);
   for (let r = 0; r < options.rounds; r++) {
     const n = r === options.rounds - 1 ? options.requests - perRound * (options.rounds - 1) : perRound;
-    for (let i = 0; i < clients.length; i++) {
+    // Interleaved: every client runs once per round. The first client rotates from round to round, so
+    // no client always follows the same neighbour.
+    for (let k = 0; k < clients.length; k++) {
+      const i = (r + k) % clients.length;
       const t = tallies[i]!;
-      const serverBefore = await server.cpuMicros();
+      collectGarbage();
+      const serverBefore = await server.usage();
       const cpuBefore = process.cpuUsage();
       const okBefore = t.count;
       const ms = await batch(clients[i]!, n, options.concurrency, t);
       const cpu = process.cpuUsage(cpuBefore);
-      const serverAfter = await server.cpuMicros();
+      const serverAfter = await server.usage();
       t.elapsedMs += ms;
       t.cpuMicros += cpu.user + cpu.system;
-      t.serverCpuMicros += serverAfter - serverBefore;
+      t.serverCpuMicros += serverAfter.cpuMicros - serverBefore.cpuMicros;
+      t.connections += serverAfter.acceptedConnections - serverBefore.acceptedConnections;
       t.roundRps.push(((t.count - okBefore) / ms) * 1000);
     }
     log(json, `  round ${r + 1}/${options.rounds}: ${clients.map((c, i) => `${c.name} ${Math.round(tallies[i]!.roundRps[r]!)}/s`).join(' | ')}`);
@@ -288,6 +311,7 @@ async function runOne(
       cpuUs: t.count > 0 ? t.cpuMicros / t.count : 0,
       clientCpuPercent: (t.cpuMicros / 1000 / t.elapsedMs) * 100,
       serverCpuPercent: (t.serverCpuMicros / 1000 / t.elapsedMs) * 100,
+      connections: t.connections,
       roundRps: t.roundRps,
     };
   });
@@ -304,6 +328,7 @@ async function runOne(
     cpuUsPerRequest: round(row.cpuUs, 1),
     clientCpuPercent: round(row.clientCpuPercent, 0),
     serverCpuPercent: round(row.serverCpuPercent, 0),
+    connections: row.connections,
     throughputRatio: round(row.rps / base.rps, 3),
     medianRoundRatio: round(median(row.roundRps.map((v, r) => v / base.roundRps[r]!)), 3),
     cpuRatio: round(row.cpuUs / base.cpuUs, 3),
@@ -363,8 +388,8 @@ function pad(s: string, n: number, right = false): string {
 }
 
 function printRun(run: RunResult): void {
-  const head = ['client', 'req/s', 'x raw', 'rounds', 'p50 ms', 'p99 ms', 'x raw', 'CPU us/req', 'x raw', 'cli CPU', 'srv CPU'];
-  const widths = [34, 8, 6, 7, 8, 8, 6, 11, 6, 8, 8];
+  const head = ['client', 'req/s', 'x raw', 'rounds', 'p50 ms', 'p99 ms', 'x raw', 'CPU us/req', 'x raw', 'cli CPU', 'srv CPU', 'conns'];
+  const widths = [34, 8, 6, 7, 8, 8, 6, 11, 6, 8, 8, 6];
   const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i]!, i > 0)).join(' ');
   console.log(line(head));
   for (const c of run.clients) {
@@ -381,6 +406,7 @@ function printRun(run: RunResult): void {
         c.cpuRatio.toFixed(2),
         `${c.clientCpuPercent}%`,
         `${c.serverCpuPercent}%`,
+        String(c.connections),
       ]),
     );
   }

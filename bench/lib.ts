@@ -90,11 +90,12 @@ export class ServerProcess {
     }
   }
 
-  /** CPU time (user + system, µs) the server process has used so far. */
-  async cpuMicros(): Promise<number> {
+  /** CPU time (user + system, µs) the server process has used so far, and its connection counts. */
+  async usage(): Promise<{ cpuMicros: number; openConnections: number; acceptedConnections: number }> {
     const reply = nextMessage(this.child, (m): m is Extract<ServerReply, { type: 'cpu' }> => isReply(m) && m.type === 'cpu');
     this.child.send({ type: 'cpu' } satisfies ServerRequest);
-    return (await reply).micros;
+    const r = await reply;
+    return { cpuMicros: r.micros, openConnections: r.openConnections, acceptedConnections: r.acceptedConnections };
   }
 
   /** Stops the server process (kills it if it does not exit within 5 s). */

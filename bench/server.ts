@@ -5,7 +5,8 @@
  *
  * Protocol over the IPC channel:
  * - parent → `{ type: 'listen', addresses: string[] }`; child → `{ type: 'listening', port }` or `{ type: 'error', message }`
- * - parent → `{ type: 'cpu' }`; child → `{ type: 'cpu', micros }` (user + system CPU time used so far)
+ * - parent → `{ type: 'cpu' }`; child → `{ type: 'cpu', micros, openConnections, acceptedConnections }`
+ *   (user + system CPU time used so far; connections open now and accepted so far)
  * - parent → `{ type: 'close' }` (or the parent going away): the child closes everything and exits.
  *
  * @module
@@ -17,11 +18,15 @@ import type { AddressInfo, Socket } from 'node:net';
 /** A message from the parent. */
 export type ServerRequest = { type: 'listen'; addresses: string[] } | { type: 'cpu' } | { type: 'close' };
 /** A message to the parent. */
-export type ServerReply = { type: 'listening'; port: number } | { type: 'cpu'; micros: number } | { type: 'error'; message: string };
+export type ServerReply =
+  | { type: 'listening'; port: number }
+  | { type: 'cpu'; micros: number; openConnections: number; acceptedConnections: number }
+  | { type: 'error'; message: string };
 
 const body = Buffer.from('ok');
 const servers: http.Server[] = [];
 const sockets = new Set<Socket>();
+let accepted = 0;
 
 function createOne(): http.Server {
   const server = http.createServer((req, res) => {
@@ -33,6 +38,7 @@ function createOne(): http.Server {
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 121_000;
   server.on('connection', (s: Socket) => {
+    accepted++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -86,7 +92,7 @@ process.on('message', (msg: ServerRequest) => {
     );
   } else if (msg.type === 'cpu') {
     const u = process.cpuUsage();
-    send({ type: 'cpu', micros: u.user + u.system });
+    send({ type: 'cpu', micros: u.user + u.system, openConnections: sockets.size, acceptedConnections: accepted });
   } else if (msg.type === 'close') {
     closeAll().finally(() => process.exit(0));
   }

@@ -8,7 +8,7 @@ export { resilience } from './core/interceptor.js';
 export { createResilientFetch, resilientFetch, getDefaultAgent, type ResilientFetch, type ResilientFetchOptions, type ResilientRequestInit } from './core/fetch.js';
 export { installGlobalDispatcher } from './core/global.js';
 export { defaults, type BackoffOptions, type EjectionOptions, type RequestOverrides, type ResilienceOptions } from './core/options.js';
-export type { OriginStats } from './core/context.js';
+export type { OriginState, OriginStats, ResilienceContext } from './core/context.js';
 export type { EndpointStats } from './endpoints/endpoint.js';
 export { DnsCache, type DnsAnswer, type ResolvedAddress } from './resolve/dns-cache.js';
 export { dnsDefaults, type DnsOptions } from './resolve/dns-options.js';

@@ -169,7 +169,8 @@ function startService(file: string, pod: string, host: string, env: Record<strin
   return new Proc(pod, child);
 }
 
-function findRedisServer(): string | null {
+/** The path of redis-server, or null when it is not installed. */
+export function findRedisServer(): string | null {
   for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin', '/usr/sbin']) {
     if (dir && existsSync(join(dir, 'redis-server'))) return join(dir, 'redis-server');
   }

@@ -29,6 +29,8 @@ export interface AttemptOwner {
   readonly userController: Dispatcher.DispatchController;
   /** Called once the committed response has ended or failed. */
   finished(): void;
+  /** An attempt given up on (a hedge that lost, the deadline) failed afterwards: its endpoint's health may still learn from it. */
+  abandonedError?(attempt: AttemptHandler, error: Error): void;
 }
 
 /** Drained bodies larger than this are cut by closing the connection instead. */
@@ -100,7 +102,6 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     if (this.abandoned) return;
-    this.endpoint.recordLatency(performance.now() - this.startedAt);
     // Informational responses (100 Continue, 103 Early Hints) are not the final answer.
     if (statusCode < 200) return;
     const decision = this.owner.decideStatus(this, statusCode, headers);
@@ -142,7 +143,10 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
     this.release();
-    if (this.abandoned) return;
+    if (this.abandoned) {
+      this.owner.abandonedError?.(this, error);
+      return;
+    }
     if (this.drain) {
       this.done({ kind: 'status', status: this.drain.status, delayMs: this.drain.delayMs });
       return;

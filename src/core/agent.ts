@@ -76,11 +76,13 @@ export class ResilientAgent extends Dispatcher {
 
   /**
    * A dispatcher that sends through this agent with per-request overrides, for callers that cannot pass
-   * extra options (Node's built-in `fetch`, SDKs that take a dispatcher).
+   * extra options (Node's built-in `fetch`, SDKs that take a dispatcher). Note that a `fetch` hands the
+   * dispatcher every body as a one-shot stream: such a body is only re-sent when it was never read
+   * (connect failures), whatever `idempotent` says. `resilientFetch` keeps bodies replayable.
    *
    * @example
    * ```ts
-   * await fetch(url, { method: 'POST', body, dispatcher: agent.with({ idempotent: true, deadline: 3_000 }) });
+   * await fetch(url, { dispatcher: agent.with({ deadline: 3_000, hedge: { delay: 50 } }) });
    * ```
    */
   with(overrides: RequestOverrides): Dispatcher {
@@ -88,7 +90,15 @@ export class ResilientAgent extends Dispatcher {
     return new ResilientView(this, { overrides });
   }
 
-  /** Per-origin endpoint health: addresses, ejections, requests in flight and latency. */
+  /**
+   * The agent's state (options, DNS cache, endpoint health, breakers and budgets). Pass it to
+   * `resilientConnect` or `createLookup` so TCP clients share them with this agent.
+   */
+  get context(): ResilienceContext {
+    return this.ctx;
+  }
+
+  /** Per-origin state: breaker, budget, and per endpoint health, ejections, requests in flight and latency. */
   stats(): OriginStats[] {
     return this.ctx.stats();
   }

@@ -27,7 +27,7 @@ export interface OriginStats {
   readonly endpoints: readonly EndpointStats[];
 }
 
-/** What ridethrough keeps per origin: its endpoints, breaker, retry budget and recent latencies. @internal */
+/** What ridethrough keeps per origin: its endpoints, breaker, retry budget and recent latencies. */
 export interface OriginState {
   readonly key: string;
   readonly endpoints: EndpointSet;
@@ -38,8 +38,8 @@ export interface OriginState {
 
 /**
  * The state one agent (or interceptor, or TCP connector) keeps: validated options, the DNS cache and
- * the endpoints of each origin with their health. Pass one context to several users to share them.
- * @internal
+ * the endpoints of each origin with their health. Get one from {@link ResilientAgent.context} and pass it
+ * to `resilientConnect` or `createLookup` to share them between HTTP and TCP clients.
  */
 export class ResilienceContext {
   /** Validated options. */

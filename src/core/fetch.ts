@@ -40,8 +40,23 @@ export function createResilientFetch(options: ResilientFetchOptions = {}): Resil
   const { agent: given, ...rest } = options;
   const agent = given ?? new ResilientAgent(rest);
   return async function resilientFetch(input, init) {
-    const { ridethrough, ...requestInit } = init ?? {};
+    const { ridethrough, ...given } = init ?? {};
     validateOverrides(ridethrough);
+    let requestInit: RequestInit = given;
+    if (typeof input !== 'string' && !(input instanceof URL) && !(input instanceof UndiciRequest)) {
+      // A Request of Node's own fetch (what ky and other clients pass): undici's fetch cannot read a
+      // Request of another copy of undici, so unpack it into a URL and an init (init keys win).
+      const r = input;
+      input = r.url;
+      requestInit = {
+        method: r.method,
+        headers: r.headers,
+        body: r.body === null ? null : await r.arrayBuffer(),
+        signal: r.signal,
+        redirect: r.redirect,
+        ...given,
+      };
+    }
     let replayBody: Uint8Array | undefined;
     let finalInit: RequestInit = requestInit;
     const body = requestInit.body;

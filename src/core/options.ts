@@ -229,7 +229,8 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
     keepAliveTimeout: options.keepAliveTimeout ?? defaults.keepAliveTimeout,
     connectionsPerEndpoint: options.connectionsPerEndpoint,
     tls: options.tls,
-    breaker: options.breaker === false ? false : { ...defaults.breaker, ...options.breaker },
+    // The consecutive default threshold (5 requests) is no ratio: sampling mode defaults to 0.5.
+    breaker: options.breaker === false ? false : { ...defaults.breaker, ...(options.breaker?.mode === 'sampling' ? { threshold: 0.5 } : {}), ...options.breaker },
     budget: options.budget === false ? false : { ...budgetDefaults, ...options.budget },
     hedge: options.hedge ?? false,
     balancer: options.balancer ?? defaults.balancer,

@@ -403,6 +403,8 @@ export class RequestFlow implements AttemptOwner {
     this.state.latencies.add(performance.now() - attempt.startedAt);
     const retryable = o.retryStatuses.has(status) || (status === 429 && retryAfter !== undefined);
     if (!retryable) {
+      // Only answers that count as working teach the latency average (a fast 503 is no good sign).
+      attempt.endpoint.recordLatency(performance.now() - attempt.startedAt);
       this.endpoints.succeeded(attempt.endpoint, now);
       return { retry: false };
     }
@@ -449,9 +451,18 @@ export class RequestFlow implements AttemptOwner {
     this.clearDeadline();
   }
 
+  abandonedError(attempt: AttemptHandler, error: Error): void {
+    // A hedge loser still connecting to a dead address fails later: without this the address would never be ejected.
+    if (isConnectFailure(error)) this.endpoints.failed(attempt.endpoint, 'connect', errorCode(error), Date.now());
+  }
+
   private onDeadline(): void {
     this.deadlineTimer = undefined;
     if (this.done || this.isCommitted) return;
+    // Attempts cut short by the deadline belong in the record (and tell the breaker an endpoint was reached).
+    for (const a of this.running) {
+      this.records.push({ attempt: a.number, address: a.endpoint.address.address, code: 'RIDETHROUGH_DEADLINE_EXCEEDED', status: undefined, durationMs: Math.round(performance.now() - a.startedAt), maybeSent: a.started });
+    }
     const error = new DeadlineExceededError(this.deadlineMs, this.errorOptions(undefined));
     this.abandonRunning(error);
     this.interruptReject?.(new Interrupted());

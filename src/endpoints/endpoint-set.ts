@@ -76,7 +76,7 @@ export class EndpointSet {
 
   private turn = 0;
 
-  /** Round-robin, or power of two choices on requests in flight (ties to the lower latency). */
+  /** Round-robin, or power of two choices on requests in flight. */
   private choose(list: Endpoint[]): Endpoint {
     if (this.options.balancer === 'round-robin') return list[this.turn++ % list.length]!;
     return twoChoices(list);
@@ -154,6 +154,6 @@ function twoChoices(list: Endpoint[]): Endpoint {
   if (j >= i) j++;
   const a = list[i]!;
   const b = list[j]!;
-  if (a.inFlight !== b.inFlight) return a.inFlight < b.inFlight ? a : b;
-  return a.latencyMs <= b.latencyMs ? a : b;
+  // Ties go to the first of the two random picks: sequential traffic still spreads over every endpoint.
+  return b.inFlight < a.inFlight ? b : a;
 }

@@ -25,6 +25,8 @@ export interface BreakerPermit {
 }
 
 class Unhealthy extends Error {}
+/** Not handled by the policy: cockatiel then counts neither a success nor a failure (closed state). */
+class Neutral extends Error {}
 
 /**
  * A per-origin circuit breaker on cockatiel's `CircuitBreakerPolicy`. It counts whole requests (after
@@ -49,7 +51,13 @@ export class OriginBreaker {
     this.halfOpenAfter = options.halfOpenAfter ?? 5_000;
     const breaker =
       options.mode === 'sampling'
-        ? new SamplingBreaker({ threshold: options.threshold ?? 0.5, duration: options.duration ?? 10_000, minimumRps: options.minimumRps ?? 5 })
+        ? new SamplingBreaker({
+            // cockatiel wants a ratio below 1: threshold 1 means "open only when every request in the window failed".
+            threshold: Math.min(options.threshold ?? 0.5, 1 - 1e-9),
+            duration: options.duration ?? 10_000,
+            // cockatiel treats 0 as "not set" and falls back to its own minimum; the smallest positive value means none.
+            minimumRps: options.minimumRps === 0 ? Number.MIN_VALUE : (options.minimumRps ?? 5),
+          })
         : new ConsecutiveBreaker(options.threshold ?? 5);
     this.policy = circuitBreaker(handleType(Unhealthy), { halfOpenAfter: this.halfOpenAfter, breaker });
     this.policy.onBreak(() => {
@@ -82,7 +90,7 @@ export class OriginBreaker {
     if (state !== CircuitState.Closed && Date.now() - this.openedAt < this.halfOpenAfter) return undefined;
     let settle: ((verdict: BreakerVerdict) => void) | undefined;
     const outcome = new Promise<void>((resolve, reject) => {
-      settle = (verdict) => (verdict === 'unhealthy' ? reject(new Unhealthy()) : resolve());
+      settle = (verdict) => (verdict === 'unhealthy' ? reject(new Unhealthy()) : verdict === 'neutral' ? reject(new Neutral()) : resolve());
     });
     this.policy.execute(() => outcome).catch(() => {});
     let released = false;

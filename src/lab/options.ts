@@ -30,7 +30,7 @@ export interface LabOptions {
   readonly clients?: readonly string[];
   /** Requests per second sent by each client. Default 50. Range 1–500. */
   readonly rate?: number;
-  /** Seconds of traffic per scenario. Default: each scenario's own (7 s; 9 s for dns-outage). Range 4–120. */
+  /** Seconds of traffic per scenario. Default: each scenario's own (6 s; 8 s for dns-outage). Range 4–120. */
   readonly duration?: number;
   /** Seconds the lab waits for one request before counting it as failed (`LAB_TIMEOUT`). Default 10. Range 1–120. */
   readonly timeout?: number;

@@ -137,6 +137,11 @@ export interface ScenarioResult {
   readonly pods: readonly PodSummary[];
   /** One entry per client, in the order asked for. */
   readonly clients: readonly ClientRun[];
+  /**
+   * How late the lab's own event loop ran while traffic flowed (pods and clients share it). A large
+   * `maxMs` means the machine was busy and latencies include that stall.
+   */
+  readonly eventLoop?: { readonly p99Ms: number; readonly maxMs: number };
 }
 
 /** How a client is set up, for the report. */

@@ -47,6 +47,9 @@ type Trigger = 'miss' | 'expired' | 'failure';
 
 const negativeCodes = new Set(['ENOTFOUND', 'ENODATA']);
 
+/** How long a request waits for the refresh of a just-expired answer before using the previous one. */
+const revalidateGraceMs = 100;
+
 /**
  * A short-TTL DNS cache that resolves A/AAAA with their record TTLs (through c-ares, not the libuv
  * threadpool), applies the resolv.conf search list and the hosts file like a pod's resolver, shares
@@ -68,6 +71,7 @@ export class DnsCache {
   private readonly staleTtl: number;
   private readonly negativeTtl: number;
   private readonly reResolveInterval: number;
+  private closed = false;
 
   /**
    * @param options - DNS settings; validated here (throws `TypeError`/`RangeError` naming the option)
@@ -115,7 +119,25 @@ export class DnsCache {
     }
     const fixed = this.fixedAnswer(key, now);
     if (fixed) return Promise.resolve(fixed);
-    return this.refresh(key, entry ? 'expired' : 'miss');
+    const refresh = this.refresh(key, entry ? 'expired' : 'miss');
+    const previous = entry?.answer;
+    if (!previous || now >= entry.staleUntil) return refresh;
+    // The answer just expired. In-cluster DNS answers in a few ms; if it is slower than that, use the
+    // previous answer for this request rather than holding it for a whole DNS timeout (the refresh goes on
+    // and updates the cache; a failed address re-resolves anyway).
+    return new Promise<DnsAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(previous), revalidateGraceMs);
+      refresh.then(
+        (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /**
@@ -153,6 +175,7 @@ export class DnsCache {
 
   /** Cancels queries in flight and forgets the cache. */
   close(): void {
+    this.closed = true;
     this.resolver.cancel();
     this.cache.clear();
   }
@@ -189,6 +212,8 @@ export class DnsCache {
     } catch (err) {
       const code = errorCode(err);
       const now = Date.now();
+      // close() cancelled the query: nothing to learn, nothing to publish.
+      if (this.closed) throw new DnsResolutionError(key, code, { cause: err });
       publish('resolve', () => ({ hostname: key, addresses: [], ttlSeconds: 0, trigger, error: code, durationMs: now - started }));
       const last = previous?.answer;
       if (last && now < previous.staleUntil) {

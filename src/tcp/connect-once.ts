@@ -17,9 +17,11 @@ export interface ConnectTarget {
   readonly timeout: number;
   /** Aborts the attempt; the promise rejects with its reason. */
   readonly signal: AbortSignal;
-  /** Socket options. */
+  /** `setNoDelay` on the socket. */
   readonly noDelay: boolean | undefined;
+  /** TCP keep-alive on the socket. */
   readonly keepAlive: boolean | undefined;
+  /** Keep-alive initial delay, ms. */
   readonly keepAliveInitialDelay: number | undefined;
 }
 

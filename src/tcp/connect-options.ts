@@ -32,15 +32,25 @@ export interface ResilientConnectOptions extends ContextSettings {
 
 /** Validated connect settings, defaults filled in from the context. @internal */
 export interface ConnectSettings {
+  /** Host name or IP. */
   readonly host: string;
+  /** TCP port. */
   readonly port: number;
+  /** TLS options (context's merged with the call's), or undefined for plain TCP. */
   readonly tls: ConnectionOptions | undefined;
+  /** Per-attempt connect timeout, ms. */
   readonly connectTimeout: number;
+  /** Overall deadline, ms. */
   readonly deadline: number;
+  /** Most attempts. */
   readonly maxAttempts: number;
+  /** The caller's signal. */
   readonly signal: AbortSignal | undefined;
+  /** Socket option. */
   readonly noDelay: boolean | undefined;
+  /** Socket option. */
   readonly keepAlive: boolean | undefined;
+  /** Socket option. */
   readonly keepAliveInitialDelay: number | undefined;
 }
 

@@ -15,6 +15,8 @@ class LookupSocket extends net.Socket {
 
   override connect(...args: unknown[]): this {
     const [first, second, third] = args;
+    // Node's own normalised form (net.connect passes an array): leave it alone.
+    if (Array.isArray(first)) return Reflect.apply(super.connect, this, args) as this;
     let options: net.SocketConnectOpts;
     let listener: unknown;
     if (first !== null && typeof first === 'object') {

@@ -2,8 +2,9 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { ResilienceContext } from '../core/context.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
-import type { DnsAnswer, ResolvedAddress } from '../resolve/dns-cache.js';
+import type { ResolvedAddress } from '../resolve/dns-cache.js';
 import { checkKnownKeys, checkObject } from '../utils/validate.js';
+import { AddressRotation } from './address-rotation.js';
 import { type LookupRequest, parseLookupArgs } from './lookup-args.js';
 import { lookupError } from './lookup-error.js';
 import { type ContextSettings, sharedContext } from './shared-context.js';
@@ -72,40 +73,19 @@ export function createLookup(options: ResilientLookupOptions = {}, context?: Res
     }
   }
   const ctx = context ?? sharedContext(options);
-  const rotation = new Map<string, number>();
+  const rotation = new AddressRotation();
 
   const endpointsOf = (hostname: string): EndpointSet => ctx.endpointsFor(tcpOrigin(hostname.toLowerCase()));
 
-  /** The addresses in the order to hand out: healthy ones rotated, then ejected ones (soonest back first). */
-  const arrange = (hostname: string, answer: DnsAnswer, family: 0 | 4 | 6): { healthy: ResolvedAddress[]; ejected: ResolvedAddress[] } => {
-    const set = endpointsOf(hostname);
-    set.update(answer);
-    const now = Date.now();
-    const healthy: ResolvedAddress[] = [];
-    const ejected: { a: ResolvedAddress; until: number }[] = [];
-    for (const a of answer.addresses) {
-      if (family !== 0 && a.family !== family) continue;
-      const e = set.endpoints.get(a.address);
-      if (e?.isEjected(now)) ejected.push({ a, until: e.ejectedUntil });
-      else healthy.push(a);
-    }
-    const key = answer.hostname;
-    const turn = rotation.get(key) ?? 0;
-    if (rotation.size >= 10_000) rotation.clear();
-    rotation.set(key, turn + 1);
-    const start = healthy.length === 0 ? 0 : turn % healthy.length;
-    return { healthy: [...healthy.slice(start), ...healthy.slice(0, start)], ejected: ejected.sort((x, y) => x.until - y.until).map((x) => x.a) };
-  };
-
   const resolve = async (hostname: string, req: LookupRequest): Promise<ResolvedAddress[]> => {
     let answer = await ctx.dns.resolve(hostname);
-    let list = arrange(hostname, answer, req.family);
+    let list = rotation.arrange(endpointsOf(hostname), answer, req.family, Date.now());
     const pending = ctx.dns.pending(hostname);
     if (list.healthy.length === 0 && list.ejected.length > 0 && pending) {
       // Every address is failing and a fresh answer is on its way: wait for it.
       try {
         answer = await pending;
-        list = arrange(hostname, answer, req.family);
+        list = rotation.arrange(endpointsOf(hostname), answer, req.family, Date.now());
       } catch {
         // DNS failed: keep the answer we have.
       }

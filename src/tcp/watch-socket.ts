@@ -25,6 +25,7 @@ export interface ConnectReporter {
  */
 export function watchSocket<S extends Socket>(socket: S, hostname: string, reporter: ConnectReporter): S {
   let current: string | undefined;
+  let lastCode: string | undefined;
   const reported = new Set<string>();
   const report = (address: string | undefined, code: string): void => {
     if (address === undefined || reported.has(address)) return;
@@ -41,6 +42,7 @@ export function watchSocket<S extends Socket>(socket: S, hostname: string, repor
   const onAttemptTimeout = (ip: string): void => report(ip, 'ETIMEDOUT');
   const onError = (err: unknown): void => {
     const code = errorCode(err);
+    lastCode = code;
     if (!isConnectFailure(err) && code !== 'ETIMEDOUT') return;
     const inner = err instanceof AggregateError ? err.errors : [err];
     for (const e of inner) {
@@ -54,8 +56,9 @@ export function watchSocket<S extends Socket>(socket: S, hostname: string, repor
   };
   const onClose = (): void => {
     cleanup();
-    // Destroyed while connecting, with no error of its own: the caller gave up waiting (a connect timeout).
-    if (reported.size === 0) report(current, 'ETIMEDOUT');
+    // Closed while connecting and nothing reported yet: the caller gave up waiting (a connect timeout)
+    // or the connect failed in a way not listed above.
+    if (reported.size === 0) report(current, lastCode === undefined || lastCode === 'EUNKNOWN' ? 'ETIMEDOUT' : lastCode);
   };
   const cleanup = (): void => {
     socket.off('lookup', onLookup);

@@ -259,7 +259,7 @@ describe('streaming request bodies', () => {
       await sleep(5);
       yield Buffer.from('gen-2');
     }
-    const err = await rejection(request(`http://${host}:${PORT}/upload`, { method: 'PUT', body: parts(), dispatcher: agent }));
+    const err = await rejection(request(`http://${host}:${PORT}/upload`, { method: 'PUT', body: parts() as unknown as Readable, dispatcher: agent }));
     expectNotRetryable(err, 'body-not-replayable');
     await sleep(200);
     expect(bad.count('PUT')).toBe(1);
@@ -298,7 +298,8 @@ describe('streaming request bodies', () => {
       yield 'g-2';
     }
     const agent = newAgent();
-    const res = await request(`http://${host}:${PORT}/upload`, { method: 'POST', body: parts(), dispatcher: agent });
+    // undici's types omit async iterables, which it accepts as request bodies.
+    const res = await request(`http://${host}:${PORT}/upload`, { method: 'POST', body: parts() as unknown as Readable, dispatcher: agent });
     expect(res.statusCode).toBe(200);
     await res.body.text();
     const late = await started!;

@@ -193,8 +193,9 @@ describe('where a retry goes', () => {
     const bad = await pod('bad', '127.0.24.10', always503);
     const good1 = await pod('good1', '127.0.24.11');
     const good2 = await pod('good2', '127.0.24.12');
-    // Keep the bad replica in rotation so many requests meet it first.
-    const agent = newAgent({ ejection: { consecutiveFailures: 1000 } });
+    // Keep the bad replica in rotation, and take turns, so many requests meet it first (the default p2c
+    // balancer breaks ties by latency, which could keep avoiding it).
+    const agent = newAgent({ balancer: 'round-robin', ejection: { consecutiveFailures: 1000 } });
     const n = 30;
     for (let i = 0; i < n; i++) {
       const res = await request(`http://${host}:${PORT}/items`, { headers: { 'x-req': String(i) }, dispatcher: agent });

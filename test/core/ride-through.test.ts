@@ -13,11 +13,13 @@ import {
   type BeforeConnectMessage,
   Cluster,
   failures,
+  favourite,
   recordChannel,
   script,
   steadyStream,
   type StreamResult,
 } from '../support/cluster.js';
+import type { Pod } from '../support/pods.js';
 
 const DNS_ADDRESS = '127.0.19.53';
 
@@ -113,7 +115,7 @@ describe('a pod moves to a new address while DNS lags', () => {
     // The window was real: the plain client, holding the old address for its TTL, failed in it.
     const plainFailures = viaPlain.filter((r) => r.status !== 200);
     expect(plainFailures.length, 'the plain client should fail while it holds the old address').toBeGreaterThan(10);
-    expect(plainFailures.every((r) => r.at >= 900)).toBe(true);
+    expect(plainFailures.every((r) => r.at >= 500), 'no plain failures before the move').toBe(true);
     expect(plainFailures.some((r) => /ECONNREFUSED|UND_ERR_SOCKET|ECONNRESET/.test(r.error ?? ''))).toBe(true);
 
     // ridethrough rode through it: every request succeeded, some by retrying.
@@ -177,11 +179,10 @@ describe('a pod moves to a new address while DNS lags', () => {
 describe('one of three replicas dies', () => {
   it('zero failures, and the dead address gets no new connections until it is back in DNS', async () => {
     const c = (cluster = await Cluster.start(DNS_ADDRESS));
-    const pods = [await c.startPod('a', '127.0.2.1', 0)];
-    const port = pods[0]!.boundPort;
-    pods.push(await c.startPod('b', '127.0.2.2', port), await c.startPod('c', '127.0.2.3', port));
-    const victim = pods[2]!;
     const all = ['127.0.2.1', '127.0.2.2', '127.0.2.3'];
+    const pods = [await c.startPod('a', all[0]!, 0)];
+    const port = pods[0]!.boundPort;
+    pods.push(await c.startPod('b', all[1]!, port), await c.startPod('c', all[2]!, port));
     c.publish('replicas.test', all, 1);
 
     const agent = new ResilientAgent({ dns: c.dnsOptions() });
@@ -191,7 +192,9 @@ describe('one of three replicas dies', () => {
     c.defer(() => connects.stop());
     c.defer(() => ejected.stop());
 
-    let restarted = victim;
+    let counts: number[] = [];
+    let victim: Pod | undefined;
+    let restarted: Pod | undefined;
     let backInDnsAt = 0;
     const results = await Promise.all([
       steadyStream(async () => {
@@ -199,10 +202,16 @@ describe('one of three replicas dies', () => {
         return { status: res.statusCode, body: await res.body.text() };
       }, { rate: 40, durationMs: 8_000 }),
       script([
-        [1_000, () => victim.kill()],
-        [2_500, () => c.publish('replicas.test', all.slice(0, 2), 1)],
+        [600, () => {
+          counts = pods.map((p) => p.count());
+        }],
+        [1_000, () => {
+          victim = favourite(pods, counts);
+          return victim.kill();
+        }],
+        [2_500, () => c.publish('replicas.test', all.filter((a) => a !== victim!.address), 1)],
         [5_000, async () => {
-          restarted = await c.restartPod(victim, 'c2');
+          restarted = await c.restartPod(victim!, 'restarted');
           backInDnsAt = Date.now();
           c.publish('replicas.test', all, 1);
         }],
@@ -210,32 +219,32 @@ describe('one of three replicas dies', () => {
     ]).then(([r]) => r);
 
     expect(failures(results)).toEqual([]);
-    const victimEjections = ejected.events.filter((e) => e.message.address === '127.0.2.3');
+    const dead = victim!.address;
+    const victimEjections = ejected.events.filter((e) => e.message.address === dead);
     expect(victimEjections.length, 'the dead replica was ejected').toBeGreaterThanOrEqual(1);
     expect(victimEjections[0]!.message.reason).toBe('ECONNREFUSED');
     const ejectedAt = victimEjections[0]!.at;
     expect(backInDnsAt).toBeGreaterThan(ejectedAt);
 
     const toVictim = (from: number, to: number): number =>
-      connects.events.filter((e) => e.message.connectParams.hostname === '127.0.2.3' && e.at > from && e.at < to).length;
+      connects.events.filter((e) => e.message.connectParams.hostname === dead && e.at > from && e.at < to).length;
     // From the first refusal until DNS lists it again, nobody even tries to connect to it.
     expect(toVictim(ejectedAt, backInDnsAt)).toBe(0);
-    // The healthy replicas took the load meanwhile.
-    expect(pods[0]!.count()).toBeGreaterThan(50);
-    expect(pods[1]!.count()).toBeGreaterThan(50);
+    // The surviving replicas took the load meanwhile.
+    const survivors = pods.filter((p) => p !== victim);
+    expect(survivors.reduce((n, p) => n + p.count(), 0)).toBeGreaterThan(100);
     // Back in DNS with a live pod: it receives traffic again.
     expect(toVictim(backInDnsAt, Infinity)).toBeGreaterThan(0);
-    expect(restarted).not.toBe(victim);
-    expect(restarted.count()).toBeGreaterThan(10);
+    expect(restarted!.count()).toBeGreaterThan(0);
   });
 
   it('an ejected address still in DNS gets no connections while ejected, and traffic again once the ejection expires', async () => {
     const c = (cluster = await Cluster.start(DNS_ADDRESS));
-    const first = await c.startPod('a', '127.0.6.1', 0);
-    const port = first.boundPort;
-    await c.startPod('b', '127.0.6.2', port);
-    const victim = await c.startPod('c', '127.0.6.3', port);
-    c.publish('eject.test', ['127.0.6.1', '127.0.6.2', '127.0.6.3'], 1);
+    const all = ['127.0.6.1', '127.0.6.2', '127.0.6.3'];
+    const pods = [await c.startPod('a', all[0]!, 0)];
+    const port = pods[0]!.boundPort;
+    pods.push(await c.startPod('b', all[1]!, port), await c.startPod('c', all[2]!, port));
+    c.publish('eject.test', all, 1);
 
     const agent = new ResilientAgent({ dns: c.dnsOptions(), ejection: { baseTime: 1_000 } });
     c.defer(() => agent.close());
@@ -246,33 +255,42 @@ describe('one of three replicas dies', () => {
     c.defer(() => ejected.stop());
     c.defer(() => restored.stop());
 
-    let restarted = victim;
+    let counts: number[] = [];
+    let victim: Pod | undefined;
+    let restarted: Pod | undefined;
     const results = await Promise.all([
       steadyStream(async () => {
         const res = await request(`http://eject.test:${port}/`, { dispatcher: agent });
         return { status: res.statusCode, body: await res.body.text() };
       }, { rate: 30, durationMs: 5_000 }),
       script([
-        [1_000, () => victim.kill()],
+        [600, () => {
+          counts = pods.map((p) => p.count());
+        }],
+        [1_000, () => {
+          victim = favourite(pods, counts);
+          return victim.kill();
+        }],
         // Back well before the ejection (1 s ± 15 %) ends; DNS listed it all along.
         [1_400, async () => {
-          restarted = await c.restartPod(victim, 'c2');
+          restarted = await c.restartPod(victim!, 'restarted');
         }],
       ]),
     ]).then(([r]) => r);
 
     expect(failures(results)).toEqual([]);
-    const victimEjections = ejected.events.filter((e) => e.message.address === '127.0.6.3');
+    const dead = victim!.address;
+    const victimEjections = ejected.events.filter((e) => e.message.address === dead);
     expect(victimEjections.length).toBeGreaterThanOrEqual(1);
     for (const { at, message } of victimEjections) {
       expect(message.ejectedForMs).toBeGreaterThanOrEqual(800);
       expect(message.ejectedForMs).toBeLessThanOrEqual(2_400);
       const during = connects.events.filter(
-        (e) => e.message.connectParams.hostname === '127.0.6.3' && e.at > at && e.at < at + message.ejectedForMs - 20,
+        (e) => e.message.connectParams.hostname === dead && e.at > at && e.at < at + message.ejectedForMs - 20,
       );
       expect(during.length, 'connections to an ejected address').toBe(0);
     }
-    expect(restored.events.some((e) => e.message.address === '127.0.6.3')).toBe(true);
-    expect(restarted.count(), 'the restarted pod receives traffic after the ejection').toBeGreaterThan(10);
+    expect(restored.events.some((e) => e.message.address === dead)).toBe(true);
+    expect(restarted!.count(), 'the restarted pod receives traffic after the ejection').toBeGreaterThan(0);
   });
 });

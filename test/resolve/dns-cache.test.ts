@@ -187,6 +187,9 @@ describe('DNS outages', () => {
 
     server.pause();
     await sleep(250);
+    // Just expired: the previous answer is used at once if DNS is slow (within ~100 ms), and the refresh goes on.
+    expect(addresses(await c.resolve('outage.test'))).toEqual(['127.0.8.9', '127.0.8.10']);
+    await c.pending('outage.test')?.catch(() => {});
     const served = await c.resolve('outage.test');
     expect(served.stale).toBe(true);
     expect(addresses(served)).toEqual(['127.0.8.9', '127.0.8.10']);
@@ -199,16 +202,19 @@ describe('DNS outages', () => {
     // Known to be failing: later calls get the stale answer at once (refreshing in the background).
     const t = performance.now();
     expect((await c.resolve('outage.test')).stale).toBe(true);
-    expect(performance.now() - t).toBeLessThan(50);
+    expect(performance.now() - t).toBeLessThan(100);
 
-    // DNS back: a fresh answer replaces the stale one.
+    // DNS back: a fresh answer replaces the stale one within about a second (the stale entry's lifetime).
     server.resume();
-    await sleep(1_100);
-    const fresh = await c.resolve('outage.test');
-    await c.pending('outage.test');
-    const after = await c.resolve('outage.test');
-    expect([fresh.stale, after.stale]).toContain(false);
-    expect(after.stale).toBe(false);
+    const resumedAt = Date.now();
+    let latest = served;
+    while (latest.stale && Date.now() - resumedAt < 3_000) {
+      await sleep(50);
+      latest = await c.resolve('outage.test');
+    }
+    expect(latest.stale).toBe(false);
+    expect(addresses(latest)).toEqual(['127.0.8.9', '127.0.8.10']);
+    expect(latest.fetchedAt).toBeGreaterThanOrEqual(resumedAt);
   });
 
   it('SERVFAIL and REFUSED also fall back to the stale answer', async () => {
@@ -220,8 +226,12 @@ describe('DNS outages', () => {
     await c.resolve('refused.test');
     await sleep(150);
     server.setMode('servfail');
+    await c.resolve('servfail.test');
+    await c.pending('servfail.test')?.catch(() => {});
     expect(await c.resolve('servfail.test')).toMatchObject({ stale: true });
     server.setMode('refused');
+    await c.resolve('refused.test');
+    await c.pending('refused.test')?.catch(() => {});
     expect(await c.resolve('refused.test')).toMatchObject({ stale: true });
     expect(stale.events.map((e) => [e.message.hostname, e.message.error])).toEqual([
       ['servfail.test', 'ESERVFAIL'],
@@ -235,6 +245,8 @@ describe('DNS outages', () => {
     const good = await c.resolve('bounded.test');
     server.pause();
     await sleep(300);
+    await c.resolve('bounded.test');
+    await c.pending('bounded.test')?.catch(() => {});
     expect(await c.resolve('bounded.test')).toMatchObject({ stale: true });
 
     // Past fetchedAt + maxTtl + staleTtl (800 ms): DNS still down, nothing good left to serve.

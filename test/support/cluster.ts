@@ -2,7 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DnsServer } from '../../src/lab/dns-server.js';
 import type { DnsOptions } from '../../src/resolve/dns-options.js';
-import { Pod, type PodBehaviour, startPod } from './pods.js';
+import { Pod, type PodBehaviour } from './pods.js';
 
 export { sleep };
 
@@ -136,6 +136,23 @@ export async function script(steps: readonly (readonly [atMs: number, step: () =
   }
 }
 
+/**
+ * The pod the balancer favours right now: the one with the most requests since `since` (a snapshot
+ * of counts). Killing it guarantees the dead address is tried again, whatever the balancing strategy.
+ */
+export function favourite(pods: readonly Pod[], since: readonly number[]): Pod {
+  let best = pods[0]!;
+  let bestDelta = -1;
+  pods.forEach((p, i) => {
+    const delta = p.count() - (since[i] ?? 0);
+    if (delta > bestDelta) {
+      best = p;
+      bestDelta = delta;
+    }
+  });
+  return best;
+}
+
 /** `name: message <- cause code ...`, for assertion messages. */
 export function describeError(err: unknown): string {
   const parts: string[] = [];
@@ -197,4 +214,3 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what 
   }
 }
 
-export { startPod };

@@ -1,0 +1,104 @@
+/**
+ * The plain-text table `ridethrough lab` prints: one row per scenario and client.
+ * @module
+ */
+import { formatMs } from '../progress.js';
+import type { ClientRun, LabResult, ScenarioResult } from '../types.js';
+
+interface Column {
+  readonly title: string;
+  readonly align: 'left' | 'right';
+  readonly cell: (s: ScenarioResult, c: ClientRun, first: boolean) => string;
+}
+
+const dash = '–';
+
+/** Event-loop stalls above this (ms) are worth a warning: latencies include them. */
+export const stallWarningMs = 200;
+
+const columns: readonly Column[] = [
+  { title: 'scenario', align: 'left', cell: (s, _c, first) => (first ? s.name : '') },
+  { title: 'client', align: 'left', cell: (_s, c) => c.client },
+  { title: 'sent', align: 'right', cell: (_s, c) => String(c.sent) },
+  { title: 'ok', align: 'right', cell: (_s, c) => String(c.succeeded) },
+  { title: 'failed', align: 'right', cell: (_s, c) => String(c.failed) },
+  { title: 'ok %', align: 'right', cell: (_s, c) => percent(c) },
+  { title: 'p50', align: 'right', cell: (_s, c) => (c.latency ? formatMs(c.latency.p50) : dash) },
+  { title: 'p99', align: 'right', cell: (_s, c) => (c.latency ? formatMs(c.latency.p99) : dash) },
+  { title: 'max', align: 'right', cell: (_s, c) => (c.latency ? formatMs(c.latency.max) : dash) },
+  { title: 'dup', align: 'right', cell: (_s, c) => (c.post ? String(c.post.duplicated) : dash) },
+  { title: 'ran+failed', align: 'right', cell: (_s, c) => (c.post ? String(c.post.executedButFailed) : dash) },
+  { title: 'failures by code', align: 'left', cell: (_s, c) => errorsText(c) },
+];
+
+/** `ECONNREFUSED 98, LAB_TIMEOUT 3` */
+export function errorsText(c: ClientRun): string {
+  return Object.entries(c.errors)
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+}
+
+function percent(c: ClientRun): string {
+  if (c.sent === 0) return dash;
+  const p = (c.succeeded / c.sent) * 100;
+  return p === 100 ? '100' : p.toFixed(1);
+}
+
+/**
+ * Renders the result as a text table (latency of successful requests; `dup` and `ran+failed` for
+ * POST scenarios), followed by skipped scenarios and clients with their reasons and a legend.
+ */
+export function renderTable(result: LabResult): string {
+  const rows: string[][] = [];
+  const separators = new Set<number>();
+  const notes: string[] = [];
+  for (const s of result.scenarios) {
+    if (s.status !== 'ran') {
+      notes.push(`${s.name}: ${s.status} ${dash} ${s.reason ?? ''}`);
+      continue;
+    }
+    if (rows.length > 0) separators.add(rows.length);
+    s.clients.forEach((c, i) => {
+      if (c.status === 'skipped') {
+        rows.push([i === 0 ? s.name : '', c.client, ...Array<string>(columns.length - 3).fill(''), `skipped: ${c.reason ?? ''}`]);
+        return;
+      }
+      rows.push(columns.map((col) => col.cell(s, c, i === 0)));
+    });
+  }
+  const widths = columns.map((col, i) => Math.max(col.title.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : columns[i]!.align === 'right' ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((w, i) => '─'.repeat(i === widths.length - 1 ? Math.max(w, 16) : w)).join('  ');
+  const out: string[] = [];
+  const { settings, environment } = result;
+  out.push(
+    `ridethrough lab ${dash} ${settings.rate} req/s per client, Node ${environment.node}, lab timeout ${settings.timeout} s`,
+    '',
+    line(columns.map((c) => c.title)),
+    rule,
+  );
+  rows.forEach((r, i) => {
+    if (separators.has(i)) out.push(rule.replace(/─/g, '·'));
+    out.push(line(r));
+  });
+  if (rows.length === 0) out.push('(no scenario ran)');
+  out.push('');
+  out.push('Latency is that of successful requests, from send to last body byte. LAB_TIMEOUT: still pending after the lab timeout.');
+  if (result.scenarios.some((s) => s.method === 'POST' && s.status === 'ran')) {
+    out.push('dup: POSTs the pods executed more than once. ran+failed: POSTs the client saw fail although a pod executed them.');
+  }
+  const stalled = result.scenarios.filter((s) => (s.eventLoop?.maxMs ?? 0) > stallWarningMs);
+  if (stalled.length > 0) {
+    out.push(
+      `The machine was busy: the lab's event loop stalled for up to ${Math.max(...stalled.map((s) => s.eventLoop!.maxMs))} ms in ${stalled.map((s) => s.name).join(', ')}; latencies there include the stalls.`,
+    );
+  }
+  for (const note of notes) out.push(note);
+  for (const c of result.clients) if (!c.available) out.push(`${c.name}: skipped ${dash} ${c.reason ?? ''}`);
+  if (result.report) out.push(`Report: ${result.report}`);
+  return `${out.join('\n')}\n`;
+}

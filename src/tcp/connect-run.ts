@@ -1,0 +1,175 @@
+import type { Socket } from 'node:net';
+import pRetry from 'p-retry';
+import { classifyError, errorCode } from '../classify/failure.js';
+import type { ResilienceContext } from '../core/context.js';
+import type { ParsedOrigin } from '../core/origin.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import type { EndpointSet } from '../endpoints/endpoint-set.js';
+import {
+  type AttemptRecord,
+  AttemptsExhaustedError,
+  DeadlineExceededError,
+  DnsResolutionError,
+  NoEndpointError,
+  RidethroughError,
+} from '../errors/errors.js';
+import { publish } from '../events/channels.js';
+import { Backoff } from '../retry/backoff.js';
+import { abortable, sleep } from './abortable.js';
+import { connectOnce } from './connect-once.js';
+import type { ConnectSettings } from './connect-options.js';
+import { tcpOrigin } from './tcp-origin.js';
+
+/**
+ * One call of `resilientConnect`: its attempts, tried addresses, backoff and deadline. The retry loop is
+ * p-retry's (with `signal` and `shouldRetry`); the delays are ridethrough's jittered {@link Backoff}.
+ * @internal
+ */
+export class ConnectRun {
+  private readonly origin: ParsedOrigin;
+  private readonly endpoints: EndpointSet;
+  private readonly records: AttemptRecord[] = [];
+  private readonly tried = new Set<string>();
+  private readonly backoff: Backoff;
+  private readonly deadline = new AbortController();
+  private readonly deadlineAt: number;
+  private last: string | undefined;
+  private lastError: unknown;
+  private outOfTime = false;
+  private socket: Socket | undefined;
+
+  constructor(
+    private readonly ctx: ResilienceContext,
+    private readonly s: ConnectSettings,
+  ) {
+    this.origin = tcpOrigin(s.host, s.port);
+    this.endpoints = ctx.endpointsFor(this.origin);
+    this.backoff = new Backoff(ctx.options.backoff);
+    this.deadlineAt = Date.now() + s.deadline;
+  }
+
+  /** Runs the attempts; resolves with the connected socket or rejects with the error the caller gets. */
+  async run(): Promise<Socket> {
+    const timer = setTimeout(() => this.deadline.abort(new Error('ridethrough: deadline')), this.s.deadline);
+    const signal = this.s.signal ? AbortSignal.any([this.s.signal, this.deadline.signal]) : this.deadline.signal;
+    try {
+      return await pRetry(() => this.attempt(signal), {
+        retries: this.s.maxAttempts - 1,
+        minTimeout: 0,
+        maxTimeout: 0,
+        signal,
+        shouldRetry: ({ error }) => this.shouldRetry(error, signal),
+      });
+    } catch (err) {
+      // The socket may have connected just as the deadline or the caller's abort hit.
+      this.socket?.destroy();
+      throw this.finalError(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One attempt: resolve, pick an address, connect. Records the attempt and the endpoint's health. */
+  private async attempt(signal: AbortSignal): Promise<Socket> {
+    const number = this.records.length + 1;
+    const started = performance.now();
+    let endpoint: Endpoint;
+    try {
+      endpoint = await this.choose(signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const code = err instanceof DnsResolutionError ? err.dnsCode : errorCode(err);
+      this.record(number, undefined, code, started);
+      this.lastError = err;
+      throw err;
+    }
+    const address = endpoint.address.address;
+    this.tried.add(address);
+    this.last = address;
+    endpoint.attempts++;
+    endpoint.inFlight++;
+    const connectStarted = performance.now();
+    try {
+      const socket = await connectOnce({
+        address,
+        family: endpoint.address.family,
+        port: this.s.port,
+        hostname: this.origin.hostname,
+        tls: this.s.tls,
+        timeout: this.s.connectTimeout,
+        signal,
+        noDelay: this.s.noDelay,
+        keepAlive: this.s.keepAlive,
+        keepAliveInitialDelay: this.s.keepAliveInitialDelay,
+      });
+      this.endpoints.succeeded(endpoint, Date.now());
+      this.socket = socket;
+      return socket;
+    } catch (err) {
+      const code = signal.aborted ? 'ABORT_ERR' : errorCode(err);
+      this.record(number, address, code, connectStarted);
+      if (signal.aborted) throw err;
+      this.lastError = err;
+      if (classifyError(err, false) !== 'fatal') {
+        this.endpoints.failed(endpoint, 'connect', code, Date.now());
+        this.ctx.dns.reportFailure(this.origin.hostname);
+      }
+      throw err;
+    } finally {
+      endpoint.inFlight--;
+    }
+  }
+
+  /** Resolves the host and picks the next address; after a failure with nowhere new to go, waits for the re-resolution. */
+  private async choose(signal: AbortSignal): Promise<Endpoint> {
+    const hostname = this.origin.hostname;
+    this.endpoints.update(await abortable(this.ctx.dns.resolve(hostname), signal));
+    const pending = this.ctx.dns.pending(hostname);
+    if (pending && this.records.length > 0 && !this.endpoints.hasUntried(this.tried, Date.now())) {
+      try {
+        this.endpoints.update(await abortable(pending, signal));
+      } catch (err) {
+        if (signal.aborted) throw err;
+        // DNS failed: the (stale) answer above stays in use.
+      }
+    }
+    const endpoint = this.endpoints.pick(this.tried, this.last, Date.now());
+    if (!endpoint) throw new NoEndpointError(hostname, { origin: this.origin.key });
+    return endpoint;
+  }
+
+  /** p-retry's `shouldRetry`: false for failures a retry cannot fix; otherwise waits the backoff delay if it fits the deadline. */
+  private async shouldRetry(error: Error, signal: AbortSignal): Promise<boolean> {
+    if (error instanceof DnsResolutionError && !error.retryable) return false;
+    if (!(error instanceof RidethroughError) && classifyError(error, false) === 'fatal') return false;
+    const delayMs = this.backoff.next();
+    if (Date.now() + delayMs >= this.deadlineAt) {
+      this.outOfTime = true;
+      return false;
+    }
+    const last = this.records[this.records.length - 1];
+    publish('retry', () => ({ origin: this.origin.key, method: 'CONNECT', attempt: this.records.length, address: last?.address, reason: last?.code ?? errorCode(error), delayMs }));
+    await sleep(delayMs, signal);
+    return true;
+  }
+
+  /** The error the caller gets. */
+  private finalError(err: unknown): unknown {
+    if (this.s.signal?.aborted) return this.s.signal.reason;
+    const options = { cause: this.lastError ?? err, attempts: [...this.records], origin: this.origin.key };
+    let error: unknown;
+    if (this.deadline.signal.aborted || this.outOfTime) error = new DeadlineExceededError(this.s.deadline, options);
+    else if (err instanceof DnsResolutionError && !err.retryable) error = new DnsResolutionError(err.hostname, err.dnsCode, { ...options, cause: err, retryable: false });
+    else if (err instanceof RidethroughError || classifyError(err, false) === 'fatal') return err;
+    else error = new AttemptsExhaustedError(this.s.maxAttempts, options);
+    const e = error as RidethroughError;
+    const event = () => ({ origin: this.origin.key, method: 'CONNECT', code: e.code, attempts: this.records.length });
+    if (e instanceof DeadlineExceededError) publish('deadline', event);
+    publish('giveUp', event);
+    return e;
+  }
+
+  private record(attempt: number, address: string | undefined, code: string, started: number): void {
+    this.records.push({ attempt, address, code, status: undefined, durationMs: Math.round(performance.now() - started), maybeSent: false });
+  }
+}

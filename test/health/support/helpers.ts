@@ -1,0 +1,67 @@
+import { request } from 'undici';
+import { ResilientAgent } from '../../../src/core/agent.js';
+import type { OriginStats } from '../../../src/core/context.js';
+import type { ResilienceOptions } from '../../../src/core/options.js';
+import type { EndpointStats } from '../../../src/endpoints/endpoint.js';
+import { type BeforeConnectMessage, type ChannelRecorder, type Cluster, recordChannel } from '../../support/cluster.js';
+
+/** The filter chain these tests own (jumped to from INPUT). */
+export const HEALTH_CHAIN = 'RT-TEST-HEALTH';
+/** The nat chain these tests own (jumped to from nat OUTPUT). */
+export const HEALTH_NAT_CHAIN = 'RT-TEST-HEALTH-NAT';
+
+/** A response read to the end. */
+export interface Got {
+  readonly status: number;
+  readonly body: string;
+}
+
+/**
+ * An agent resolving through the cluster's DNS server only (IPv4, no hosts file), torn down with the
+ * cluster. Destroyed rather than closed: a test may leave connections to a blackholed pod behind.
+ */
+export function agentFor(c: Cluster, options: ResilienceOptions = {}): ResilientAgent {
+  const agent = new ResilientAgent({ ...options, dns: c.dnsOptions({ family: 4, hostsFile: false, ...options.dns }) });
+  c.defer(() => agent.destroy());
+  return agent;
+}
+
+/** Sends a request through `agent` and reads the whole body. */
+export async function send(agent: ResilientAgent, url: string, options: Omit<Parameters<typeof request>[1] & object, 'dispatcher'> & { ridethrough?: unknown } = {}): Promise<Got> {
+  const res = await request(url, { ...options, dispatcher: agent } as Parameters<typeof request>[1]);
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+/** Awaits `p` and returns what it rejected with; fails when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection, got a result');
+}
+
+/** The stats of `origin` (`http://host:port`); throws when the agent has none. */
+export function originStats(agent: ResilientAgent, origin: string): OriginStats {
+  const s = agent.stats().find((o) => o.origin === origin);
+  if (!s) throw new Error(`no stats for ${origin}; have ${agent.stats().map((o) => o.origin).join(', ')}`);
+  return s;
+}
+
+/** The stats of one endpoint address of `origin`. */
+export function endpointStats(agent: ResilientAgent, origin: string, address: string): EndpointStats {
+  const e = originStats(agent, origin).endpoints.find((x) => x.address === address);
+  if (!e) throw new Error(`no endpoint ${address} in stats of ${origin}`);
+  return e;
+}
+
+/** Counts undici `beforeConnect` events (connection attempts) per target address while recording. */
+export function recordConnects(c: Cluster): { count(address: string): number; readonly recorder: ChannelRecorder<BeforeConnectMessage> } {
+  const recorder = recordChannel<BeforeConnectMessage>('undici:client:beforeConnect');
+  c.defer(() => recorder.stop());
+  return {
+    recorder,
+    count: (address) => recorder.events.filter((e) => e.message.connectParams.hostname === address).length,
+  };
+}

@@ -1,0 +1,133 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+
+function iptables(args: readonly string[]): void {
+  // -w: wait for the xtables lock instead of failing when another process is changing rules.
+  execFileSync('iptables', ['-w', ...args], { stdio: 'pipe' });
+}
+
+function iptablesOk(args: readonly string[]): boolean {
+  try {
+    iptables(args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const routeLocalnet = '/proc/sys/net/ipv4/conf/all/route_localnet';
+
+/**
+ * A ClusterIP-like virtual address made the way kube-proxy's iptables mode does it: DNAT rules in the
+ * `nat` table, chosen with `-m statistic --mode random`, in a private chain jumped to from `nat OUTPUT`
+ * (loopback traffic is locally generated, so it never passes PREROUTING). conntrack keeps an existing
+ * connection on the backend it was first given; only new connections follow changed rules — as with a
+ * real Service after a scale-up.
+ *
+ * Everything it creates is removed by {@link cleanup}, which also runs on process exit.
+ */
+export class NatChain {
+  private active = false;
+  private savedRouteLocalnet: string | undefined;
+  private readonly onExit = (): void => this.cleanup();
+
+  /**
+   * @param chain - the nat chain name, owned by the caller (nobody else may use it)
+   */
+  constructor(readonly chain: string) {}
+
+  /** Creates the chain (emptying a leftover one from a crashed run) and jumps to it from `nat OUTPUT`. */
+  setup(): void {
+    if (this.active) return;
+    this.removeAll();
+    iptables(['-t', 'nat', '-N', this.chain]);
+    iptables(['-t', 'nat', '-I', 'OUTPUT', '-j', this.chain]);
+    this.active = true;
+    process.once('exit', this.onExit);
+  }
+
+  /**
+   * Sends new TCP connections to `vip:port` to one of `backends` (same port), uniformly at random:
+   * rule i matches with probability 1/(n-i), the last one always, as kube-proxy writes them.
+   * Replaces whatever the chain held.
+   */
+  balance(vip: string, port: number, backends: readonly string[]): void {
+    if (!this.active) throw new Error(`NatChain ${this.chain}: call setup() first`);
+    if (backends.length === 0) throw new Error('NatChain.balance: no backends');
+    iptables(['-t', 'nat', '-F', this.chain]);
+    backends.forEach((backend, i) => {
+      const left = backends.length - i;
+      const statistic = left > 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', (1 / left).toFixed(5)] : [];
+      iptables(['-t', 'nat', '-A', this.chain, '-d', `${vip}/32`, '-p', 'tcp', '--dport', String(port), ...statistic, '-j', 'DNAT', '--to-destination', `${backend}:${port}`]);
+    });
+  }
+
+  /**
+   * Checks that a connection to `vip:port` really reaches a backend. Loopback DNAT in nat OUTPUT works
+   * on current kernels as is; should it not, `route_localnet` is turned on (the old value is restored by
+   * {@link cleanup}) and the check repeated. Throws with what was tried when it still does not work.
+   */
+  async verify(vip: string, port: number): Promise<void> {
+    const first = await tryConnect(vip, port);
+    if (first === undefined) return;
+    this.savedRouteLocalnet = readFileSync(routeLocalnet, 'utf8').trim();
+    writeFileSync(routeLocalnet, '1');
+    const second = await tryConnect(vip, port);
+    if (second === undefined) return;
+    throw new Error(
+      `loopback DNAT through nat OUTPUT does not work on this kernel: connecting to ${vip}:${port} failed with ${first} ` +
+        `(route_localnet=${this.savedRouteLocalnet}) and with ${second} (route_localnet=1). Rules:\n${this.listRules()}`,
+    );
+  }
+
+  /** The chain's rules, for messages. */
+  listRules(): string {
+    try {
+      return execFileSync('iptables', ['-w', '-t', 'nat', '-S', this.chain], { encoding: 'utf8' });
+    } catch (err) {
+      return String(err);
+    }
+  }
+
+  /** Removes the jump, the rules and the chain, and restores `route_localnet` if it was changed. Safe to call any number of times. */
+  cleanup(): void {
+    process.off('exit', this.onExit);
+    this.removeAll();
+    this.active = false;
+    if (this.savedRouteLocalnet !== undefined) {
+      try {
+        writeFileSync(routeLocalnet, this.savedRouteLocalnet);
+      } catch {
+        // Nothing more to do on exit.
+      }
+      this.savedRouteLocalnet = undefined;
+    }
+  }
+
+  private removeAll(): void {
+    for (let i = 0; i < 20 && iptablesOk(['-t', 'nat', '-D', 'OUTPUT', '-j', this.chain]); i++);
+    iptablesOk(['-t', 'nat', '-F', this.chain]);
+    iptablesOk(['-t', 'nat', '-X', this.chain]);
+  }
+}
+
+/** Connects to `host:port` and closes at once; undefined on success, else the error code. */
+function tryConnect(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve('timeout after 1000 ms');
+    }, 1_000);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(err.code ?? err.message);
+    });
+  });
+}
