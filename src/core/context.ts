@@ -27,7 +27,7 @@ export interface OriginStats {
   readonly endpoints: readonly EndpointStats[];
 }
 
-/** What ridethrough keeps per origin: its endpoints, breaker, retry budget and recent latencies. */
+/** What ridethrough keeps per origin: its endpoints, breaker, retry budget and recent latencies. @internal */
 export interface OriginState {
   readonly key: string;
   readonly endpoints: EndpointSet;
@@ -42,7 +42,7 @@ export interface OriginState {
  * to `resilientConnect` or `createLookup` to share them between HTTP and TCP clients.
  */
 export class ResilienceContext {
-  /** Validated options. */
+  /** Validated options. @internal */
   readonly options: ResolvedOptions;
   /** The DNS cache. */
   readonly dns: DnsCache;
@@ -61,12 +61,12 @@ export class ResilienceContext {
     });
   }
 
-  /** Registers a callback run when an endpoint leaves its DNS answer or its origin is evicted. */
+  /** Registers a callback run when an endpoint leaves its DNS answer or its origin is evicted. @internal */
   onEndpointRemoved(fn: (endpoint: Endpoint) => void): void {
     this.removers.add(fn);
   }
 
-  /** The state of an origin, created on first use. */
+  /** The state of an origin, created on first use. @internal */
   originFor(origin: ParsedOrigin): OriginState {
     let state = this.origins.get(origin.key);
     if (!state) {
@@ -85,7 +85,7 @@ export class ResilienceContext {
     return state;
   }
 
-  /** The endpoint set of an origin, created on first use. */
+  /** The endpoint set of an origin, created on first use. @internal */
   endpointsFor(origin: ParsedOrigin): EndpointSet {
     return this.originFor(origin).endpoints;
   }

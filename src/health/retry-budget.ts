@@ -1,4 +1,4 @@
-/** Settings of a {@link RetryBudget}. */
+/** Settings of the per-origin retry budget. */
 export interface RetryBudgetOptions {
   /** Retries allowed per request sent, over the window (Finagle and Linkerd: 0.2). Default 0.2. Range 0–10. */
   readonly ratio?: number;

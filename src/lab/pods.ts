@@ -67,8 +67,11 @@ interface SocketState {
  * a small JSON body naming the pod.
  */
 export class LabPod {
+  /** Pod name, sent back in the `x-pod` header. */
   readonly name: string;
+  /** The loopback address it listens on. */
   readonly address: string;
+  /** The port it listens on. */
   readonly port: number;
   /** Executions per client name. */
   readonly served = new Map<string, number>();

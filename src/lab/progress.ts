@@ -80,12 +80,14 @@ export class Progress {
   private draw(): void {
     const c = this.current;
     if (!c) return;
-    const elapsed = Math.min(performance.now() - c.t0, c.durationMs);
+    const now = performance.now() - c.t0;
+    const elapsed = Math.min(now, c.durationMs);
     const width = 20;
     const filled = Math.round((elapsed / c.durationMs) * width);
     const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
     const pad = Math.max(...c.lanes.map((l) => l.name.length));
-    const lines = [`${c.label} ${bar} ${(elapsed / 1000).toFixed(1)}/${(c.durationMs / 1000).toFixed(1)} s`];
+    const tail = now > c.durationMs ? ' (waiting for requests in flight)' : '';
+    const lines = [`${c.label} ${bar} ${(elapsed / 1000).toFixed(1)}/${(c.durationMs / 1000).toFixed(1)} s${tail}`];
     for (const l of c.lanes) {
       const inFlight = l.sent - l.ok - l.failed;
       lines.push(`  ${l.name.padEnd(pad)}  ${String(l.sent).padStart(5)} sent ${String(l.ok).padStart(5)} ok ${String(l.failed).padStart(5)} failed ${String(inFlight).padStart(4)} in flight`);

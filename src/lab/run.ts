@@ -38,7 +38,9 @@ type ClientFactory = (env: ClientEnvironment) => LabClient;
  * report when `options.report` is a path.
  *
  * Scenarios that need root (iptables) are skipped, with the reason, when not running as root or
- * without iptables; clients whose package is not installed are skipped likewise.
+ * without iptables; clients whose package is not installed are skipped likewise. While iptables
+ * rules are in place, SIGINT and SIGTERM remove them and end the process (exit code 130/143), and
+ * so does any other exit; they are always removed before this function settles.
  *
  * @example
  * ```ts
@@ -77,11 +79,14 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
   }
 
   let firewall: LabFirewall | undefined;
-  const stopCleanup = cleanupOnExit(() => firewall?.close());
+  let stopCleanup = (): void => {};
   const scenarios: ScenarioResult[] = [];
   try {
     const port = await pickPodPort();
-    if (rootUnavailable === null && o.scenarios.some((n) => scenarioDefinitions[n].needsRoot)) firewall = LabFirewall.open();
+    if (rootUnavailable === null && o.scenarios.some((n) => scenarioDefinitions[n].needsRoot)) {
+      stopCleanup = cleanupOnExit(() => firewall?.close());
+      firewall = LabFirewall.open();
+    }
     for (const [index, name] of o.scenarios.entries()) {
       const def = scenarioDefinitions[name];
       const label = `[${index + 1}/${o.scenarios.length}] ${name}`;

@@ -48,12 +48,16 @@ export function driveTraffic(options: TrafficOptions): Promise<void> {
   const pending = new Set<Promise<void>>();
   return new Promise<void>((resolve) => {
     let next = 0;
+    let finished = false;
     const finish = (): void => {
+      if (finished) return;
+      finished = true;
       signal?.removeEventListener('abort', finish);
       next = schedule.length;
       void Promise.allSettled([...pending]).then(() => resolve());
     };
     const tick = (): void => {
+      if (finished) return;
       const now = performance.now() - t0;
       while (next < schedule.length && schedule[next]! <= now) {
         for (const lane of lanes) {

@@ -36,7 +36,8 @@ beforeAll(async () => {
   });
   server.listen(8080, LIVE);
   await once(server, 'listening');
-  agent = new ResilientAgent({ dns: { servers: [dns.server], search: [] } });
+  // Round-robin over a fresh answer starts with its first address: the dead one is always tried first.
+  agent = new ResilientAgent({ dns: { servers: [dns.server], search: [] }, balancer: 'round-robin' });
 });
 
 afterAll(async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/lab/cli.js';
+import { importOptional } from '../../src/lab/clients/types.js';
 import { clientNames, type LabResult, renderTable, runLab } from '../../src/lab/index.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -135,6 +136,13 @@ describe('runLab: move and dns-outage', () => {
   });
 });
 
+describe('optional peer clients', () => {
+  it('a peer package that is not installed loads as undefined (its client is then listed as skipped)', async () => {
+    await expect(importOptional('ridethrough-lab-no-such-package')).resolves.toBeUndefined();
+    await expect(importOptional<typeof import('got')>('got')).resolves.toHaveProperty('default');
+  });
+});
+
 describe('runLab option validation', () => {
   it('rejects bad options with messages naming them', async () => {
     await expect(runLab({ rate: 0 })).rejects.toThrow(/"rate".*1 to 500/);
@@ -223,7 +231,7 @@ describe.skipIf(!canFirewall)('lab iptables rules (root)', () => {
     while (Date.now() < deadline && !sawRule) {
       await new Promise((r) => setTimeout(r, 200));
       try {
-        sawRule = execFileSync('iptables', ['-w', '5', '-S', 'RT-LAB'], { encoding: 'utf8' }).includes('DROP');
+        sawRule = execFileSync('iptables', ['-w', '5', '-S', 'RT-LAB'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes('DROP');
       } catch {
         // not created yet
       }

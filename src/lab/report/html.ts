@@ -95,7 +95,9 @@ function summaryMatrix(result: LabResult): string {
   const clients = result.settings.clients;
   const head = clients.map((c) => `<th><span class="swatch" style="background:${clientColors[c]}"></span>${escapeHtml(c)}</th>`).join('');
   const rows = result.scenarios.map((s) => {
-    const name = `<th class="scn"><a href="#${s.name}">${escapeHtml(s.name)}</a><small>${escapeHtml(s.method)}</small></th>`;
+    const stalled = (s.eventLoop?.maxMs ?? 0) > stallWarningMs;
+    const flag = stalled ? ` <span class="stall" title="the machine was busy: the lab stalled up to ${s.eventLoop!.maxMs} ms">⚠ busy machine</span>` : '';
+    const name = `<th class="scn"><a href="#${s.name}">${escapeHtml(s.name)}</a><small>${escapeHtml(s.method)}${flag}</small></th>`;
     if (s.status !== 'ran') {
       return `<tr class="skipped">${name}<td colspan="${clients.length}">${escapeHtml(s.status)}: ${escapeHtml(s.reason ?? '')}</td></tr>`;
     }
@@ -426,6 +428,7 @@ svg .elabel.end{text-anchor:end}
 details.pods{margin-top:8px;font-size:13px}details.pods summary{cursor:pointer;color:var(--muted)}
 .scenario.skipped{opacity:.8}
 .reason{background:#f3f4f6;border-radius:6px;padding:8px 12px}
+.stall{color:#9a6b00;font-size:11px;margin-left:4px}
 .warn{background:#fff6dd;border-left:3px solid #e0a800;border-radius:4px;padding:6px 12px;font-size:13px}
 .legend span{margin-right:10px;white-space:nowrap}
 .about ul{padding-left:18px;margin:0}

@@ -31,6 +31,32 @@ const columns: readonly Column[] = [
   { title: 'failures by code', align: 'left', cell: (_s, c) => errorsText(c) },
 ];
 
+/**
+ * For a scenario with a scale event: per client, the share of successful requests sent after the
+ * event that pods started by it served.
+ */
+export function newPodShares(s: ScenarioResult): [client: string, share: string][] {
+  const scale = s.events.find((e) => e.kind === 'scale');
+  if (!scale) return [];
+  // Pods are numbered in start order; those that served nothing before the event are the new ones.
+  const before = new Set<string>();
+  for (const c of s.clients) for (const b of c.spread ?? []) if (b.t < scale.t) for (const pod of Object.keys(b.byPod)) before.add(pod);
+  return s.clients
+    .filter((c) => c.spread)
+    .map((c) => {
+      let total = 0;
+      let fresh = 0;
+      for (const b of c.spread!) {
+        if (b.t < scale.t) continue;
+        for (const [pod, n] of Object.entries(b.byPod)) {
+          total += n;
+          if (!before.has(pod)) fresh += n;
+        }
+      }
+      return [c.client, total === 0 ? dash : `${Math.round((fresh / total) * 100)} %`];
+    });
+}
+
 /** `ECONNREFUSED 98, LAB_TIMEOUT 3` */
 export function errorsText(c: ClientRun): string {
   return Object.entries(c.errors)
@@ -90,6 +116,12 @@ export function renderTable(result: LabResult): string {
   out.push('Latency is that of successful requests, from send to last body byte. LAB_TIMEOUT: still pending after the lab timeout.');
   if (result.scenarios.some((s) => s.method === 'POST' && s.status === 'ran')) {
     out.push('dup: POSTs the pods executed more than once. ran+failed: POSTs the client saw fail although a pod executed them.');
+  }
+  for (const s of result.scenarios) {
+    const shares = s.status === 'ran' ? newPodShares(s) : [];
+    if (shares.length > 0) {
+      out.push(`${s.name}: share of requests sent after the scale-up that reached the new pods: ${shares.map(([c, p]) => `${c} ${p}`).join(', ')}.`);
+    }
   }
   const stalled = result.scenarios.filter((s) => (s.eventLoop?.maxMs ?? 0) > stallWarningMs);
   if (stalled.length > 0) {
