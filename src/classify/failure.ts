@@ -16,6 +16,9 @@ const connectCodes = new Set([
   'ENETDOWN',
   'EADDRNOTAVAIL',
   'UND_ERR_CONNECT_TIMEOUT',
+  // node:net on Node 24.20+ reports a refused connect of a socket that closes while connecting this way.
+  'ERR_SOCKET_CLOSED_BEFORE_CONNECTION',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
   'EPERM',
   'EACCES',
   'EAI_AGAIN',

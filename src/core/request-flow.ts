@@ -480,8 +480,7 @@ export class RequestFlow implements AttemptOwner {
     if (this.done) return;
     this.done = true;
     this.clearDeadline();
-    // The breaker hears of requests that reached endpoints and still failed; not of DNS trouble or aborts.
-    this.releasePermit(error instanceof RidethroughError && !(error instanceof DnsResolutionError) && this.records.some((r) => r.address !== undefined) ? 'unhealthy' : 'neutral');
+    this.releasePermit(breakerVerdict(error, this.records));
     if (error instanceof RidethroughError) {
       publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records.length }));
     }
@@ -514,4 +513,16 @@ export class RequestFlow implements AttemptOwner {
   private race<T>(p: Promise<T>): Promise<T> {
     return Promise.race([p, this.interrupt]);
   }
+}
+
+/**
+ * What the breaker learns from a request that failed: unhealthy when retries reached endpoints and could
+ * not ride the failure out (deadline, attempts, budget, no endpoint). Neutral for DNS trouble, caller
+ * aborts, and a single ambiguous failure that was not retried for safety (a POST reset when its pod was
+ * killed): one pod going away resets every request in flight on it at once, which says nothing about the
+ * pods that replace it.
+ */
+function breakerVerdict(error: Error, records: readonly AttemptRecord[]): BreakerVerdict {
+  if (!(error instanceof RidethroughError) || error instanceof DnsResolutionError || error instanceof NotRetryableError) return 'neutral';
+  return records.some((r) => r.address !== undefined) ? 'unhealthy' : 'neutral';
 }

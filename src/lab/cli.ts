@@ -40,7 +40,7 @@ Options:
   --scenario a,b     scenarios to run (default: all)
   --clients a,b      clients to compare (default: all): ${clientNames.join(', ')}
   --rate N           requests per second per client, 1-500 (default ${labDefaults.rate})
-  --duration S       seconds of traffic per scenario, 4-120 (default: 6; dns-outage 8)
+  --duration S       seconds of traffic per scenario, 4-120 (default: 5; dns-outage 8)
   --timeout S        seconds before the lab gives up on a request, 1-120 (default ${labDefaults.timeout})
   --report PATH      where to write the HTML report (default ${labDefaults.report})
   --no-report        do not write the report
@@ -141,9 +141,13 @@ function labOptions(options: CliOptions, io: CliIo): LabOptions {
  */
 export async function runCli(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+  if (command === undefined) {
+    io.stderr.write(helpText());
+    return 2;
+  }
+  if (command === '-h' || command === '--help' || command === 'help') {
     io.stdout.write(helpText());
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   if (command !== 'lab') {
     io.stderr.write(`ridethrough: unknown command ${JSON.stringify(command)}; the only command is "lab" (see ridethrough --help)\n`);

@@ -30,9 +30,9 @@ export interface LabOptions {
   readonly clients?: readonly string[];
   /** Requests per second sent by each client. Default 50. Range 1–500. */
   readonly rate?: number;
-  /** Seconds of traffic per scenario. Default: each scenario's own (6 s; 8 s for dns-outage). Range 4–120. */
+  /** Seconds of traffic per scenario. Default: each scenario's own (5 s; 8 s for dns-outage). Range 4–120. */
   readonly duration?: number;
-  /** Seconds the lab waits for one request before counting it as failed (`LAB_TIMEOUT`). Default 10. Range 1–120. */
+  /** Seconds the lab waits for one request before counting it as failed (`LAB_TIMEOUT`). Default 8. Range 1–120. */
   readonly timeout?: number;
   /** Where to write the HTML report, or `false`/undefined for none. */
   readonly report?: string | false;
@@ -55,7 +55,7 @@ export interface ResolvedLabOptions {
 }
 
 /** Defaults of {@link LabOptions}. */
-export const labDefaults = { rate: 50, timeout: 10, report: './lab-report/index.html' } as const;
+export const labDefaults = { rate: 50, timeout: 8, report: './lab-report/index.html' } as const;
 
 /**
  * Validates options and fills in defaults. Throws `TypeError`/`RangeError` with a message naming

@@ -42,7 +42,8 @@ export class Progress {
     this.timer = undefined;
     const label = this.current?.label ?? result.name;
     const width = Math.max(...result.clients.map((c) => c.client.length));
-    const lines = [`${label}: ${result.status === 'ran' ? 'done' : `${result.status}: ${result.reason ?? ''}`}`];
+    const took = this.current ? ` in ${((performance.now() - this.current.t0) / 1000).toFixed(1)} s` : '';
+    const lines = [`${label}: ${result.status === 'ran' ? `done${took}` : `${result.status}: ${result.reason ?? ''}`}`];
     if (result.status === 'ran') {
       for (const c of result.clients) {
         if (c.status === 'skipped') {

@@ -44,7 +44,7 @@ type ClientFactory = (env: ClientEnvironment) => LabClient;
  *
  * @example
  * ```ts
- * import { runLab } from 'ridethrough/lab';
+ * import { runLab } from './lab/index.js';
  * const result = await runLab({ scenarios: ['move'], rate: 20, report: './lab-report/index.html' });
  * console.log(result.scenarios[0].clients.map((c) => [c.client, c.failed]));
  * ```
@@ -91,16 +91,13 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
       const def = scenarioDefinitions[name];
       const label = `[${index + 1}/${o.scenarios.length}] ${name}`;
       const durationMs = o.duration === null ? def.defaultDurationMs : Math.round(o.duration * 1000);
-      let result: ScenarioResult;
-      if (o.signal?.aborted) {
-        result = notRun(def, durationMs, o.rate, 'skipped', 'the run was stopped');
-      } else if (def.needsRoot && firewall === undefined) {
-        result = notRun(def, durationMs, o.rate, 'skipped', rootUnavailable ?? 'iptables is not available');
-      } else {
-        result = await runScenario({ def, durationMs, label, o, dns, port, firewall, factories, unavailable, progress });
+      const skipReason = o.signal?.aborted ? 'the run was stopped' : def.needsRoot && firewall === undefined ? (rootUnavailable ?? 'iptables is not available') : undefined;
+      if (skipReason !== undefined) {
+        progress.skip(label, skipReason);
+        scenarios.push(notRun(def, durationMs, o.rate, 'skipped', skipReason));
+        continue;
       }
-      if (result.status !== 'ran' && result.reason !== undefined) progress.skip(label, result.reason);
-      scenarios.push(result);
+      scenarios.push(await runScenario({ def, durationMs, label, o, dns, port, firewall, factories, unavailable, progress }));
     }
   } finally {
     stopCleanup();

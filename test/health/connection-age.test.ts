@@ -79,13 +79,14 @@ describe.skipIf(skipReason !== undefined)('maxConnectionAge behind a ClusterIP (
   }
 
   /**
-   * Established DNATed connections reset (ECONNRESET) or new ones refused mean the kernel dropped the
-   * NAT bindings: another process replaced or deleted the `ip nat` table while this test ran (we
-   * reproduced it with `nft delete table ip nat`). Adding or removing chains and rules does not do that.
+   * Established DNATed connections reset (ECONNRESET) mean the kernel lost their NAT bindings: their next
+   * packet was re-NATed or sent to the VIP itself and answered with a RST. We reproduced that by deleting
+   * the ip nat table (`nft delete table ip nat`) under open connections, and saw it now and then while other
+   * suites changed netfilter state (conntrack then logged mid-stream pickups, "ACKed data not seen yet").
    */
   const interference =
-    'connections through the ClusterIP failed: if these are ECONNRESET on kept-alive connections or ECONNREFUSED, ' +
-    'another process most likely replaced or deleted the ip nat table during the test (NAT bindings of established connections are then lost)';
+    'requests through the ClusterIP failed and were retried: ECONNRESET on kept-alive connections means their NAT ' +
+    'bindings were lost (another process changing netfilter state during the test?); ECONNREFUSED means the DNAT rules were missing';
 
   it('after a scale-up from 2 to 6 pods, connections older than maxConnectionAge are replaced and all 6 pods get traffic', async () => {
     const { c, pods, url } = await service();

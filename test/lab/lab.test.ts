@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/lab/cli.js';
 import { importOptional } from '../../src/lab/clients/types.js';
-import { clientNames, type LabResult, renderTable, runLab } from '../../src/lab/index.js';
+import { clientNames, labDefaults, type LabResult, renderTable, runLab } from '../../src/lab/index.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasIptables = (() => {
@@ -63,7 +63,7 @@ describe('runLab: move and dns-outage', () => {
   it('returns the documented JSON shape', () => {
     expect(result.tool).toBe('ridethrough-lab');
     expect(result.version).toBe(1);
-    expect(result.settings).toMatchObject({ scenarios: ['move', 'dns-outage'], clients: [...clientNames], rate: 20, duration: 8, timeout: 10 });
+    expect(result.settings).toMatchObject({ scenarios: ['move', 'dns-outage'], clients: [...clientNames], rate: 20, duration: 8, timeout: labDefaults.timeout });
     expect(result.clients.map((c) => c.name)).toEqual([...clientNames]);
     for (const c of result.clients) {
       expect(c.available).toBe(true);

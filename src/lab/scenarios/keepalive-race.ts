@@ -17,7 +17,7 @@ export const keepaliveRace: ScenarioDefinition = {
     "Nothing moves. The pod closes a keep-alive connection that has been idle for a little while (three times the mean gap between requests, so about one gap in twenty) at the moment the next request arrives on it, without answering: the server's idle timer and the client's reuse of the connection crossing on the wire, compressed in time. The request never ran, but the client cannot know; it sees a reset or 'other side closed'. Safe to retry for a GET.",
   method: 'GET',
   needsRoot: false,
-  defaultDurationMs: 6_000,
+  defaultDurationMs: 5_000,
   timing(d, host, rate) {
     return [
       at(0, `one pod, inventory-1, behind ${host} (TTL ${recordTtl} s), closing a connection idle for ${idleCloseMs(rate)} ms when the next request arrives on it; traffic starts (random gaps, ${Math.round(1000 / rate)} ms on average)`),

@@ -12,7 +12,7 @@ export const lostResponse: ScenarioDefinition = {
     'Three replicas take POSTs. One goes on receiving and executing requests, but every packet it sends back except the SYN-ACK is dropped (iptables DROP on its source address and port), so clients see a timeout for a request that did run. A client that re-sends a POST after a timeout executes it twice; the pods count executions per request id.',
   method: 'POST',
   needsRoot: true,
-  defaultDurationMs: 6_000,
+  defaultDurationMs: 5_000,
   timing(d, host) {
     const { warm } = phases(d);
     return [

@@ -15,7 +15,7 @@ export function moveScenario(name: 'move' | 'post-move', method: 'GET' | 'POST')
         : 'The same move, with POST requests (not idempotent). A refused connection never reached the server, so a retry is safe; a request cut after it was sent may have run. Each request carries a unique id and the pods count executions, so the table shows failures and any request executed twice.',
     method,
     needsRoot: false,
-    defaultDurationMs: 6_000,
+    defaultDurationMs: 5_000,
     timing(d, host) {
       const { warm, lag } = phases(d);
       return [

@@ -12,7 +12,7 @@ export const nodeDeath: ScenarioDefinition = {
     'As a move, but the old pod sits on a node that died: packets to its address are dropped (iptables DROP), so connects hang instead of being refused and requests on pooled keep-alive connections never get an answer. Clients without short connect and response timeouts hang for seconds or minutes.',
   method: 'GET',
   needsRoot: true,
-  defaultDurationMs: 6_000,
+  defaultDurationMs: 5_000,
   timing(d, host) {
     const { warm, lag } = phases(d);
     return [

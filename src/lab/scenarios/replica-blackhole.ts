@@ -12,7 +12,7 @@ export const replicaBlackhole: ScenarioDefinition = {
     'Three replicas; the node under one of them dies, so its address drops every packet. Requests on connections already open to it hang; new connections to it time out. Short connect and response timeouts plus a retry on another replica hide it; default timeouts do not.',
   method: 'GET',
   needsRoot: true,
-  defaultDurationMs: 6_000,
+  defaultDurationMs: 5_000,
   timing(d, host) {
     const { warm, lag } = phases(d);
     return [

@@ -12,7 +12,7 @@ export const replicaLoss: ScenarioDefinition = {
     'Three replicas behind one name (a headless service). One stops and is replaced at a new address; DNS keeps listing the dead one for a while. A client that tries another address after a refusal loses nothing; one that sticks to the dead address fails.',
   method: 'GET',
   needsRoot: false,
-  defaultDurationMs: 6_000,
+  defaultDurationMs: 5_000,
   timing(d, host) {
     const { warm, lag } = phases(d);
     return [

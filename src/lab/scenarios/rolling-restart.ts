@@ -18,7 +18,7 @@ export const rollingRestart: ScenarioDefinition = {
     'A rollout (kubectl rollout restart) replaces the three replicas one at a time: each step starts a new pod at a new address and stops an old one, and DNS reflects each step late. For a while DNS lists a dead address; at times two of the three listed addresses are dead.',
   method: 'GET',
   needsRoot: false,
-  defaultDurationMs: 6_000,
+  defaultDurationMs: 5_000,
   timing(d, host) {
     const { warm, lag, every } = steps(d);
     const lines = [at(0, `inventory-1..3 behind ${host} (3 A records in rotating order, TTL ${recordTtl} s); traffic starts`)];

@@ -36,7 +36,7 @@ export const scaleUp: ScenarioDefinition = {
     "The service has a ClusterIP-like virtual address: iptables DNAT picks a pod at random for each new connection (kube-proxy's iptables mode). It scales from 2 to 6 pods. Connections already open stay on their pod (conntrack), so a client holding keep-alive connections keeps loading the first two pods; only new connections reach the new ones. The chart shows where each client's requests went.",
   method: 'GET',
   needsRoot: true,
-  defaultDurationMs: 6_000,
+  defaultDurationMs: 5_000,
   timing(d, host) {
     const scaleAt = Math.round(d * 0.4);
     return [

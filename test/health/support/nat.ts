@@ -55,12 +55,18 @@ export class NatChain {
   balance(vip: string, port: number, backends: readonly string[]): void {
     if (!this.active) throw new Error(`NatChain ${this.chain}: call setup() first`);
     if (backends.length === 0) throw new Error('NatChain.balance: no backends');
-    iptables(['-t', 'nat', '-F', this.chain]);
+    // One iptables-restore transaction (as kube-proxy does): the chain is never seen empty. With
+    // rule-by-rule updates (flush, then append) we saw established DNATed connections reset now and then:
+    // a connection whose NAT binding is lost has its next packet re-NATed (or sent to the VIP itself) and
+    // answered with a RST.
+    const lines = ['*nat', `-F ${this.chain}`];
     backends.forEach((backend, i) => {
       const left = backends.length - i;
-      const statistic = left > 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', (1 / left).toFixed(5)] : [];
-      iptables(['-t', 'nat', '-A', this.chain, '-d', `${vip}/32`, '-p', 'tcp', '--dport', String(port), ...statistic, '-j', 'DNAT', '--to-destination', `${backend}:${port}`]);
+      const statistic = left > 1 ? ` -m statistic --mode random --probability ${(1 / left).toFixed(5)}` : '';
+      lines.push(`-A ${this.chain} -d ${vip}/32 -p tcp -m tcp --dport ${port}${statistic} -j DNAT --to-destination ${backend}:${port}`);
     });
+    lines.push('COMMIT', '');
+    execFileSync('iptables-restore', ['-w', '--noflush'], { input: lines.join('\n'), stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   /**
