@@ -14,7 +14,7 @@
  * warm-up, each with the same concurrency and number of requests, with a full GC before every batch. Then the memory benchmark (bench/memory.ts, in a child with `--expose-gc`).
  *
  * Usage: `npm run bench -- [--requests N] [--concurrency N] [--rounds N] [--warmup N] [--hosts N]
- *         [--endpoints N] [--skip-memory] [--quick] [--json]`
+ *         [--endpoints N] [--delay MS] [--skip-memory] [--quick] [--json]`
  *
  * The throughput target (ResilientAgent ≥ 0.95 × raw undici) is printed as PASS/FAIL; the exit code
  * does not depend on it (timings on a shared machine are noisy). The exit code is non-zero only when
@@ -30,7 +30,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import got from 'got';
 import { Agent, BalancedPool, type Dispatcher, interceptors, request } from 'undici';
-import { ResilientAgent } from '../src/core/agent.js';
+import { ResilientAgent, subjectBuild } from './subject.js';
 import { DnsServer } from '../src/lab/dns-server.js';
 import {
   dnsAddress,
@@ -64,6 +64,8 @@ export interface BenchOptions {
   endpoints: number;
   /** Hosts for the memory benchmark (0 skips it). */
   hosts: number;
+  /** Server delay before each response, ms (0: answer at once, the CPU-bound hot path). */
+  delay: number;
 }
 
 /** One client's figures in one run. */
@@ -257,7 +259,8 @@ async function runOne(
   endpoints: number,
   json: boolean,
 ): Promise<RunResult> {
-  log(json, `\n== ${name}: ${clients.length} clients, ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds ==`);
+  const delay = options.delay > 0 ? `, server delay ${options.delay} ms` : '';
+  log(json, `\n== ${name}: ${clients.length} clients, ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds${delay} ==`);
   const tallies: Tally[] = clients.map(() => ({
     latencies: new Float64Array(options.requests),
     count: 0,
@@ -388,8 +391,9 @@ function pad(s: string, n: number, right = false): string {
 }
 
 function printRun(run: RunResult): void {
-  const head = ['client', 'req/s', 'x raw', 'rounds', 'p50 ms', 'p99 ms', 'x raw', 'CPU us/req', 'x raw', 'cli CPU', 'srv CPU', 'conns'];
-  const widths = [34, 8, 6, 7, 8, 8, 6, 11, 6, 8, 8, 6];
+  // x raw: ratio to raw undici over the whole run; med rnd: median of the per-round ratios.
+  const head = ['client', 'req/s', 'x raw', 'med rnd', 'p50 ms', 'p99 ms', 'p99 x raw', 'CPU us/req', 'CPU x raw', 'cli CPU', 'srv CPU', 'conns'];
+  const widths = [34, 8, 6, 8, 8, 8, 10, 11, 10, 8, 8, 6];
   const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i]!, i > 0)).join(' ');
   console.log(line(head));
   for (const c of run.clients) {
@@ -433,6 +437,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
       warmup: { type: 'string' },
       endpoints: { type: 'string' },
       hosts: { type: 'string' },
+      delay: { type: 'string' },
       'skip-memory': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -456,6 +461,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
     warmup: int('warmup', quick ? 100 : Math.min(3_000, Math.ceil(requests / 10)), 0, 10_000_000),
     endpoints: int('endpoints', 8, 2, 50),
     hosts: values['skip-memory'] ? 0 : int('hosts', quick ? 40 : 1_000, 1, maxMemoryHosts - 1),
+    delay: int('delay', 0, 0, 10_000),
   };
   return { options, json: values.json, skipMemory: values['skip-memory'], help: values.help };
 }
@@ -467,6 +473,8 @@ const usage = `Usage: npm run bench -- [options]
   --warmup N        warm-up requests per client per run (default min(3000, requests/10); --quick 100)
   --endpoints N     endpoints behind one name in the second run (default 8)
   --hosts N         hosts for the memory benchmark (default 1000; --quick 40)
+  --delay MS        the server answers each request after MS ms (default 0: the CPU-bound hot path;
+                    with a delay, throughput is bound by latency, as with a real service behind)
   --skip-memory     skip the memory benchmark
   --quick           small counts, for tests
   --json            print one JSON report on stdout (progress on stderr)`;
@@ -487,7 +495,7 @@ async function main(): Promise<void> {
     loadAverageAfter: [],
     options,
   };
-  log(json, `ridethrough hot-path benchmark — Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`);
+  log(json, `ridethrough hot-path benchmark — ridethrough from ${subjectBuild}/, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`);
 
   const hot = hotAddresses(options.endpoints);
   const memAddrs = Array.from({ length: options.hosts > 0 ? options.hosts + 1 : 0 }, (_, i) => memoryAddress(i));
@@ -500,7 +508,7 @@ async function main(): Promise<void> {
     dnsServer.setRecords('hot.bench.test', { a: hot.slice(0, 1), ttl: 5 });
     dnsServer.setRecords('pool.bench.test', { a: hot, ttl: 5 });
     for (let i = 0; i < options.hosts; i++) dnsServer.setRecords(memoryHost(i), { a: [memoryAddress(i)], ttl: 300 });
-    server = await ServerProcess.start([...hot, ...memAddrs]);
+    server = await ServerProcess.start([...hot, ...memAddrs], options.delay);
     const port = server.port;
 
     const runs: RunResult[] = [];

@@ -75,12 +75,12 @@ export class ServerProcess {
     readonly port: number,
   ) {}
 
-  /** Forks the server and waits until it listens on every address (one shared port). */
-  static async start(addresses: string[]): Promise<ServerProcess> {
+  /** Forks the server and waits until it listens on every address (one shared port); it answers after `delayMs`. */
+  static async start(addresses: string[], delayMs = 0): Promise<ServerProcess> {
     const child = forkTs('./server.ts');
     try {
       const reply = nextMessage(child, (m): m is ServerReply => isReply(m) && (m.type === 'listening' || m.type === 'error'));
-      child.send({ type: 'listen', addresses } satisfies ServerRequest);
+      child.send({ type: 'listen', addresses, delayMs } satisfies ServerRequest);
       const r = await reply;
       if (r.type !== 'listening') throw new Error(`benchmark server failed to listen: ${r.type === 'error' ? r.message : r.type}`);
       return new ServerProcess(child, r.port);

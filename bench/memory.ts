@@ -14,7 +14,7 @@
  */
 import { setImmediate as tick } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
-import { ResilientAgent } from '../src/core/agent.js';
+import { ResilientAgent } from './subject.js';
 import { DnsCache } from '../src/resolve/dns-cache.js';
 import { memoryAddress, memoryHost, round } from './lib.js';
 

@@ -15,7 +15,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Agent, type Dispatcher, interceptors, request } from 'undici';
-import { ResilientAgent } from '../src/core/agent.js';
+import { ResilientAgent } from './subject.js';
 import type { ResilienceOptions } from '../src/core/options.js';
 import { DnsServer } from '../src/lab/dns-server.js';
 import { dnsAddress, hotAddresses, interceptorLookup, ServerProcess } from './lib.js';

@@ -4,7 +4,7 @@
  * same port, each answering `200 ok` (2-byte body) to every request.
  *
  * Protocol over the IPC channel:
- * - parent → `{ type: 'listen', addresses: string[] }`; child → `{ type: 'listening', port }` or `{ type: 'error', message }`
+ * - parent → `{ type: 'listen', addresses: string[], delayMs? }` (answer each request after `delayMs`); child → `{ type: 'listening', port }` or `{ type: 'error', message }`
  * - parent → `{ type: 'cpu' }`; child → `{ type: 'cpu', micros, openConnections, acceptedConnections }`
  *   (user + system CPU time used so far; connections open now and accepted so far)
  * - parent → `{ type: 'close' }` (or the parent going away): the child closes everything and exits.
@@ -16,7 +16,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** A message from the parent. */
-export type ServerRequest = { type: 'listen'; addresses: string[] } | { type: 'cpu' } | { type: 'close' };
+export type ServerRequest = { type: 'listen'; addresses: string[]; delayMs?: number } | { type: 'cpu' } | { type: 'close' };
 /** A message to the parent. */
 export type ServerReply =
   | { type: 'listening'; port: number }
@@ -27,12 +27,17 @@ const body = Buffer.from('ok');
 const servers: http.Server[] = [];
 const sockets = new Set<Socket>();
 let accepted = 0;
+let delayMs = 0;
 
 function createOne(): http.Server {
   const server = http.createServer((req, res) => {
     req.resume();
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
-    res.end(body);
+    const answer = (): void => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+      res.end(body);
+    };
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   });
   // Keep connections open for the whole run: no keep-alive races in a no-failure benchmark.
   server.keepAliveTimeout = 120_000;
@@ -86,6 +91,7 @@ function send(reply: ServerReply): void {
 
 process.on('message', (msg: ServerRequest) => {
   if (msg.type === 'listen') {
+    delayMs = msg.delayMs ?? 0;
     listenAll(msg.addresses).then(
       (port) => send({ type: 'listening', port }),
       (err: unknown) => send({ type: 'error', message: err instanceof Error ? err.message : String(err) }),

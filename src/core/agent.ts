@@ -144,7 +144,12 @@ export class ResilientAgent extends Dispatcher {
   }
 
   private poolFor(origin: ParsedOrigin, endpoint: Endpoint): Dispatcher {
-    if (endpoint.pool) return endpoint.pool;
+    if (endpoint.pool) {
+      if (endpoint.poolExpiresAt === Infinity || Date.now() < endpoint.poolExpiresAt) return endpoint.pool;
+      // maxConnectionAge: new requests go to a fresh pool (fresh connections, so a ClusterIP spreads them
+      // over new pods); the old one closes once its requests are done.
+      this.retirePool(endpoint);
+    }
     const o = this.ctx.options;
     const pool = new Pool(`${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`, {
       connect: {
@@ -156,10 +161,10 @@ export class ResilientAgent extends Dispatcher {
       connections: o.connectionsPerEndpoint ?? null,
       headersTimeout: o.attemptTimeout,
       bodyTimeout: o.bodyTimeout,
-      // Retire connections by age (jittered per pool) so a ClusterIP's traffic spreads onto new pods.
-      ...(o.maxConnectionAge > 0 ? { clientTtl: Math.round(o.maxConnectionAge * (0.9 + Math.random() * 0.2)) } : {}),
     });
     endpoint.pool = pool;
+    // Jittered per pool (±10 %), so pools created together do not all reconnect at once.
+    endpoint.poolExpiresAt = o.maxConnectionAge > 0 ? Date.now() + Math.round(o.maxConnectionAge * (0.9 + Math.random() * 0.2)) : Infinity;
     this.pools.add(pool);
     return pool;
   }

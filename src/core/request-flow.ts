@@ -109,7 +109,7 @@ export class RequestFlow implements AttemptOwner {
   private readonly maxAttempts: number;
   private readonly startedAt = Date.now();
   private readonly deadlineAt: number;
-  private readonly backoff: Backoff;
+  private backoffState: Backoff | undefined;
   private readonly tried = new Set<string>();
   private readonly records: AttemptRecord[] = [];
   private attemptCount = 0;
@@ -118,7 +118,7 @@ export class RequestFlow implements AttemptOwner {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private sleepTimer: NodeJS.Timeout | undefined;
   private interruptReject: ((err: Error) => void) | undefined;
-  private readonly interrupt: Promise<never>;
+  private interrupt: Promise<never> | undefined;
 
   /**
    * @param ctx - the shared state (options, DNS cache, endpoints)
@@ -148,7 +148,6 @@ export class RequestFlow implements AttemptOwner {
     this.deadlineMs = overrides.deadline ?? o.deadline;
     this.maxAttempts = overrides.maxAttempts ?? o.maxAttempts;
     this.deadlineAt = this.startedAt + this.deadlineMs;
-    this.backoff = new Backoff(o.backoff);
     const hedge = overrides.hedge ?? o.hedge;
     this.hedge = hedge && this.idempotent && this.body.replayable ? hedge : undefined;
     this.opts = {
@@ -158,10 +157,6 @@ export class RequestFlow implements AttemptOwner {
       headersTimeout: overrides.attemptTimeout ?? opts.headersTimeout ?? o.attemptTimeout,
       bodyTimeout: opts.bodyTimeout ?? o.bodyTimeout,
     };
-    this.interrupt = new Promise<never>((_, reject) => {
-      this.interruptReject = reject;
-    });
-    this.interrupt.catch(() => {});
   }
 
   /** Starts the flow. Errors reach the caller's handler, never the caller of start(). */
@@ -201,9 +196,9 @@ export class RequestFlow implements AttemptOwner {
 
   private async run(): Promise<void> {
     while (!this.done) {
-      let endpoint: Endpoint | undefined;
+      let endpoint: Endpoint | undefined = this.chooseEndpointNow();
       try {
-        endpoint = await this.chooseEndpoint();
+        endpoint ??= await this.chooseEndpoint();
       } catch (err) {
         if (this.done || err instanceof Interrupted) return;
         if (err instanceof DnsResolutionError && !err.retryable) {
@@ -212,7 +207,7 @@ export class RequestFlow implements AttemptOwner {
         }
         const dnsCode = err instanceof DnsResolutionError ? err.dnsCode : errorCode(err);
         this.records.push({ attempt: ++this.attemptCount, address: undefined, code: dnsCode, status: undefined, durationMs: 0, maybeSent: false });
-        if (!(await this.retryAfterFailure(err as Error, undefined, dnsCode, this.backoff.next()))) return;
+        if (!(await this.retryAfterFailure(err as Error, undefined, dnsCode, this.backoff().next()))) return;
         continue;
       }
       if (this.done) return;
@@ -224,6 +219,15 @@ export class RequestFlow implements AttemptOwner {
       }
       if (!(await this.decideAfterError(attempt, outcome.error, outcome.started))) return;
     }
+  }
+
+  /** The first attempt's endpoint when the DNS answer is cached and fresh: no await on the hot path. */
+  private chooseEndpointNow(): Endpoint | undefined {
+    if (this.attemptCount > 0) return undefined;
+    const answer = this.ctx.dns.fresh(this.origin.hostname);
+    if (!answer) return undefined;
+    this.endpoints.update(answer);
+    return this.endpoints.pick(this.tried, this.lastAddress, Date.now());
   }
 
   /** Resolves the host and picks where the next attempt goes. */
@@ -270,6 +274,13 @@ export class RequestFlow implements AttemptOwner {
    * accepted, or the last to fail.
    */
   private async attemptRound(first: Endpoint): Promise<{ attempt: AttemptHandler; outcome: AttemptOutcome }> {
+    if (!this.hedge) {
+      // One attempt at a time: the deadline and caller aborts settle it (as abandoned), no race needed.
+      const attempt = this.startAttempt(first);
+      const outcome = await attempt.outcome;
+      this.running.delete(attempt);
+      return { attempt, outcome };
+    }
     const pending = new Map<AttemptHandler, Promise<{ attempt: AttemptHandler; outcome: AttemptOutcome }>>();
     const track = (a: AttemptHandler): void => {
       pending.set(a, a.outcome.then((outcome) => ({ attempt: a, outcome })));
@@ -310,6 +321,12 @@ export class RequestFlow implements AttemptOwner {
       if (hedgeTimer) clearTimeout(hedgeTimer);
       throw err;
     }
+  }
+
+  /** The request's backoff sequence, made on the first retry (most requests never need one). */
+  private backoff(): Backoff {
+    this.backoffState ??= new Backoff(this.ctx.options.backoff);
+    return this.backoffState;
   }
 
   private hedgeDelay(): number {
@@ -370,7 +387,7 @@ export class RequestFlow implements AttemptOwner {
         return false;
       }
     }
-    return this.retryAfterFailure(error, attempt.endpoint.address.address, errorCode(error), this.backoff.next());
+    return this.retryAfterFailure(error, attempt.endpoint.address.address, errorCode(error), this.backoff().next());
   }
 
   /** Waits `delayMs` and returns true when another attempt fits; otherwise fails the request and returns false. */
@@ -413,7 +430,7 @@ export class RequestFlow implements AttemptOwner {
     if (this.running.size > 1 && this.body.canSend) return { retry: true, delayMs: 0 };
     if (!this.idempotent || !this.body.canSend || this.attemptCount >= this.maxAttempts) return { retry: false };
     if (retryAfter !== undefined && retryAfter > o.maxRetryAfter) return { retry: false };
-    const delayMs = retryAfter ?? this.backoff.next();
+    const delayMs = retryAfter ?? this.backoff().next();
     if (now + delayMs >= this.deadlineAt) return { retry: false };
     // A retry after a response loads the server: it is paid from the budget (none left: the caller gets this response).
     if (this.state.budget && !this.state.budget.tryWithdraw()) return { retry: false };
@@ -425,7 +442,8 @@ export class RequestFlow implements AttemptOwner {
     this.isCommitted = true;
     this.current = attempt;
     this.running.delete(attempt);
-    this.abandonRunning(new Error('ridethrough: another attempt answered first'));
+    // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
+    if (this.running.size > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
     this.releasePermit(this.ctx.options.retryStatuses.has(status) ? 'unhealthy' : 'healthy');
     this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
@@ -438,7 +456,8 @@ export class RequestFlow implements AttemptOwner {
     this.isCommitted = true;
     this.current = attempt;
     this.running.delete(attempt);
-    this.abandonRunning(new Error('ridethrough: another attempt answered first'));
+    // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
+    if (this.running.size > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
     this.releasePermit('healthy');
     this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
@@ -511,6 +530,13 @@ export class RequestFlow implements AttemptOwner {
 
   /** Awaits `p`, but rejects with Interrupted as soon as the flow ends (deadline, abort). */
   private race<T>(p: Promise<T>): Promise<T> {
+    if (this.done) return Promise.reject(new Interrupted());
+    if (!this.interrupt) {
+      this.interrupt = new Promise<never>((_, reject) => {
+        this.interruptReject = reject;
+      });
+      this.interrupt.catch(() => {});
+    }
     return Promise.race([p, this.interrupt]);
   }
 }

@@ -46,6 +46,8 @@ export class Endpoint {
   latencyMs = 0;
   /** The connection pool for this address, created on first use by the agent. */
   pool: Dispatcher | undefined;
+  /** When the pool is retired for a new one (epoch ms; `maxConnectionAge`). */
+  poolExpiresAt = Infinity;
 
   /**
    * @param address - the IP address and family

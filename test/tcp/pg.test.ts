@@ -17,6 +17,7 @@ import { freePort } from './support.js';
 const DNS_ADDRESS = '127.0.44.53';
 const bin = postgresBinDir();
 const skipReason = bin === undefined ? 'PostgreSQL is not installed (no postgres binary)' : process.getuid?.() !== 0 ? 'starting PostgreSQL as the postgres user needs root' : undefined;
+if (skipReason !== undefined && process.env.CI === 'true') throw new Error(`test/tcp/pg.test.ts must run under CI, but ${skipReason} (.ci/run installs postgresql)`);
 if (skipReason !== undefined) console.warn(`test/tcp/pg.test.ts skipped: ${skipReason}`);
 
 /** Errors raised before a query was sent: safe to retry. */
