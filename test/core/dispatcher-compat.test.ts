@@ -6,88 +6,31 @@
  * Run on Node 22, 24 and 26. Real parts only, on 127.0.30.x–127.0.33.x.
  */
 import { createHash } from 'node:crypto';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { type Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, getGlobalDispatcher, fetch as undiciFetch, request, stream } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DeadlineExceededError,
   NotRetryableError,
-  ResilientAgent,
-  type ResilienceOptions,
+  type ResilientAgent,
   type RetryEvent,
-  channelNames,
   installGlobalDispatcher,
   resilience,
 } from '../../src/index.js';
-import { DnsServer } from '../../src/lab/dns-server.js';
-import { type FaultServer, startFaultServer } from '../support/fault-server.js';
-import { type Pod, type PodBehaviour, startPod } from '../support/pods.js';
+import type { Pod, PodBehaviour } from '../support/pods.js';
+import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_083;
 const nodeMajor = Number(process.versions.node.split('.')[0]);
-let dns: DnsServer;
-const cleanups: (() => Promise<void> | void)[] = [];
+const { dns, dnsOptions, defer, agent: newAgent, pod, fault, watchRetries } = useScope({
+  dnsAddress: '127.0.30.53',
+  port: PORT,
+  dns: { family: 4, hostsFile: false, reResolveInterval: 0 },
+});
 
 /** Node's built-in fetch, typed loosely enough to take a `dispatcher` of another undici copy. */
 const builtinFetch = globalThis.fetch as unknown as (input: string, init?: Omit<RequestInit, 'dispatcher'> & { dispatcher?: unknown }) => Promise<Response>;
-
-beforeAll(async () => {
-  dns = new DnsServer({ address: '127.0.30.53', port: 0 });
-  await dns.start();
-});
-
-afterAll(async () => {
-  await dns.stop();
-});
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-const dnsOptions = (): NonNullable<ResilienceOptions['dns']> => ({ servers: [dns.server], search: [], family: 4, hostsFile: false, reResolveInterval: 0 });
-
-/** An agent that resolves through the test DNS server only; closed after the test. */
-function newAgent(options: ResilienceOptions = {}): ResilientAgent {
-  const agent = new ResilientAgent({ ...options, dns: dnsOptions() });
-  cleanups.push(() => agent.close());
-  return agent;
-}
-
-async function pod(name: string, address: string, behaviour?: PodBehaviour): Promise<Pod> {
-  const p = await startPod(name, address, PORT, behaviour);
-  cleanups.push(() => p.kill());
-  return p;
-}
-
-async function fault(address: string, options: Parameters<typeof startFaultServer>[2] = {}): Promise<FaultServer> {
-  const f = await startFaultServer(address, PORT, options);
-  cleanups.push(() => f.stop());
-  return f;
-}
-
-function watchRetries(onEvent?: (e: RetryEvent) => void): RetryEvent[] {
-  const events: RetryEvent[] = [];
-  const fn = (message: unknown): void => {
-    events.push(message as RetryEvent);
-    onEvent?.(message as RetryEvent);
-  };
-  diagnosticsChannel.subscribe(channelNames.retry, fn);
-  cleanups.push(() => {
-    diagnosticsChannel.unsubscribe(channelNames.retry, fn);
-  });
-  return events;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 /** A host whose only address refuses until a pod starts on it at the first refusal. */
 async function refusedThenLive(host: string, address: string): Promise<{ pod: () => Promise<Pod>; retries: RetryEvent[] }> {
@@ -431,7 +374,7 @@ describe('an undici Agent composed with resilience()', () => {
       if (e.address === '127.0.33.1') dns.setRecords(host, { a: ['127.0.33.1', '127.0.33.2'] });
     });
     const dispatcher = new Agent({ connect: { timeout: 1_000 } }).compose(resilience({ dns: dnsOptions() }));
-    cleanups.push(() => dispatcher.close());
+    defer(() => dispatcher.close());
     const res = await request(`http://${host}:${PORT}/c`, { method: 'POST', body: 'composed', dispatcher });
     expect(res.statusCode).toBe(200);
     expect(await res.body.text()).toBe(`POST /c host=${host}:${PORT} body=composed`);
@@ -444,7 +387,7 @@ describe('an undici Agent composed with resilience()', () => {
   it('gives up at a per-request deadline with the ridethrough error', async () => {
     dns.setRecords('compose-dead.rt.test', { a: ['127.0.33.3'] });
     const dispatcher = new Agent().compose(resilience({ dns: dnsOptions(), maxAttempts: 1000, backoff: { base: 10, cap: 50 } }));
-    cleanups.push(() => dispatcher.close());
+    defer(() => dispatcher.close());
     const err = await rejection(request(`http://compose-dead.rt.test:${PORT}/`, { dispatcher, ridethrough: { deadline: 300 } } as Parameters<typeof request>[1]));
     expect(err).toBeInstanceOf(DeadlineExceededError);
     expect((err as DeadlineExceededError).deadlineMs).toBe(300);
@@ -454,7 +397,7 @@ describe('an undici Agent composed with resilience()', () => {
     dns.setRecords('compose-builtin.rt.test', { a: ['127.0.33.4'] });
     await pod('p', '127.0.33.4', echo);
     const dispatcher: Dispatcher = new Agent().compose(resilience({ dns: dnsOptions() }));
-    cleanups.push(() => dispatcher.close());
+    defer(() => dispatcher.close());
     const res = await builtinFetch(`http://compose-builtin.rt.test:${PORT}/b`, { method: 'POST', body: 'hi', dispatcher });
     expect(res.headers.getSetCookie()).toHaveLength(2);
     expect(await res.text()).toBe(`POST /b host=compose-builtin.rt.test:${PORT} body=hi`);

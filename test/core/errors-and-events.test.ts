@@ -3,9 +3,8 @@
  * list, cause) and the diagnostics_channel events with their documented fields.
  * Real parts only: a UDP DNS server, HTTP pods and a raw TCP fault server on 127.0.34.x–127.0.37.x.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AttemptRecord,
   AttemptsExhaustedError,
@@ -19,67 +18,16 @@ import {
   NoEndpointError,
   NotRetryableError,
   type ResolveEvent,
-  type ResilienceOptions,
-  ResilientAgent,
   type RetryEvent,
   RidethroughError,
   channelNames,
 } from '../../src/index.js';
 import { errorCode } from '../../src/classify/failure.js';
-import { DnsServer } from '../../src/lab/dns-server.js';
-import { startFaultServer } from '../support/fault-server.js';
-import { type Pod, type PodBehaviour, startPod } from '../support/pods.js';
+import type { PodBehaviour } from '../support/pods.js';
+import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_084;
-let dns: DnsServer;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  dns = new DnsServer({ address: '127.0.34.53', port: 0 });
-  await dns.start();
-});
-
-afterAll(async () => {
-  await dns.stop();
-});
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function newAgent(options: ResilienceOptions = {}): ResilientAgent {
-  const agent = new ResilientAgent({ ...options, dns: { servers: [dns.server], search: [], family: 4, hostsFile: false, ...options.dns } });
-  cleanups.push(() => agent.close());
-  return agent;
-}
-
-async function pod(name: string, address: string, behaviour?: PodBehaviour): Promise<Pod> {
-  const p = await startPod(name, address, PORT, behaviour);
-  cleanups.push(() => p.kill());
-  return p;
-}
-
-/** Records the events of one channel until the test ends. */
-function listen<T>(name: string): T[] {
-  const events: T[] = [];
-  const fn = (message: unknown): void => {
-    events.push(message as T);
-  };
-  diagnosticsChannel.subscribe(name, fn);
-  cleanups.push(() => {
-    diagnosticsChannel.unsubscribe(name, fn);
-  });
-  return events;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
+const { dns, agent: newAgent, pod, fault, watch: listen } = useScope({ dnsAddress: '127.0.34.53', port: PORT, dns: { family: 4, hostsFile: false } });
 
 const always503: PodBehaviour = (req, res) => {
   req.resume();
@@ -186,8 +134,7 @@ describe('errors from real requests', () => {
   it('NotRetryableError keeps the reset as cause and marks the attempt maybe-sent', async () => {
     const host = 'reset.rt.test';
     dns.setRecords(host, { a: ['127.0.34.5'] });
-    const f = await startFaultServer('127.0.34.5', PORT);
-    cleanups.push(() => f.stop());
+    await fault('127.0.34.5');
     const agent = newAgent();
     const err = await rejection(request(`http://${host}:${PORT}/`, { method: 'PATCH', body: 'x', dispatcher: agent }));
     expect(err).toBeInstanceOf(NotRetryableError);
@@ -253,12 +200,7 @@ describe('diagnostics_channel events', () => {
     const giveUps = listen<GiveUpEvent>('ridethrough:giveup');
     // The refusal moves DNS: the re-resolution it triggers finds the live pod.
     const live = await pod('live', '127.0.35.2');
-    const unsubscribeMove = ((): (() => void) => {
-      const fn = (): void => dns.setRecords(host, { a: ['127.0.35.1', '127.0.35.2'], ttl: 3 });
-      diagnosticsChannel.subscribe('ridethrough:endpoint:ejected', fn);
-      return () => diagnosticsChannel.unsubscribe('ridethrough:endpoint:ejected', fn);
-    })();
-    cleanups.push(unsubscribeMove);
+    listen('ridethrough:endpoint:ejected', () => dns.setRecords(host, { a: ['127.0.35.1', '127.0.35.2'], ttl: 3 }));
     const agent = newAgent({ dns: { reResolveInterval: 0 }, ejection: { baseTime: 2_000, maxTime: 4_000 } });
     const res = await request(`http://${host}:${PORT}/orders`, { method: 'POST', body: 'x', dispatcher: agent });
     expect(res.statusCode).toBe(200);
@@ -349,8 +291,7 @@ describe('diagnostics_channel events', () => {
   it('ridethrough:giveup (and no ridethrough:deadline) for other give-ups', async () => {
     const host = 'giveup-other.rt.test';
     dns.setRecords(host, { a: ['127.0.36.2'] });
-    const f = await startFaultServer('127.0.36.2', PORT);
-    cleanups.push(() => f.stop());
+    await fault('127.0.36.2');
     const deadlines = listen<GiveUpEvent>('ridethrough:deadline');
     const giveUps = listen<GiveUpEvent>('ridethrough:giveup');
     const agent = newAgent();

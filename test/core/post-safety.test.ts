@@ -3,76 +3,22 @@
  * that surely did not (refused connection, unread streaming body) is retried, whatever its method.
  * Real parts only: a UDP DNS server, HTTP pods and a raw TCP fault server on 127.0.20.x–127.0.23.x.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FormData as UndiciFormData, Response, request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NotRetryableError, ResilientAgent, type ResilienceOptions, type RetryEvent, channelNames, createResilientFetch } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { NotRetryableError, createResilientFetch } from '../../src/index.js';
 import { errorCode } from '../../src/classify/failure.js';
-import { DnsServer } from '../../src/lab/dns-server.js';
-import { type FaultServer, startFaultServer } from '../support/fault-server.js';
-import { type Pod, startPod } from '../support/pods.js';
+import type { FaultServer } from '../support/fault-server.js';
+import type { Pod } from '../support/pods.js';
+import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_080;
-let dns: DnsServer;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  dns = new DnsServer({ address: '127.0.20.53', port: 0 });
-  await dns.start();
+const { dns, agent: newAgent, pod, fault, watchRetries } = useScope({
+  dnsAddress: '127.0.20.53',
+  port: PORT,
+  dns: { family: 4, reResolveInterval: 0, hostsFile: false },
 });
-
-afterAll(async () => {
-  await dns.stop();
-});
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-/** An agent that resolves through the test DNS server only; closed after the test. */
-function newAgent(options: ResilienceOptions = {}): ResilientAgent {
-  const agent = new ResilientAgent({ ...options, dns: { servers: [dns.server], search: [], family: 4, reResolveInterval: 0, hostsFile: false } });
-  cleanups.push(() => agent.close());
-  return agent;
-}
-
-async function pod(name: string, address: string): Promise<Pod> {
-  const p = await startPod(name, address, PORT);
-  cleanups.push(() => p.kill());
-  return p;
-}
-
-async function fault(address: string, options: Parameters<typeof startFaultServer>[2] = {}): Promise<FaultServer> {
-  const f = await startFaultServer(address, PORT, options);
-  cleanups.push(() => f.stop());
-  return f;
-}
-
-/** Collects `ridethrough:retry` events until the test ends; `onEvent` runs synchronously inside publish. */
-function watchRetries(onEvent?: (e: RetryEvent) => void): RetryEvent[] {
-  const events: RetryEvent[] = [];
-  const fn = (message: unknown): void => {
-    events.push(message as RetryEvent);
-    onEvent?.(message as RetryEvent);
-  };
-  diagnosticsChannel.subscribe(channelNames.retry, fn);
-  cleanups.push(() => {
-    diagnosticsChannel.unsubscribe(channelNames.retry, fn);
-  });
-  return events;
-}
-
-/** The rejection of `p` (fails the test if it resolves). */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 /** A fault server that, on its first request, moves DNS to list a healthy replica too (the pod moved). */
 async function faultThenHealthy(host: string, faultIp: string, healthyIp: string): Promise<{ bad: FaultServer; good: Pod }> {

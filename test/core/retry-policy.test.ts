@@ -4,83 +4,16 @@
  * timeout, and nothing after the response was handed to the caller.
  * Real parts only: a UDP DNS server, HTTP pods and a raw TCP fault server on 127.0.24.x–127.0.27.x.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AttemptsExhaustedError,
-  DeadlineExceededError,
-  NotRetryableError,
-  ResilientAgent,
-  type ResilienceOptions,
-  type RetryEvent,
-  channelNames,
-  createResilientFetch,
-} from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { AttemptsExhaustedError, DeadlineExceededError, NotRetryableError, createResilientFetch } from '../../src/index.js';
 import { errorCode } from '../../src/classify/failure.js';
-import { DnsServer } from '../../src/lab/dns-server.js';
-import { type FaultServer, startFaultServer } from '../support/fault-server.js';
-import { type Pod, type PodBehaviour, answerOk, startPod } from '../support/pods.js';
+import { type Pod, type PodBehaviour, answerOk } from '../support/pods.js';
+import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_081;
-let dns: DnsServer;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  dns = new DnsServer({ address: '127.0.24.53', port: 0 });
-  await dns.start();
-});
-
-afterAll(async () => {
-  await dns.stop();
-});
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-/** An agent that resolves through the test DNS server only; closed after the test. */
-function newAgent(options: ResilienceOptions = {}): ResilientAgent {
-  const agent = new ResilientAgent({ ...options, dns: { servers: [dns.server], search: [], family: 4, hostsFile: false, ...options.dns } });
-  cleanups.push(() => agent.close());
-  return agent;
-}
-
-async function pod(name: string, address: string, behaviour?: PodBehaviour): Promise<Pod> {
-  const p = await startPod(name, address, PORT, behaviour);
-  cleanups.push(() => p.kill());
-  return p;
-}
-
-async function fault(address: string, options: Parameters<typeof startFaultServer>[2] = {}): Promise<FaultServer> {
-  const f = await startFaultServer(address, PORT, options);
-  cleanups.push(() => f.stop());
-  return f;
-}
-
-/** Collects `ridethrough:retry` events until the test ends; `onEvent` runs inside publish. */
-function watchRetries(onEvent?: (e: RetryEvent) => void): RetryEvent[] {
-  const events: RetryEvent[] = [];
-  const fn = (message: unknown): void => {
-    events.push(message as RetryEvent);
-    onEvent?.(message as RetryEvent);
-  };
-  diagnosticsChannel.subscribe(channelNames.retry, fn);
-  cleanups.push(() => {
-    diagnosticsChannel.unsubscribe(channelNames.retry, fn);
-  });
-  return events;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
+const { dns, agent: newAgent, pod, fault, watchRetries } = useScope({ dnsAddress: '127.0.24.53', port: PORT, dns: { family: 4, hostsFile: false } });
 
 /** Answers `status` (with `headers` and a body) to the first `times` requests, then 200 with the pod name. */
 function failFirst(times: number, status: number, headers: Record<string, string> = {}, body = 'x'.repeat(10_000)): PodBehaviour & { at: number[] } {

@@ -187,17 +187,25 @@ export interface ChannelRecorder<T> {
   stop(): void;
 }
 
+/**
+ * Calls `onMessage` synchronously (inside `publish`) with every message published on the
+ * `node:diagnostics_channel` channel `name`, until the returned function is called.
+ */
+export function subscribeChannel<T>(name: string, onMessage: (message: T) => void): () => void {
+  const listener = (message: unknown): void => onMessage(message as T);
+  diagnosticsChannel.subscribe(name, listener);
+  return () => {
+    diagnosticsChannel.unsubscribe(name, listener);
+  };
+}
+
 /** Starts recording every message published on the `node:diagnostics_channel` channel `name`. */
 export function recordChannel<T>(name: string): ChannelRecorder<T> {
   const events: Recorded<T>[] = [];
-  const listener = (message: unknown): void => {
-    events.push({ at: Date.now(), message: message as T });
-  };
-  diagnosticsChannel.subscribe(name, listener);
-  return {
-    events,
-    stop: () => diagnosticsChannel.unsubscribe(name, listener),
-  };
+  const stop = subscribeChannel<T>(name, (message) => {
+    events.push({ at: Date.now(), message });
+  });
+  return { events, stop };
 }
 
 /** The shape of undici's `undici:client:beforeConnect` message that tests read. */

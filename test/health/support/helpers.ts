@@ -32,15 +32,7 @@ export async function send(agent: ResilientAgent, url: string, options: Omit<Par
   return { status: res.statusCode, body: await res.body.text() };
 }
 
-/** Awaits `p` and returns what it rejected with; fails when it resolves. */
-export async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, got a result');
-}
+export { rejection } from '../../support/scope.js';
 
 /** The stats of `origin` (`http://host:port`); throws when the agent has none. */
 export function originStats(agent: ResilientAgent, origin: string): OriginStats {
