@@ -5,26 +5,15 @@
  * 127.0.90.x; "dead" addresses are loopback addresses with no listener (connections refused).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CircuitOpenError, DeadlineExceededError, DnsResolutionError, RidethroughError } from '../../src/errors/errors.js';
 import { type BreakerEvent, channelNames } from '../../src/events/channels.js';
-import { Cluster, recordChannel } from '../support/cluster.js';
-import { agentFor, originStats, recordConnects, rejection, send } from './support/helpers.js';
+import { type Cluster, recordChannel } from '../support/cluster.js';
+import { agentFor, originStats, recordConnects, rejection, send, useCluster } from './support/helpers.js';
 
-const DNS_ADDRESS = '127.0.90.53';
 const PORT = 18_090;
 
-let cluster: Cluster | undefined;
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
-
-async function start(): Promise<Cluster> {
-  cluster = await Cluster.start(DNS_ADDRESS);
-  return cluster;
-}
+const start = useCluster('127.0.90.53');
 
 function breakerEvents(c: Cluster, origin: string): () => string[] {
   const rec = recordChannel<BreakerEvent>(channelNames.breaker);

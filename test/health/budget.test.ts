@@ -4,27 +4,16 @@
  * free. Under a total outage the server therefore sees at most (1 + ratio) × requests + the floor.
  * Real parts only: a UDP DNS server, HTTP pods and a raw TCP fault server on 127.0.92.x.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AttemptsExhaustedError, BudgetExhaustedError } from '../../src/errors/errors.js';
 import { type RetryEvent, channelNames } from '../../src/events/channels.js';
 import { startFaultServer } from '../support/fault-server.js';
-import { Cluster, failures, recordChannel, steadyStream } from '../support/cluster.js';
-import { agentFor, endpointStats, originStats, send } from './support/helpers.js';
+import { failures, recordChannel, steadyStream } from '../support/cluster.js';
+import { agentFor, endpointStats, originStats, send, useCluster } from './support/helpers.js';
 
-const DNS_ADDRESS = '127.0.92.53';
 const PORT = 18_092;
 
-let cluster: Cluster | undefined;
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
-
-async function start(): Promise<Cluster> {
-  cluster = await Cluster.start(DNS_ADDRESS);
-  return cluster;
-}
+const start = useCluster('127.0.92.53');
 
 describe('retry budget', () => {
   it('a server answering 503 to everything at ~200 requests/s receives at most (1 + ratio) × sent + floor', async () => {

@@ -6,27 +6,16 @@
  * DNS server and HTTP pods on 127.0.91.x.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeadlineExceededError } from '../../src/errors/errors.js';
 import { type EndpointEvent, channelNames } from '../../src/events/channels.js';
 import { type Pod, type PodBehaviour, answerOk } from '../support/pods.js';
-import { Cluster, failures, recordChannel, steadyStream, waitFor } from '../support/cluster.js';
-import { agentFor, endpointStats, originStats, rejection, send } from './support/helpers.js';
+import { type Cluster, failures, recordChannel, steadyStream, waitFor } from '../support/cluster.js';
+import { agentFor, endpointStats, originStats, rejection, send, useCluster } from './support/helpers.js';
 
-const DNS_ADDRESS = '127.0.91.53';
 const PORT = 18_091;
 
-let cluster: Cluster | undefined;
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
-
-async function start(): Promise<Cluster> {
-  cluster = await Cluster.start(DNS_ADDRESS);
-  return cluster;
-}
+const start = useCluster('127.0.91.53');
 
 const unavailable: PodBehaviour = (req, res) => {
   req.resume();

@@ -10,25 +10,14 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EndpointEvent, type HedgeEvent, channelNames } from '../../src/events/channels.js';
-import { Cluster, failures, recordChannel, sleep, steadyStream, waitFor } from '../support/cluster.js';
+import { type Cluster, failures, recordChannel, sleep, steadyStream, waitFor } from '../support/cluster.js';
 import { IptablesChain, iptablesUnavailableReason } from '../support/iptables.js';
 import type { Pod } from '../support/pods.js';
-import { HEALTH_CHAIN, agentFor, endpointStats, originStats, send } from './support/helpers.js';
+import { HEALTH_CHAIN, agentFor, endpointStats, originStats, send, useCluster } from './support/helpers.js';
 
-const DNS_ADDRESS = '127.0.93.53';
 const PORT = 18_093;
 
-let cluster: Cluster | undefined;
-
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
-
-async function start(): Promise<Cluster> {
-  cluster = await Cluster.start(DNS_ADDRESS);
-  return cluster;
-}
+const start = useCluster('127.0.93.53');
 
 /** Records `ridethrough:hedge` events; call the result for those so far. */
 function recordHedges(c: Cluster): () => HedgeEvent[] {

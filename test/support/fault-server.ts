@@ -1,6 +1,5 @@
-import { once } from 'node:events';
-import net from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { RawHttpServer, parseRequestHead } from './raw-http.js';
 
 /**
  * What a {@link FaultServer} does once it has read a whole HTTP request:
@@ -41,15 +40,9 @@ export interface FaultServerOptions {
  * after the request has reached it. Counts connections and requests so tests can prove that a request
  * was (or was not) sent again.
  */
-export class FaultServer {
-  /** Complete requests read, in order. */
-  readonly requests: FaultRequest[] = [];
-  /** Connections accepted. */
-  connections = 0;
+export class FaultServer extends RawHttpServer<FaultRequest> {
   /** What the server does with each request; may be changed while running. */
   mode: FaultMode;
-  private readonly server: net.Server;
-  private readonly sockets = new Set<Socket>();
   private readonly onRequest: FaultServerOptions['onRequest'];
 
   /**
@@ -57,46 +50,13 @@ export class FaultServer {
    * @param port - port (0 for any)
    * @param options - mode and request hook
    */
-  constructor(
-    readonly address: string,
-    readonly port: number,
-    options: FaultServerOptions = {},
-  ) {
+  constructor(address: string, port: number, options: FaultServerOptions = {}) {
+    super(address, port);
     this.mode = options.mode ?? 'reset';
     this.onRequest = options.onRequest;
-    this.server = net.createServer((socket) => this.accept(socket));
   }
 
-  /** Starts listening. */
-  async start(): Promise<this> {
-    this.server.listen(this.port, this.address);
-    await once(this.server, 'listening');
-    return this;
-  }
-
-  /** The bound port. */
-  get boundPort(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  /** Number of complete requests read, optionally only those with `method`. */
-  count(method?: string): number {
-    return method ? this.requests.filter((r) => r.method === method).length : this.requests.length;
-  }
-
-  /** Stops listening and destroys every open connection. */
-  async stop(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
-  }
-
-  private accept(socket: Socket): void {
-    this.connections++;
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
+  protected serve(socket: Socket): void {
     let buffered = Buffer.alloc(0);
     let handled = false;
     socket.on('data', (chunk: Buffer) => {
@@ -139,19 +99,10 @@ export async function startFaultServer(address: string, port = 0, options: Fault
 
 /** Parses one complete HTTP/1.1 request from `data`; undefined while incomplete. */
 function parseRequest(data: Buffer): FaultRequest | undefined {
-  const headEnd = data.indexOf('\r\n\r\n');
-  if (headEnd === -1) return undefined;
-  const lines = data.subarray(0, headEnd).toString('latin1').split('\r\n');
-  const [method = '', url = ''] = (lines[0] ?? '').split(' ');
-  const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon === -1) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-  }
-  const rest = data.subarray(headEnd + 4);
+  const head = parseRequestHead(data);
+  if (!head) return undefined;
+  const { method, url, headers } = head;
+  const rest = data.subarray(head.bodyStart);
   let body: Buffer | undefined;
   if (headers['transfer-encoding']?.toLowerCase().includes('chunked')) {
     body = dechunk(rest);

@@ -4,13 +4,13 @@
  */
 import net from 'node:net';
 import { AbstractConnector, Redis, type RedisOptions } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ResilienceContext } from '../../src/core/context.js';
+import { describe, expect, it } from 'vitest';
+import type { ResilienceContext } from '../../src/core/context.js';
 import { createLookup, type ResilientLookup } from '../../src/tcp/lookup.js';
 import { resilientConnect } from '../../src/tcp/resilient-connect.js';
-import { Cluster, sleep } from '../support/cluster.js';
+import { type Cluster, sleep } from '../support/cluster.js';
 import { RedisServer } from './redis-server.js';
-import { freePort } from './support.js';
+import { freePort, useContextCluster } from './support.js';
 
 const DNS_ADDRESS = '127.0.43.53';
 
@@ -65,19 +65,7 @@ function lookupConnector(lookup: ResilientLookup): NonNullable<RedisOptions['Con
 }
 
 describe('ioredis with ridethrough, against a real redis-server', () => {
-  let cluster: Cluster | undefined;
-
-  afterEach(async () => {
-    await cluster?.close();
-    cluster = undefined;
-  });
-
-  async function start(): Promise<{ c: Cluster; ctx: ResilienceContext }> {
-    const c = (cluster = await Cluster.start(DNS_ADDRESS));
-    const ctx = new ResilienceContext({ dns: c.dnsOptions() });
-    c.defer(() => ctx.close());
-    return { c, ctx };
-  }
+  const start = useContextCluster(DNS_ADDRESS);
 
   /** Runs the move scenario with a client made by `connect`. */
   async function moveScenario(c: Cluster, name: string, from: string, to: string, makeClient: (port: number) => Redis): Promise<void> {

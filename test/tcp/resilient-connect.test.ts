@@ -9,28 +9,20 @@ import { AttemptsExhaustedError, DeadlineExceededError, DnsResolutionError } fro
 import { channelNames, type RetryEvent } from '../../src/events/channels.js';
 import { createLookup } from '../../src/tcp/lookup.js';
 import { resilientConnect } from '../../src/tcp/resilient-connect.js';
-import { Cluster, recordChannel, sleep } from '../support/cluster.js';
-import { freePort, makeCert, rejection, roundTrip, startEcho, startTlsEcho } from './support.js';
+import { recordChannel, sleep } from '../support/cluster.js';
+import { freePort, makeCert, rejection, roundTrip, startEcho, startTlsEcho, useContextCluster } from './support.js';
 
 const DNS_ADDRESS = '127.0.40.53';
 
 describe('resilientConnect', () => {
-  let cluster: Cluster | undefined;
+  /** A cluster whose echo servers and contexts are torn down after the test. */
+  const start = useContextCluster(DNS_ADDRESS);
   const sockets: Socket[] = [];
 
-  afterEach(async () => {
+  // Registered after the cluster's: afterEach hooks run in reverse, so sockets go before the cluster.
+  afterEach(() => {
     for (const s of sockets.splice(0)) s.destroy();
-    await cluster?.close();
-    cluster = undefined;
   });
-
-  /** A cluster whose echo servers, contexts and sockets are torn down after the test. */
-  async function start(): Promise<{ c: Cluster; ctx: ResilienceContext }> {
-    const c = (cluster = await Cluster.start(DNS_ADDRESS));
-    const ctx = new ResilienceContext({ dns: c.dnsOptions() });
-    c.defer(() => ctx.close());
-    return { c, ctx };
-  }
 
   function keep<S extends Socket>(s: S): S {
     sockets.push(s);

@@ -5,6 +5,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { afterEach } from 'vitest';
+import { ResilienceContext } from '../../src/core/context.js';
+import { Cluster } from '../support/cluster.js';
 
 /** A real TCP (or TLS) echo server on a loopback address, standing in for a pod. */
 export class EchoServer {
@@ -72,6 +75,25 @@ export async function roundTrip(socket: net.Socket, text: string): Promise<strin
     socket.once('error', reject);
     socket.write(text);
   });
+}
+
+/**
+ * Registers an `afterEach` that closes the cluster of the current test and returns `start()`, which
+ * starts a fresh {@link Cluster} with its DNS server on `dnsAddress` and a {@link ResilienceContext}
+ * resolving through it (closed with the cluster). Call it inside a `describe` (or at the top level).
+ */
+export function useContextCluster(dnsAddress: string): () => Promise<{ c: Cluster; ctx: ResilienceContext }> {
+  let cluster: Cluster | undefined;
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+  });
+  return async () => {
+    const c = (cluster = await Cluster.start(dnsAddress));
+    const ctx = new ResilienceContext({ dns: c.dnsOptions() });
+    c.defer(() => ctx.close());
+    return { c, ctx };
+  };
 }
 
 /** A port free on `address` now (bound then released). */

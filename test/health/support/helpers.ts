@@ -1,9 +1,10 @@
 import { request } from 'undici';
+import { afterEach } from 'vitest';
 import { ResilientAgent } from '../../../src/core/agent.js';
 import type { OriginStats } from '../../../src/core/context.js';
 import type { ResilienceOptions } from '../../../src/core/options.js';
 import type { EndpointStats } from '../../../src/endpoints/endpoint.js';
-import { type BeforeConnectMessage, type ChannelRecorder, type Cluster, recordChannel } from '../../support/cluster.js';
+import { type BeforeConnectMessage, type ChannelRecorder, Cluster, recordChannel } from '../../support/cluster.js';
 
 /** The filter chain these tests own (jumped to from INPUT). */
 export const HEALTH_CHAIN = 'RT-TEST-HEALTH';
@@ -24,6 +25,23 @@ export function agentFor(c: Cluster, options: ResilienceOptions = {}): Resilient
   const agent = new ResilientAgent({ ...options, dns: c.dnsOptions({ family: 4, hostsFile: false, ...options.dns }) });
   c.defer(() => agent.destroy());
   return agent;
+}
+
+/**
+ * Registers an `afterEach` that closes the cluster of the current test and returns `start()`, which
+ * starts a fresh {@link Cluster} with its DNS server on `dnsAddress`. Call it at the top level of a
+ * test file.
+ */
+export function useCluster(dnsAddress: string): () => Promise<Cluster> {
+  let cluster: Cluster | undefined;
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+  });
+  return async () => {
+    cluster = await Cluster.start(dnsAddress);
+    return cluster;
+  };
 }
 
 /** Sends a request through `agent` and reads the whole body. */

@@ -1,6 +1,5 @@
-import { once } from 'node:events';
-import net from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { RawHttpServer, parseRequestHead } from '../../support/raw-http.js';
 
 /** One complete request as the {@link KeepAliveRaceServer} read it. */
 export interface RaceRequest {
@@ -8,7 +7,7 @@ export interface RaceRequest {
   readonly method: string;
   /** Request target. */
   readonly url: string;
-  /** Header names in lower case. */
+  /** Header names in lower case; repeated headers joined with `, `. */
   readonly headers: Readonly<Record<string, string>>;
   /** The body (Content-Length bodies only). */
   readonly body: string;
@@ -26,57 +25,21 @@ export interface RaceRequest {
  * server whose idle timeout fired just as the client reused the connection. `mode` picks how: `close`
  * (FIN: undici's "other side closed") or `reset` (RST: `ECONNRESET`).
  */
-export class KeepAliveRaceServer {
-  /** Complete requests read, in order (the dropped ones included). */
-  readonly requests: RaceRequest[] = [];
-  /** Connections accepted. */
-  connections = 0;
-  private readonly server: net.Server;
-  private readonly sockets = new Set<Socket>();
-
+export class KeepAliveRaceServer extends RawHttpServer<RaceRequest> {
   /**
    * @param address - loopback address to listen on
    * @param port - port (0 for any)
    * @param mode - how the reused connection is dropped
    */
   constructor(
-    readonly address: string,
-    readonly port: number,
+    address: string,
+    port: number,
     readonly mode: 'close' | 'reset' = 'close',
   ) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    super(address, port);
   }
 
-  /** Starts listening. */
-  async start(): Promise<this> {
-    this.server.listen(this.port, this.address);
-    await once(this.server, 'listening');
-    return this;
-  }
-
-  /** The bound port. */
-  get boundPort(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  /** Requests read, optionally only those with `method`. */
-  count(method?: string): number {
-    return method ? this.requests.filter((r) => r.method === method).length : this.requests.length;
-  }
-
-  /** Stops listening and destroys every connection. */
-  async stop(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
-  }
-
-  private accept(socket: Socket): void {
-    const connection = ++this.connections;
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => {});
+  protected serve(socket: Socket, connection: number): void {
     let buffered = Buffer.alloc(0);
     let served = 0;
     socket.on('data', (chunk: Buffer) => {
@@ -108,18 +71,12 @@ export async function startKeepAliveRaceServer(address: string, port = 0, mode: 
 
 /** Parses one complete request with a Content-Length (or no) body from the start of `data`. */
 function parseRequest(data: Buffer): { request: Omit<RaceRequest, 'connection' | 'onConnection'>; length: number } | undefined {
-  const headEnd = data.indexOf('\r\n\r\n');
-  if (headEnd === -1) return undefined;
-  const lines = data.subarray(0, headEnd).toString('latin1').split('\r\n');
-  const [method = '', url = ''] = (lines[0] ?? '').split(' ');
-  const headers: Record<string, string> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
+  const head = parseRequestHead(data);
+  if (!head) return undefined;
+  const { method, url, headers } = head;
   if (headers['transfer-encoding'] !== undefined) throw new Error('KeepAliveRaceServer: chunked request bodies are not supported; send a string or a Buffer');
   const bodyLength = Number(headers['content-length'] ?? '0');
-  const total = headEnd + 4 + bodyLength;
+  const total = head.bodyStart + bodyLength;
   if (data.length < total) return undefined;
-  return { request: { method, url, headers, body: data.subarray(headEnd + 4, total).toString() }, length: total };
+  return { request: { method, url, headers, body: data.subarray(head.bodyStart, total).toString() }, length: total };
 }
