@@ -10,7 +10,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EndpointEvent, type HedgeEvent, channelNames } from '../../src/events/channels.js';
-import { type Cluster, failures, recordChannel, sleep, steadyStream, waitFor } from '../support/cluster.js';
+import { type Cluster, failures, recordChannel, steadyStream, waitFor } from '../support/cluster.js';
 import { IptablesChain, iptablesUnavailableReason } from '../support/iptables.js';
 import type { Pod } from '../support/pods.js';
 import { HEALTH_CHAIN, agentFor, endpointStats, originStats, send, useCluster } from './support/helpers.js';
