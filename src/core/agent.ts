@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Dispatcher, Pool } from 'undici';
 import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from '../attempt/legacy-handler.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
@@ -154,7 +155,7 @@ export class ResilientAgent extends Dispatcher {
     const pool = new Pool(`${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`, {
       connect: {
         timeout: o.connectTimeout,
-        ...(origin.protocol === 'https:' ? { ...o.tls, servername: isIPLiteral(origin.hostname) ? undefined : origin.hostname } : {}),
+        ...(origin.protocol === 'https:' ? { ...o.tls, servername: isIP(origin.hostname) === 0 ? origin.hostname : undefined } : {}),
       },
       keepAliveTimeout: o.keepAliveTimeout,
       keepAliveMaxTimeout: Math.max(o.keepAliveTimeout, 600_000),
@@ -221,8 +222,4 @@ export class ResilientView extends Dispatcher {
     }
     return Promise.resolve();
   }
-}
-
-function isIPLiteral(hostname: string): boolean {
-  return /^[\d.]+$/.test(hostname) || hostname.includes(':');
 }

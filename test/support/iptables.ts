@@ -25,12 +25,14 @@ export function iptablesUnavailableReason(): string | undefined {
   return reason;
 }
 
-function iptables(args: readonly string[]): void {
+/** Runs iptables, waiting for the xtables lock; throws on failure. */
+export function iptables(args: readonly string[]): void {
   // -w: wait for the xtables lock instead of failing when another process is changing rules.
   execFileSync('iptables', ['-w', ...args], { stdio: 'pipe' });
 }
 
-function iptablesOk(args: readonly string[]): boolean {
+/** Runs iptables; false instead of an error when the command fails. */
+export function iptablesOk(args: readonly string[]): boolean {
   try {
     iptables(args);
     return true;

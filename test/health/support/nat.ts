@@ -1,20 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-
-function iptables(args: readonly string[]): void {
-  // -w: wait for the xtables lock instead of failing when another process is changing rules.
-  execFileSync('iptables', ['-w', ...args], { stdio: 'pipe' });
-}
-
-function iptablesOk(args: readonly string[]): boolean {
-  try {
-    iptables(args);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { iptables, iptablesOk } from '../../support/iptables.js';
 
 const routeLocalnet = '/proc/sys/net/ipv4/conf/all/route_localnet';
 
