@@ -14,7 +14,7 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { Agent, type Dispatcher, interceptors, Pool, request } from 'undici';
 import { ResilientAgent } from './subject.js';
 import type { ResilienceOptions } from '../src/core/options.js';
 import { DnsServer } from '../src/lab/dns-server.js';
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     endpoints: { type: 'string', default: '1' },
     'agent-options': { type: 'string', default: '{}' },
+    first: { type: 'string' },
   },
 });
 const requests = Number(values.requests);
@@ -58,23 +59,34 @@ await dnsServer.start();
 const addresses = hotAddresses(endpoints);
 dnsServer.setRecords('hot.bench.test', { a: addresses, ttl: 5 });
 const server = await ServerProcess.start(addresses);
-let dispatcher: Dispatcher;
-let url = `http://hot.bench.test:${server.port}/`;
-let closeIt: () => Promise<void>;
-if (values.client === 'raw') {
-  const a = new Agent();
-  dispatcher = a;
-  url = `http://${addresses[0]}:${server.port}/`;
-  closeIt = () => a.close();
-} else if (values.client === 'interceptors') {
-  const a = new Agent();
-  dispatcher = a.compose(interceptors.dns({ lookup: interceptorLookup(dnsServer.server) }), interceptors.retry());
-  closeIt = () => a.close();
-} else {
+function makeClient(name: string): { dispatcher: Dispatcher; url: string; close: () => Promise<void> } {
+  const ipUrl = `http://${addresses[0]}:${server.port}/`;
+  const nameUrl = `http://hot.bench.test:${server.port}/`;
+  if (name === 'raw') {
+    const a = new Agent();
+    return { dispatcher: a, url: ipUrl, close: () => a.close() };
+  }
+  if (name === 'pool') {
+    // The floor: undici's Pool on the IP origin, no Agent in front.
+    const a = new Pool(ipUrl.slice(0, -1));
+    return { dispatcher: a, url: ipUrl, close: () => a.close() };
+  }
+  if (name === 'interceptors') {
+    const a = new Agent();
+    return { dispatcher: a.compose(interceptors.dns({ lookup: interceptorLookup(dnsServer.server) }), interceptors.retry()), url: nameUrl, close: () => a.close() };
+  }
+  if (name !== 'resilient') throw new RangeError(`--client must be raw, pool, interceptors or resilient; got ${name}`);
   const extra = JSON.parse(values['agent-options']) as ResilienceOptions;
   const a = new ResilientAgent({ ...extra, dns: { servers: [dnsServer.server], search: [], ...extra.dns } });
-  dispatcher = a;
-  closeIt = () => a.close();
+  return { dispatcher: a, url: nameUrl, close: () => a.close() };
+}
+
+const { dispatcher, url, close: closeIt } = makeClient(values.client);
+if (values.first) {
+  // Another client first, in this process: shows what sharing undici's code with it costs.
+  const other = makeClient(values.first);
+  await drive(() => get(other.url, other.dispatcher), requests);
+  await other.close();
 }
 try {
   await drive(() => get(url, dispatcher), Math.min(5_000, requests));

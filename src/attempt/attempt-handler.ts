@@ -31,7 +31,14 @@ export interface AttemptOwner {
   finished(): void;
   /** An attempt given up on (a hedge that lost, the deadline) failed afterwards: its endpoint's health may still learn from it. */
   abandonedError?(attempt: AttemptHandler, error: Error): void;
+  /** Undici handed the attempt to a connection: from now on it may have reached the server. */
+  attemptStarted(attempt: AttemptHandler): void;
+  /** The attempt is decided, and nobody awaits {@link AttemptHandler.outcome}. */
+  settled(attempt: AttemptHandler, outcome: AttemptOutcome): void;
 }
+
+const committed: AttemptOutcome = Object.freeze({ kind: 'committed' });
+const abandoned: AttemptOutcome = Object.freeze({ kind: 'abandoned' });
 
 /** Drained bodies larger than this are cut by closing the connection instead. */
 const maxDrainBytes = 256 * 1024;
@@ -51,27 +58,33 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   private abandoned = false;
   private committed = false;
   private drain: { status: number; delayMs: number; bytes: number } | undefined;
-  private settle: ((outcome: AttemptOutcome) => void) | undefined;
-  /** Settles when the attempt is decided. */
-  readonly outcome: Promise<AttemptOutcome>;
+  /** How the attempt ended, once decided. */
+  private result: AttemptOutcome | undefined;
+  private waiter: ((outcome: AttemptOutcome) => void) | undefined;
 
   /**
    * @param owner - the request flow
    * @param endpoint - the endpoint this attempt goes to
    * @param number - 1-based attempt number
-   * @param onStart - called when undici starts the request on a connection
    */
   constructor(
     private readonly owner: AttemptOwner,
     readonly endpoint: Endpoint,
     readonly number: number,
-    private readonly onStart: () => void,
   ) {
-    this.outcome = new Promise((resolve) => {
-      this.settle = resolve;
-    });
     endpoint.inFlight++;
     endpoint.attempts++;
+  }
+
+  /**
+   * Settles when the attempt is decided (at once if it already is). Without a caller of this method the
+   * outcome goes to the owner's `settled` instead: the hot path needs no promise.
+   */
+  outcome(): Promise<AttemptOutcome> {
+    if (this.result) return Promise.resolve(this.result);
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
   }
 
   /** Gives up on this attempt: aborts it if it is on a connection, and ignores whatever it reports. */
@@ -79,7 +92,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.abandoned || this.committed) return;
     this.abandoned = true;
     this.controller?.abort(reason);
-    this.done({ kind: 'abandoned' });
+    this.done(abandoned);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -89,14 +102,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       controller.abort(new Error('ridethrough: attempt abandoned'));
       return;
     }
-    this.onStart();
+    this.owner.attemptStarted(this);
   }
 
   onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
     if (this.abandoned) return;
     this.committed = true;
     this.release();
-    this.done({ kind: 'committed' });
+    this.done(committed);
     this.owner.commitUpgrade(this, controller, statusCode, headers, socket);
   }
 
@@ -110,7 +123,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       return;
     }
     this.committed = true;
-    this.done({ kind: 'committed' });
+    this.done(committed);
     this.owner.commit(this, controller, statusCode, headers, statusMessage);
   }
 
@@ -182,9 +195,12 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   private done(outcome: AttemptOutcome): void {
+    if (this.result) return;
     if (outcome.kind !== 'committed') this.release();
-    const settle = this.settle;
-    this.settle = undefined;
-    settle?.(outcome);
+    this.result = outcome;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter) waiter(outcome);
+    else this.owner.settled(this, outcome);
   }
 }

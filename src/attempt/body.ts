@@ -6,6 +6,18 @@ import { Readable } from 'node:stream';
  * @internal
  */
 export class RequestBody {
+  /** The body of every request without one (immutable: nothing to track). */
+  private static readonly none = new RequestBody(undefined);
+
+  /**
+   * The body of a request: a shared instance when there is none.
+   * @param body - the body from the dispatch options
+   * @param replay - bytes known to equal the body (from resilientFetch)
+   */
+  static of(body: unknown, replay?: Uint8Array | string | null): RequestBody {
+    return body == null && replay === undefined ? RequestBody.none : new RequestBody(body, replay);
+  }
+
   private started = false;
   /** The value to hand to undici for the next attempt. */
   readonly value: unknown;

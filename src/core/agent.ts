@@ -1,4 +1,5 @@
-import { isIP } from 'node:net';
+import type { LookupAddress, LookupAllOptions } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { Dispatcher, Pool } from 'undici';
 import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from '../attempt/legacy-handler.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
@@ -42,8 +43,12 @@ export class ResilientAgent extends Dispatcher {
     super();
     this.ctx = new ResilienceContext(options);
     this.ctx.onEndpointRemoved((endpoint) => this.retirePool(endpoint));
-    this.transport = (origin, endpoint, opts, handler) => {
-      this.poolFor(origin, endpoint).dispatch(opts, handler);
+    this.transport = {
+      // Every pool is made with the attempt and body timeouts (poolFor).
+      appliesTimeouts: true,
+      send: (origin, endpoint, opts, handler) => {
+        this.poolFor(origin, endpoint).dispatch(opts, handler);
+      },
     };
   }
 
@@ -52,11 +57,11 @@ export class ResilientAgent extends Dispatcher {
    * internally, so callers never need to wait for `'drain'`.
    */
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this[kDispatchWith](options, handler, {});
+    return this[kDispatchWith](options, handler, undefined);
   }
 
   /** @internal */
-  [kDispatchWith](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler | LegacyHandler, extras: FlowExtras): boolean {
+  [kDispatchWith](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler | LegacyHandler, extras: FlowExtras | undefined): boolean {
     const modern = isModernHandler(handler) ? handler : new LegacyHandlerAdapter(handler);
     if (this.closed) {
       const err = Object.assign(new Error('ridethrough: the agent is closed'), { code: 'UND_ERR_DESTROYED' });
@@ -71,7 +76,9 @@ export class ResilientAgent extends Dispatcher {
       queueMicrotask(() => modern.onResponseError?.(null as never, err as Error));
       return true;
     }
-    queueMicrotask(() => flow.start());
+    // Started synchronously, as undici's own dispatchers do: on a warm connection the request is on the
+    // wire before dispatch() returns.
+    flow.start();
     return true;
   }
 
@@ -152,10 +159,14 @@ export class ResilientAgent extends Dispatcher {
       this.retirePool(endpoint);
     }
     const o = this.ctx.options;
-    const pool = new Pool(`${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`, {
+    const { address, family } = endpoint.address;
+    // The pool's origin keeps the host name, so undici writes the Host header and picks the TLS
+    // servername itself (no per-request header to add and validate); the lookup pins it to this endpoint.
+    const pool = new Pool(`${origin.protocol}//${urlHost(origin.hostname)}:${origin.port}`, {
       connect: {
         timeout: o.connectTimeout,
-        ...(origin.protocol === 'https:' ? { ...o.tls, servername: isIP(origin.hostname) === 0 ? origin.hostname : undefined } : {}),
+        lookup: pinnedLookup(address, family),
+        ...(origin.protocol === 'https:' ? o.tls : {}),
       },
       keepAliveTimeout: o.keepAliveTimeout,
       keepAliveMaxTimeout: Math.max(o.keepAliveTimeout, 600_000),
@@ -222,4 +233,12 @@ export class ResilientView extends Dispatcher {
     }
     return Promise.resolve();
   }
+}
+
+/** A `net.connect` lookup that answers every query with one address (net asks with `all: true` when it races families). */
+function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
+  return (_hostname, options, callback) => {
+    if ((options as LookupAllOptions).all) (callback as (err: null, addresses: LookupAddress[]) => void)(null, [{ address, family }]);
+    else callback(null, address, family);
+  };
 }

@@ -1,10 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import type { Endpoint, EndpointStats } from '../endpoints/endpoint.js';
 import { EndpointSet } from '../endpoints/endpoint-set.js';
+import { Deadlines } from './deadlines.js';
 import { OriginBreaker } from '../health/circuit-breaker.js';
 import { LatencyWindow } from '../health/latency-window.js';
 import { RetryBudget } from '../health/retry-budget.js';
-import { DnsCache } from '../resolve/dns-cache.js';
+import { type DnsAnswer, DnsCache } from '../resolve/dns-cache.js';
 import { dnsDefaults } from '../resolve/dns-options.js';
 import type { ParsedOrigin } from './origin.js';
 import { type ResilienceOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -34,6 +35,12 @@ export interface OriginState {
   readonly breaker: OriginBreaker | undefined;
   readonly budget: RetryBudget | undefined;
   readonly latencies: LatencyWindow;
+  /** The DNS answer last read for this origin, kept while the cache's generation is unchanged. */
+  dnsAnswer: DnsAnswer | undefined;
+  /** Until when {@link dnsAnswer} is fresh (epoch ms). */
+  dnsFreshUntil: number;
+  /** The DNS cache's generation when {@link dnsAnswer} was read. */
+  dnsGeneration: number;
 }
 
 /**
@@ -46,8 +53,13 @@ export class ResilienceContext {
   readonly options: ResolvedOptions;
   /** The DNS cache. */
   readonly dns: DnsCache;
+  /** Request deadlines (one timer per duration). @internal */
+  readonly deadlines = new Deadlines();
   private readonly origins: LRUCache<string, OriginState>;
   private readonly removers = new Set<(endpoint: Endpoint) => void>();
+  /** The origin asked for last and its state: most agents talk to one origin at a time. */
+  private lastOrigin: ParsedOrigin | undefined;
+  private lastState: OriginState | undefined;
 
   /**
    * @param options - user options; validated here
@@ -57,7 +69,10 @@ export class ResilienceContext {
     this.dns = new DnsCache(this.options.dns);
     this.origins = new LRUCache<string, OriginState>({
       max: this.options.dns.maxHosts ?? dnsDefaults.maxHosts,
-      dispose: (state) => state.endpoints.clear(),
+      dispose: (state) => {
+        if (this.lastState === state) this.lastOrigin = this.lastState = undefined;
+        state.endpoints.clear();
+      },
     });
   }
 
@@ -68,6 +83,7 @@ export class ResilienceContext {
 
   /** The state of an origin, created on first use. @internal */
   originFor(origin: ParsedOrigin): OriginState {
+    if (origin === this.lastOrigin) return this.lastState!;
     let state = this.origins.get(origin.key);
     if (!state) {
       const o = this.options;
@@ -79,10 +95,30 @@ export class ResilienceContext {
         breaker: o.breaker === false ? undefined : new OriginBreaker(origin.key, o.breaker),
         budget: o.budget === false ? undefined : new RetryBudget(o.budget),
         latencies: new LatencyWindow(),
+        dnsAnswer: undefined,
+        dnsFreshUntil: 0,
+        dnsGeneration: -1,
       };
       this.origins.set(origin.key, state);
     }
+    this.lastOrigin = origin;
+    this.lastState = state;
     return state;
+  }
+
+  /**
+   * The fresh DNS answer for an origin's host, or undefined (no query, no promise). The answer is kept
+   * on the origin's state while the cache does not change, so the hot path skips the cache lookup.
+   * @internal
+   */
+  freshAnswer(state: OriginState, hostname: string, now: number): DnsAnswer | undefined {
+    const dns = this.dns;
+    if (state.dnsGeneration === dns.generation && now < state.dnsFreshUntil) return state.dnsAnswer;
+    const hit = dns.freshUntil(hostname, now);
+    state.dnsAnswer = hit?.answer;
+    state.dnsFreshUntil = hit?.until ?? 0;
+    state.dnsGeneration = dns.generation;
+    return hit?.answer;
   }
 
   /** The endpoint set of an origin, created on first use. @internal */
@@ -106,6 +142,7 @@ export class ResilienceContext {
 
   /** Forgets all state; removal callbacks run for every endpoint. */
   close(): void {
+    this.lastOrigin = this.lastState = undefined;
     this.origins.clear();
     this.dns.close();
   }

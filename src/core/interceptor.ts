@@ -1,9 +1,10 @@
 import type { Dispatcher } from 'undici';
+import { withHost } from '../attempt/headers.js';
 import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from '../attempt/legacy-handler.js';
 import { ResilienceContext } from './context.js';
 import { type ResilienceOptions, validateOverrides } from './options.js';
 import { urlHost } from './origin.js';
-import { RequestFlow, type ResilientDispatchOptions } from './request-flow.js';
+import { type AttemptTransport, RequestFlow, type ResilientDispatchOptions } from './request-flow.js';
 
 /**
  * ridethrough as an undici interceptor, for an `Agent` you already configure:
@@ -23,27 +24,34 @@ import { RequestFlow, type ResilientDispatchOptions } from './request-flow.js';
  */
 export function resilience(options: ResilienceOptions = {}): Dispatcher.DispatchInterceptor {
   const ctx = new ResilienceContext(options);
-  return (dispatch) =>
-    function resilientDispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  return (dispatch) => {
+    const transport: AttemptTransport = {
+      // The composed agent's timeouts are its own: each attempt carries ridethrough's.
+      appliesTimeouts: false,
+      send(origin, endpoint, attemptOpts, attemptHandler) {
+        dispatch(
+          {
+            ...attemptOpts,
+            origin: `${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`,
+            headers: withHost(attemptOpts.headers, origin.host),
+            ...(origin.protocol === 'https:' ? { servername: origin.hostname } : {}),
+          } as Dispatcher.DispatchOptions,
+          attemptHandler,
+        );
+      },
+    };
+    return function resilientDispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
       const modern = isModernHandler(handler) ? handler : new LegacyHandlerAdapter(handler as LegacyHandler);
       let flow: RequestFlow;
       try {
         validateOverrides((opts as ResilientDispatchOptions).ridethrough);
-        flow = new RequestFlow(ctx, (origin, endpoint, attemptOpts, attemptHandler) => {
-          dispatch(
-            {
-              ...attemptOpts,
-              origin: `${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`,
-              ...(origin.protocol === 'https:' ? { servername: origin.hostname } : {}),
-            } as Dispatcher.DispatchOptions,
-            attemptHandler,
-          );
-        }, opts, modern);
+        flow = new RequestFlow(ctx, transport, opts, modern);
       } catch (err) {
         queueMicrotask(() => modern.onResponseError?.(null as never, err as Error));
         return true;
       }
-      queueMicrotask(() => flow.start());
+      flow.start();
       return true;
     };
+  };
 }

@@ -15,6 +15,9 @@ export interface ParsedOrigin {
 }
 
 const cache = new Map<string, ParsedOrigin>();
+/** The last origin parsed: consecutive requests mostly share one. */
+let lastText: string | undefined;
+let lastParsed: ParsedOrigin | undefined;
 
 /**
  * Parses a dispatch `origin` (string or URL).
@@ -23,8 +26,13 @@ const cache = new Map<string, ParsedOrigin>();
 export function parseOrigin(origin: string | URL | undefined): ParsedOrigin {
   if (origin === undefined) throw new TypeError('ridethrough: the request has no origin');
   const text = typeof origin === 'string' ? origin : origin.origin;
+  if (text === lastText) return lastParsed!;
   const hit = cache.get(text);
-  if (hit) return hit;
+  if (hit) {
+    lastText = text;
+    lastParsed = hit;
+    return hit;
+  }
   const url = typeof origin === 'string' ? new URL(origin) : origin;
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;

@@ -1,12 +1,11 @@
 import type { Dispatcher } from 'undici';
 import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from '../attempt/attempt-handler.js';
 import { RequestBody } from '../attempt/body.js';
-import { getHeader, withHost } from '../attempt/headers.js';
 import { classifyError, errorCode, isConnectFailure } from '../classify/failure.js';
 import { isIdempotent } from '../classify/idempotency.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
-import type { BreakerPermit, BreakerVerdict } from '../health/circuit-breaker.js';
+import type { BreakerTicket, BreakerVerdict } from '../health/circuit-breaker.js';
 import {
   type AttemptRecord,
   AttemptsExhaustedError,
@@ -22,11 +21,17 @@ import { publish } from '../events/channels.js';
 import { Backoff } from '../retry/backoff.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
 import type { OriginState, ResilienceContext } from './context.js';
+import type { DeadlineEntry } from './deadlines.js';
 import type { HedgeOptions, RequestOverrides } from './options.js';
 import { type ParsedOrigin, parseOrigin } from './origin.js';
 
-/** Sends one attempt to one endpoint: the agent uses its own pools, the interceptor the next dispatcher. @internal */
-export type AttemptTransport = (origin: ParsedOrigin, endpoint: Endpoint, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) => void;
+/** Sends attempts to endpoints: the agent through its own pools, the interceptor through the next dispatcher. @internal */
+export interface AttemptTransport {
+  /** Sends one attempt to one endpoint. */
+  send(origin: ParsedOrigin, endpoint: Endpoint, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
+  /** True when the transport's pools already apply the options' attempt and body timeouts, so requests need not carry them. */
+  readonly appliesTimeouts: boolean;
+}
 
 /** Extra per-request input that does not travel in dispatch options. @internal */
 export interface FlowExtras {
@@ -40,6 +45,11 @@ export interface FlowExtras {
 export type ResilientDispatchOptions = Dispatcher.DispatchOptions & { ridethrough?: RequestOverrides };
 
 class Interrupted extends Error {}
+
+const noOverrides: RequestOverrides = Object.freeze({});
+const noExtras: FlowExtras = Object.freeze({});
+const noRecords: readonly AttemptRecord[] = Object.freeze([]);
+const noRetry: StatusDecision = Object.freeze({ retry: false });
 
 /**
  * The controller the caller's handler holds: abort and pause reach whichever attempt is current.
@@ -88,20 +98,22 @@ class FlowController implements Dispatcher.DispatchController {
  * that point can be retried on another endpoint within the deadline.
  * @internal
  */
-export class RequestFlow implements AttemptOwner {
+export class RequestFlow implements AttemptOwner, DeadlineEntry {
   readonly userHandler: Dispatcher.DispatchHandler;
   readonly userController: FlowController;
   /** The attempt whose response was handed to the caller, or the latest one started. */
   current: AttemptHandler | undefined;
   /** Attempts on the wire now (more than one while hedging). */
-  private readonly running = new Set<AttemptHandler>();
+  private readonly running: AttemptHandler[] = [];
+  /** The first attempt when start() sent it synchronously (the hot path); its outcome comes to {@link settled}. */
+  private fastAttempt: AttemptHandler | undefined;
 
   private readonly origin: ParsedOrigin;
   private readonly state: OriginState;
   private readonly endpoints: EndpointSet;
   private readonly hedge: HedgeOptions | undefined;
-  private permit: BreakerPermit | undefined;
-  private readonly opts: Dispatcher.DispatchOptions;
+  private ticket: BreakerTicket | undefined;
+  private readonly opts: ResilientDispatchOptions;
   private readonly body: RequestBody;
   private readonly method: string;
   private readonly idempotent: boolean;
@@ -110,12 +122,16 @@ export class RequestFlow implements AttemptOwner {
   private readonly startedAt = Date.now();
   private readonly deadlineAt: number;
   private backoffState: Backoff | undefined;
-  private readonly tried = new Set<string>();
-  private readonly records: AttemptRecord[] = [];
+  /** Addresses tried so far (made on the second attempt: most requests need one). */
+  private tried: string[] | undefined;
+  private records: readonly AttemptRecord[] = noRecords;
   private attemptCount = 0;
   private lastAddress: string | undefined;
   private done = false;
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** @internal */ deadlineExpiresAt = 0;
+  /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
+  /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
+  /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
   private sleepTimer: NodeJS.Timeout | undefined;
   private interruptReject: ((err: Error) => void) | undefined;
   private interrupt: Promise<never> | undefined;
@@ -132,10 +148,10 @@ export class RequestFlow implements AttemptOwner {
     private readonly transport: AttemptTransport,
     opts: ResilientDispatchOptions,
     handler: Dispatcher.DispatchHandler,
-    extras: FlowExtras = {},
+    extras: FlowExtras = noExtras,
   ) {
-    const { ridethrough, ...rest } = opts;
-    const overrides = { ...extras.overrides, ...ridethrough };
+    const ridethrough = opts.ridethrough;
+    const overrides = ridethrough === undefined ? (extras.overrides ?? noOverrides) : extras.overrides === undefined ? ridethrough : { ...extras.overrides, ...ridethrough };
     const o = ctx.options;
     this.userHandler = handler;
     this.userController = new FlowController(this);
@@ -143,25 +159,33 @@ export class RequestFlow implements AttemptOwner {
     this.state = ctx.originFor(this.origin);
     this.endpoints = this.state.endpoints;
     this.method = (opts.method ?? 'GET').toUpperCase();
-    this.body = new RequestBody(opts.body, extras.replayBody);
-    this.idempotent = isIdempotent(this.method, getHeader(opts.headers, 'idempotency-key') !== undefined, overrides.idempotent);
+    this.body = RequestBody.of(opts.body, extras.replayBody);
+    this.idempotent = isIdempotent(this.method, opts.headers, overrides.idempotent);
     this.deadlineMs = overrides.deadline ?? o.deadline;
     this.maxAttempts = overrides.maxAttempts ?? o.maxAttempts;
     this.deadlineAt = this.startedAt + this.deadlineMs;
     const hedge = overrides.hedge ?? o.hedge;
     this.hedge = hedge && this.idempotent && this.body.replayable ? hedge : undefined;
-    this.opts = {
-      ...rest,
-      headers: withHost(opts.headers, this.origin.host) as Dispatcher.DispatchOptions['headers'],
-      body: this.body.value as Dispatcher.DispatchOptions['body'],
-      headersTimeout: overrides.attemptTimeout ?? opts.headersTimeout ?? o.attemptTimeout,
-      bodyTimeout: opts.bodyTimeout ?? o.bodyTimeout,
-    };
+    const attemptTimeout = overrides.attemptTimeout;
+    if (transport.appliesTimeouts && ridethrough === undefined && attemptTimeout === undefined && this.body.value === (opts.body ?? undefined)) {
+      // Nothing to change: the caller's options go to undici as they are.
+      this.opts = opts;
+    } else {
+      const fallback = transport.appliesTimeouts ? undefined : o;
+      this.opts = {
+        ...opts,
+        // ridethrough's own options stay here; undici would ignore them anyway.
+        ridethrough: undefined,
+        body: this.body.value as Dispatcher.DispatchOptions['body'],
+        headersTimeout: attemptTimeout ?? opts.headersTimeout ?? fallback?.attemptTimeout,
+        bodyTimeout: opts.bodyTimeout ?? fallback?.bodyTimeout,
+      };
+    }
   }
 
   /** Starts the flow. Errors reach the caller's handler, never the caller of start(). */
   start(): void {
-    this.deadlineTimer = setTimeout(() => this.onDeadline(), this.deadlineMs);
+    this.ctx.deadlines.add(this, this.deadlineMs);
     try {
       this.userHandler.onRequestStart?.(this.userController, {});
     } catch (err) {
@@ -169,16 +193,46 @@ export class RequestFlow implements AttemptOwner {
       return;
     }
     if (this.done) return;
+    const now = Date.now();
     const breaker = this.state.breaker;
     if (breaker) {
-      this.permit = breaker.acquire();
-      if (!this.permit) {
+      this.ticket = breaker.acquire(now);
+      if (!this.ticket) {
         this.fail(new CircuitOpenError(this.origin.key, breaker.retryAt, { attempts: [] }));
         return;
       }
     }
-    this.state.budget?.deposit();
-    this.run().catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+    this.state.budget?.deposit(now);
+    // The hot path: a fresh DNS answer and no hedging. The first attempt goes out now, synchronously,
+    // and its outcome comes back through settled(); only a failure enters the async retry loop.
+    if (!this.hedge) {
+      const answer = this.ctx.freshAnswer(this.state, this.origin.hostname, now);
+      if (answer) {
+        this.endpoints.update(answer);
+        const endpoint = this.endpoints.pick(undefined, undefined, now);
+        if (endpoint) {
+          this.startAttempt(endpoint, true);
+          return;
+        }
+      }
+    }
+    this.run().catch((err: unknown) => this.fail(toError(err)));
+  }
+
+  /** The outcome of the attempt start() sent synchronously. @internal */
+  settled(attempt: AttemptHandler, outcome: AttemptOutcome): void {
+    if (attempt !== this.fastAttempt) return;
+    this.fastAttempt = undefined;
+    this.stopRunning(attempt);
+    if (this.done || outcome.kind === 'committed' || outcome.kind === 'abandoned') return;
+    this.afterOutcome(attempt, outcome)
+      .then((again) => (again ? this.run() : undefined))
+      .catch((err: unknown) => this.fail(toError(err)));
+  }
+
+  /** Called when an attempt is handed to a connection (its body may be read from now on). @internal */
+  attemptStarted(): void {
+    if (this.body.opaque) this.body.markSent();
   }
 
   /** Caller abort: stops whatever is going on and reports the reason to the caller's handler. */
@@ -194,11 +248,12 @@ export class RequestFlow implements AttemptOwner {
 
   private isCommitted = false;
 
+  /** The retry loop: resolve → pick endpoint → attempt → classify → retry or return. */
   private async run(): Promise<void> {
     while (!this.done) {
-      let endpoint: Endpoint | undefined = this.chooseEndpointNow();
+      let endpoint: Endpoint;
       try {
-        endpoint ??= await this.chooseEndpoint();
+        endpoint = await this.chooseEndpoint();
       } catch (err) {
         if (this.done || err instanceof Interrupted) return;
         if (err instanceof DnsResolutionError && !err.retryable) {
@@ -206,28 +261,21 @@ export class RequestFlow implements AttemptOwner {
           return;
         }
         const dnsCode = err instanceof DnsResolutionError ? err.dnsCode : errorCode(err);
-        this.records.push({ attempt: ++this.attemptCount, address: undefined, code: dnsCode, status: undefined, durationMs: 0, maybeSent: false });
+        this.record({ attempt: ++this.attemptCount, address: undefined, code: dnsCode, status: undefined, durationMs: 0, maybeSent: false });
         if (!(await this.retryAfterFailure(err as Error, undefined, dnsCode, this.backoff().next()))) return;
         continue;
       }
       if (this.done) return;
       const { attempt, outcome } = await this.attemptRound(endpoint);
-      if (this.done || outcome.kind === 'committed' || outcome.kind === 'abandoned') return;
-      if (outcome.kind === 'status') {
-        if (!(await this.retryAfterFailure(undefined, attempt.endpoint.address.address, `HTTP ${outcome.status}`, outcome.delayMs))) return;
-        continue;
-      }
-      if (!(await this.decideAfterError(attempt, outcome.error, outcome.started))) return;
+      if (!(await this.afterOutcome(attempt, outcome))) return;
     }
   }
 
-  /** The first attempt's endpoint when the DNS answer is cached and fresh: no await on the hot path. */
-  private chooseEndpointNow(): Endpoint | undefined {
-    if (this.attemptCount > 0) return undefined;
-    const answer = this.ctx.dns.fresh(this.origin.hostname);
-    if (!answer) return undefined;
-    this.endpoints.update(answer);
-    return this.endpoints.pick(this.tried, this.lastAddress, Date.now());
+  /** Classifies a round's outcome: true when another attempt should follow (after any backoff). */
+  private async afterOutcome(attempt: AttemptHandler, outcome: AttemptOutcome): Promise<boolean> {
+    if (this.done || outcome.kind === 'committed' || outcome.kind === 'abandoned') return false;
+    if (outcome.kind === 'status') return this.retryAfterFailure(undefined, attempt.endpoint.address.address, `HTTP ${outcome.status}`, outcome.delayMs);
+    return this.decideAfterError(attempt, outcome.error, outcome.started);
   }
 
   /** Resolves the host and picks where the next attempt goes. */
@@ -237,7 +285,7 @@ export class RequestFlow implements AttemptOwner {
     this.endpoints.update(answer);
     // After a failure a fresh resolution may be on its way; if nowhere new is left to go, wait for it.
     const pending = this.ctx.dns.pending(hostname);
-    if (pending && this.attemptCount > 0 && !this.endpoints.hasUntried(this.tried, Date.now())) {
+    if (pending && this.attemptCount > 0 && !this.endpoints.hasUntried(this.triedAddresses(), Date.now())) {
       try {
         this.endpoints.update(await this.race(pending));
       } catch (err) {
@@ -245,23 +293,26 @@ export class RequestFlow implements AttemptOwner {
         // DNS failed: the stale answer above stays in use.
       }
     }
-    const endpoint = this.endpoints.pick(this.tried, this.lastAddress, Date.now());
+    const endpoint = this.endpoints.pick(this.triedAddresses(), this.lastAddress, Date.now());
     if (!endpoint) throw new NoEndpointError(hostname, { origin: this.origin.key });
     return endpoint;
   }
 
   /** Starts one attempt on `endpoint`. */
-  private startAttempt(endpoint: Endpoint): AttemptHandler {
+  private startAttempt(endpoint: Endpoint, fast = false): AttemptHandler {
     const number = ++this.attemptCount;
-    const handler = new AttemptHandler(this, endpoint, number, () => {
-      if (this.body.opaque) this.body.markSent();
-    });
+    const handler = new AttemptHandler(this, endpoint, number);
+    const address = endpoint.address.address;
+    if (fast) this.fastAttempt = handler;
     this.current = handler;
-    this.running.add(handler);
-    this.tried.add(endpoint.address.address);
-    this.lastAddress = endpoint.address.address;
+    this.running.push(handler);
+    if (number > 1) {
+      const tried = this.triedAddresses()!;
+      if (!tried.includes(address)) tried.push(address);
+    }
+    this.lastAddress = address;
     try {
-      this.transport(this.origin, endpoint, this.opts, handler);
+      this.transport.send(this.origin, endpoint, this.opts, handler);
     } catch (err) {
       handler.onResponseError(null, err as Error);
     }
@@ -277,13 +328,13 @@ export class RequestFlow implements AttemptOwner {
     if (!this.hedge) {
       // One attempt at a time: the deadline and caller aborts settle it (as abandoned), no race needed.
       const attempt = this.startAttempt(first);
-      const outcome = await attempt.outcome;
-      this.running.delete(attempt);
+      const outcome = await attempt.outcome();
+      this.stopRunning(attempt);
       return { attempt, outcome };
     }
     const pending = new Map<AttemptHandler, Promise<{ attempt: AttemptHandler; outcome: AttemptOutcome }>>();
     const track = (a: AttemptHandler): void => {
-      pending.set(a, a.outcome.then((outcome) => ({ attempt: a, outcome })));
+      pending.set(a, a.outcome().then((outcome) => ({ attempt: a, outcome })));
     };
     const primary = this.startAttempt(first);
     track(primary);
@@ -297,20 +348,20 @@ export class RequestFlow implements AttemptOwner {
             hedgeTimer = setTimeout(() => resolve('hedge'), this.hedgeDelay());
           });
         }
-        const next = await this.race(Promise.race<'hedge' | { attempt: AttemptHandler; outcome: AttemptOutcome }>(fire ? [...pending.values(), fire] : [...pending.values()]));
+        const next = await this.race(Promise.race<'hedge' | { attempt: AttemptHandler; outcome: AttemptOutcome }>(fire ? [...pending.values(), fire] : pending.values()));
         if (hedgeTimer) clearTimeout(hedgeTimer);
         hedgeTimer = undefined;
         if (next === 'hedge') {
           hedgesLeft--;
-          const other = this.endpoints.pick(this.tried, this.lastAddress, Date.now());
-          if (other && !this.tried.has(other.address.address) && (!this.state.budget || this.state.budget.tryWithdraw())) {
+          const other = this.endpoints.pick(this.triedAddresses(), this.lastAddress, Date.now());
+          if (other && !this.triedAddresses()!.includes(other.address.address) && (!this.state.budget || this.state.budget.tryWithdraw())) {
             publish('hedge', () => ({ origin: this.origin.key, method: this.method, address: other.address.address, delayMs: Math.round(performance.now() - primary.startedAt) }));
             track(this.startAttempt(other));
           }
           continue;
         }
         pending.delete(next.attempt);
-        this.running.delete(next.attempt);
+        this.stopRunning(next.attempt);
         const { outcome } = next;
         if (outcome.kind === 'committed' || outcome.kind === 'abandoned' || pending.size === 0) return next;
         // Another attempt of this round is still on its way: note this failure and wait for that one.
@@ -342,7 +393,7 @@ export class RequestFlow implements AttemptOwner {
     const code = errorCode(error);
     const cls = classifyError(error, started);
     const endpoint = attempt.endpoint;
-    this.records.push({
+    this.record({
       attempt: attempt.number,
       address: endpoint.address.address,
       code,
@@ -362,7 +413,7 @@ export class RequestFlow implements AttemptOwner {
 
   /** Records a retryable status of an attempt that lost to another (its body was drained). */
   private noteStatus(attempt: AttemptHandler, status: number): void {
-    this.records.push({ attempt: attempt.number, address: attempt.endpoint.address.address, code: undefined, status, durationMs: Math.round(performance.now() - attempt.startedAt), maybeSent: true });
+    this.record({ attempt: attempt.number, address: attempt.endpoint.address.address, code: undefined, status, durationMs: Math.round(performance.now() - attempt.startedAt), maybeSent: true });
   }
 
   /** Classifies the deciding attempt's error and retries or gives up. */
@@ -415,25 +466,26 @@ export class RequestFlow implements AttemptOwner {
 
   decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>): StatusDecision {
     const now = Date.now();
-    const retryAfter = parseRetryAfter(headers['retry-after'], now);
     const o = this.ctx.options;
-    this.state.latencies.add(performance.now() - attempt.startedAt);
+    const latency = performance.now() - attempt.startedAt;
+    this.state.latencies.add(latency);
+    const retryAfter = o.retryStatuses.has(status) || status === 429 ? parseRetryAfter(headers['retry-after'], now) : undefined;
     const retryable = o.retryStatuses.has(status) || (status === 429 && retryAfter !== undefined);
     if (!retryable) {
       // Only answers that count as working teach the latency average (a fast 503 is no good sign).
-      attempt.endpoint.recordLatency(performance.now() - attempt.startedAt);
+      attempt.endpoint.recordLatency(latency);
       this.endpoints.succeeded(attempt.endpoint, now);
-      return { retry: false };
+      return noRetry;
     }
     this.endpoints.failed(attempt.endpoint, 'outlier', `HTTP ${status}`, now);
     // Another attempt of a hedged round still running: let that one answer instead.
-    if (this.running.size > 1 && this.body.canSend) return { retry: true, delayMs: 0 };
-    if (!this.idempotent || !this.body.canSend || this.attemptCount >= this.maxAttempts) return { retry: false };
-    if (retryAfter !== undefined && retryAfter > o.maxRetryAfter) return { retry: false };
+    if (this.running.length > 1 && this.body.canSend) return { retry: true, delayMs: 0 };
+    if (!this.idempotent || !this.body.canSend || this.attemptCount >= this.maxAttempts) return noRetry;
+    if (retryAfter !== undefined && retryAfter > o.maxRetryAfter) return noRetry;
     const delayMs = retryAfter ?? this.backoff().next();
-    if (now + delayMs >= this.deadlineAt) return { retry: false };
+    if (now + delayMs >= this.deadlineAt) return noRetry;
     // A retry after a response loads the server: it is paid from the budget (none left: the caller gets this response).
-    if (this.state.budget && !this.state.budget.tryWithdraw()) return { retry: false };
+    if (this.state.budget && !this.state.budget.tryWithdraw()) return noRetry;
     this.noteStatus(attempt, status);
     return { retry: true, delayMs };
   }
@@ -441,11 +493,11 @@ export class RequestFlow implements AttemptOwner {
   commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void {
     this.isCommitted = true;
     this.current = attempt;
-    this.running.delete(attempt);
+    this.stopRunning(attempt);
     // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
-    if (this.running.size > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
+    if (this.running.length > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
-    this.releasePermit(this.ctx.options.retryStatuses.has(status) ? 'unhealthy' : 'healthy');
+    this.releaseTicket(this.ctx.options.retryStatuses.has(status) ? 'unhealthy' : 'healthy');
     this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
     if (this.userController.paused) controller.pause();
     this.userHandler.onResponseStarted?.();
@@ -455,11 +507,11 @@ export class RequestFlow implements AttemptOwner {
   commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
     this.isCommitted = true;
     this.current = attempt;
-    this.running.delete(attempt);
+    this.stopRunning(attempt);
     // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
-    if (this.running.size > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
+    if (this.running.length > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
-    this.releasePermit('healthy');
+    this.releaseTicket('healthy');
     this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
     this.done = true;
     (this.userHandler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(this.userController, status, headers, socket);
@@ -475,12 +527,12 @@ export class RequestFlow implements AttemptOwner {
     if (isConnectFailure(error)) this.endpoints.failed(attempt.endpoint, 'connect', errorCode(error), Date.now());
   }
 
-  private onDeadline(): void {
-    this.deadlineTimer = undefined;
+  /** The overall deadline passed (called by the agent's deadline queue). @internal */
+  expire(): void {
     if (this.done || this.isCommitted) return;
     // Attempts cut short by the deadline belong in the record (and tell the breaker an endpoint was reached).
     for (const a of this.running) {
-      this.records.push({ attempt: a.number, address: a.endpoint.address.address, code: 'RIDETHROUGH_DEADLINE_EXCEEDED', status: undefined, durationMs: Math.round(performance.now() - a.startedAt), maybeSent: a.started });
+      this.record({ attempt: a.number, address: a.endpoint.address.address, code: 'RIDETHROUGH_DEADLINE_EXCEEDED', status: undefined, durationMs: Math.round(performance.now() - a.startedAt), maybeSent: a.started });
     }
     const error = new DeadlineExceededError(this.deadlineMs, this.errorOptions(undefined));
     this.abandonRunning(error);
@@ -499,7 +551,7 @@ export class RequestFlow implements AttemptOwner {
     if (this.done) return;
     this.done = true;
     this.clearDeadline();
-    this.releasePermit(breakerVerdict(error, this.records));
+    this.releaseTicket(breakerVerdict(error, this.records));
     if (error instanceof RidethroughError) {
       publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records.length }));
     }
@@ -507,25 +559,47 @@ export class RequestFlow implements AttemptOwner {
     this.userHandler.onResponseError?.(this.userController, error);
   }
 
-  private releasePermit(verdict: BreakerVerdict): void {
-    this.permit?.release(verdict);
-    this.permit = undefined;
+  private releaseTicket(verdict: BreakerVerdict): void {
+    const ticket = this.ticket;
+    if (ticket === undefined) return;
+    this.ticket = undefined;
+    this.state.breaker!.release(ticket, verdict);
   }
 
   private abandonRunning(reason: Error): void {
-    for (const a of this.running) a.abandon(reason);
-    this.running.clear();
+    const running = [...this.running];
+    this.running.length = 0;
+    for (const a of running) a.abandon(reason);
+  }
+
+  private stopRunning(attempt: AttemptHandler): void {
+    const running = this.running;
+    const i = running.indexOf(attempt);
+    if (i < 0) return;
+    // In place (splice would allocate the removed list on every request).
+    for (let k = i + 1; k < running.length; k++) running[k - 1] = running[k]!;
+    running.pop();
+  }
+
+  /** The addresses this request tried (undefined before its first attempt). */
+  private triedAddresses(): string[] | undefined {
+    if (this.tried === undefined && this.lastAddress !== undefined) this.tried = [this.lastAddress];
+    return this.tried;
+  }
+
+  private record(r: AttemptRecord): void {
+    if (this.records === noRecords) this.records = [];
+    (this.records as AttemptRecord[]).push(r);
   }
 
   private clearDeadline(): void {
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.ctx.deadlines.remove(this);
     if (this.sleepTimer) clearTimeout(this.sleepTimer);
-    this.deadlineTimer = undefined;
     this.sleepTimer = undefined;
   }
 
   private errorOptions(cause: unknown): { cause?: unknown; attempts: AttemptRecord[]; origin: string } {
-    return { cause, attempts: [...this.records], origin: this.origin.key };
+    return { cause, attempts: this.records.slice(), origin: this.origin.key };
   }
 
   /** Awaits `p`, but rejects with Interrupted as soon as the flow ends (deadline, abort). */
@@ -551,4 +625,8 @@ export class RequestFlow implements AttemptOwner {
 function breakerVerdict(error: Error, records: readonly AttemptRecord[]): BreakerVerdict {
   if (!(error instanceof RidethroughError) || error instanceof DnsResolutionError || error instanceof NotRetryableError) return 'neutral';
   return records.some((r) => r.address !== undefined) ? 'unhealthy' : 'neutral';
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -21,6 +21,10 @@ export type EndpointFailure =
 export class EndpointSet {
   /** Endpoints by address. */
   readonly endpoints = new Map<string, Endpoint>();
+  /** The same endpoints as a list, for the balancer. */
+  private list: Endpoint[] = [];
+  /** No endpoint is ejected at or after this time (an upper bound: it is not lowered when one is restored early). */
+  private ejectedUntilMax = 0;
   /** The answer the endpoints were last reconciled with. */
   private answer: DnsAnswer | undefined;
 
@@ -49,6 +53,7 @@ export class EndpointSet {
     for (const a of answer.addresses) {
       if (!this.endpoints.has(a.address)) this.endpoints.set(a.address, new Endpoint(a));
     }
+    this.list = [...this.endpoints.values()];
   }
 
   /**
@@ -56,14 +61,16 @@ export class EndpointSet {
    * @param tried - addresses this request already tried (avoided while others exist)
    * @param last - the address that just failed (avoided above all)
    */
-  pick(tried: ReadonlySet<string>, last: string | undefined, now: number): Endpoint | undefined {
+  pick(tried: readonly string[] | undefined, last: string | undefined, now: number): Endpoint | undefined {
+    // The hot path: nothing tried yet and nothing ejected. Straight to the balancer, no allocation.
+    if (tried === undefined && now >= this.ejectedUntilMax) return this.list.length > 0 ? this.choose(this.list) : undefined;
     const fresh: Endpoint[] = [];
     let healthy: Endpoint[] = [];
     let leastBad: Endpoint | undefined;
     for (const e of this.endpoints.values()) {
       if (!e.isEjected(now)) {
         healthy.push(e);
-        if (!tried.has(e.address.address)) fresh.push(e);
+        if (!tried?.includes(e.address.address)) fresh.push(e);
       } else if (!leastBad || lessBad(e, leastBad, last)) {
         leastBad = e;
       }
@@ -83,8 +90,8 @@ export class EndpointSet {
   }
 
   /** Whether any endpoint other than those tried is in rotation. */
-  hasUntried(tried: ReadonlySet<string>, now: number): boolean {
-    for (const e of this.endpoints.values()) if (!e.isEjected(now) && !tried.has(e.address.address)) return true;
+  hasUntried(tried: readonly string[] | undefined, now: number): boolean {
+    for (const e of this.endpoints.values()) if (!e.isEjected(now) && !tried?.includes(e.address.address)) return true;
     return false;
   }
 
@@ -128,6 +135,7 @@ export class EndpointSet {
     endpoint.ejections++;
     endpoint.lastEjectedAt = now;
     endpoint.ejectedUntil = now + Math.min(maxTime, duration);
+    if (endpoint.ejectedUntil > this.ejectedUntilMax) this.ejectedUntilMax = endpoint.ejectedUntil;
     publish('endpointEjected', () => ({ hostname: this.hostname, address: endpoint.address.address, reason, ejectedForMs: endpoint.ejectedUntil - now }));
   }
 
@@ -135,6 +143,7 @@ export class EndpointSet {
   clear(): void {
     for (const e of this.endpoints.values()) this.onRemove(e);
     this.endpoints.clear();
+    this.list = [];
     this.answer = undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { CircuitState, ConsecutiveBreaker, SamplingBreaker, circuitBreaker, handleType, type CircuitBreakerPolicy } from 'cockatiel';
+import { CircuitState, ConsecutiveBreaker, type IBreaker, SamplingBreaker } from 'cockatiel';
 import { publish } from '../events/channels.js';
 
 /** Settings of the per-origin circuit breaker. */
@@ -18,27 +18,34 @@ export interface BreakerOptions {
 /** The breaker's view of a finished request. */
 export type BreakerVerdict = 'healthy' | 'unhealthy' | 'neutral';
 
-/** A permission to send one request through a closed (or probing) breaker. */
-export interface BreakerPermit {
-  /** Reports how the request went: `unhealthy` counts toward opening, `healthy` closes a probing breaker. */
-  release(verdict: BreakerVerdict): void;
-}
+/**
+ * What {@link OriginBreaker.acquire} grants: `pass` while closed, `probe` for the single request let
+ * through while half-open. Hand it back to {@link OriginBreaker.release} with the request's verdict.
+ */
+export type BreakerTicket = 'pass' | 'probe';
 
-class Unhealthy extends Error {}
-/** Not handled by the policy: cockatiel then counts neither a success nor a failure (closed state). */
-class Neutral extends Error {}
+/** The breaker's state. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /**
- * A per-origin circuit breaker on cockatiel's `CircuitBreakerPolicy`. It counts whole requests (after
- * ridethrough's retries), and only outcomes that say the upstream is unhealthy: connect failures and
- * timeouts that retries could not ride out, and final 502/503/504 — never 4xx or caller aborts. While
- * open, requests fail at once without touching a socket; after `halfOpenAfter` a single probe goes through
- * and its success closes the breaker.
+ * A per-origin circuit breaker. It counts whole requests (after ridethrough's retries), and only
+ * outcomes that say the upstream is unhealthy: connect failures and timeouts that retries could not ride
+ * out, and final 502/503/504 — never 4xx or caller aborts. While open, requests fail at once without
+ * touching a socket; after `halfOpenAfter` a single probe goes through: its success closes the breaker,
+ * its failure opens it again, and a neutral outcome (the caller gave up, DNS failed) lets the next
+ * request probe instead.
+ *
+ * When to open is decided by cockatiel's breaker strategies (`ConsecutiveBreaker`, `SamplingBreaker`
+ * with its sliding window and minimum rate). The open/half-open/closed machine around them is ridethrough's
+ * own and synchronous: cockatiel's `CircuitBreakerPolicy.execute` wraps every call in promises, which on
+ * a hot path costs more than the rest of the bookkeeping together.
  */
 export class OriginBreaker {
-  private readonly policy: CircuitBreakerPolicy;
-  private openedAt = 0;
+  private readonly counter: IBreaker;
   private readonly halfOpenAfter: number;
+  private current: BreakerState = 'closed';
+  private openedAt = 0;
+  private probing = false;
 
   /**
    * @param origin - the origin this breaker protects (for events)
@@ -49,7 +56,7 @@ export class OriginBreaker {
     options: BreakerOptions,
   ) {
     this.halfOpenAfter = options.halfOpenAfter ?? 5_000;
-    const breaker =
+    this.counter =
       options.mode === 'sampling'
         ? new SamplingBreaker({
             // cockatiel wants a ratio below 1: threshold 1 means "open only when every request in the window failed".
@@ -59,47 +66,60 @@ export class OriginBreaker {
             minimumRps: options.minimumRps === 0 ? Number.MIN_VALUE : (options.minimumRps ?? 5),
           })
         : new ConsecutiveBreaker(options.threshold ?? 5);
-    this.policy = circuitBreaker(handleType(Unhealthy), { halfOpenAfter: this.halfOpenAfter, breaker });
-    this.policy.onBreak(() => {
-      this.openedAt = Date.now();
-    });
-    this.policy.onStateChange((state) => {
-      const name = state === CircuitState.Open ? 'open' : state === CircuitState.HalfOpen ? 'half-open' : state === CircuitState.Closed ? 'closed' : 'open';
-      publish('breaker', () => ({ origin: this.origin, state: name }));
-    });
   }
 
   /** `closed`, `open` or `half-open`. */
-  get state(): 'closed' | 'open' | 'half-open' {
-    const s = this.policy.state;
-    return s === CircuitState.Closed ? 'closed' : s === CircuitState.HalfOpen ? 'half-open' : 'open';
+  get state(): BreakerState {
+    return this.current;
   }
 
-  /** When the next probe will be let through (epoch ms), while open. */
+  /** When the next probe will be let through (epoch ms), while not closed. */
   get retryAt(): number | undefined {
-    return this.policy.state === CircuitState.Closed ? undefined : this.openedAt + this.halfOpenAfter;
+    return this.current === 'closed' ? undefined : this.openedAt + this.halfOpenAfter;
   }
 
   /**
-   * Asks to send a request. Returns a permit, or undefined when the breaker is open (or a probe is
-   * already in flight): the request must then fail at once.
+   * Asks to send a request. Returns a ticket, or undefined when the breaker is open (or its probe is
+   * in flight): the request must then fail at once.
    */
-  acquire(): BreakerPermit | undefined {
-    const state = this.policy.state;
-    if (state === CircuitState.HalfOpen) return undefined;
-    if (state !== CircuitState.Closed && Date.now() - this.openedAt < this.halfOpenAfter) return undefined;
-    let settle: ((verdict: BreakerVerdict) => void) | undefined;
-    const outcome = new Promise<void>((resolve, reject) => {
-      settle = (verdict) => (verdict === 'unhealthy' ? reject(new Unhealthy()) : verdict === 'neutral' ? reject(new Neutral()) : resolve());
-    });
-    this.policy.execute(() => outcome).catch(() => {});
-    let released = false;
-    return {
-      release: (verdict) => {
-        if (released) return;
-        released = true;
-        settle!(verdict);
-      },
-    };
+  acquire(now = Date.now()): BreakerTicket | undefined {
+    if (this.current === 'closed') return 'pass';
+    if (this.current === 'open') {
+      if (now - this.openedAt < this.halfOpenAfter) return undefined;
+      this.moveTo('half-open');
+    }
+    if (this.probing) return undefined;
+    this.probing = true;
+    return 'probe';
+  }
+
+  /** Reports how a request let through by {@link acquire} went. */
+  release(ticket: BreakerTicket, verdict: BreakerVerdict): void {
+    if (ticket === 'probe') {
+      this.probing = false;
+      if (this.current !== 'half-open' || verdict === 'neutral') return;
+      if (verdict === 'healthy') {
+        this.counter.success(CircuitState.HalfOpen);
+        this.moveTo('closed');
+      } else {
+        this.counter.failure(CircuitState.HalfOpen);
+        this.open();
+      }
+      return;
+    }
+    // A request let through while closed still feeds the counts (a sampling window is about time, not
+    // state), but only opens a breaker that is still closed.
+    if (verdict === 'healthy') this.counter.success(CircuitState.Closed);
+    else if (verdict === 'unhealthy' && this.counter.failure(CircuitState.Closed) && this.current === 'closed') this.open();
+  }
+
+  private open(): void {
+    this.openedAt = Date.now();
+    this.moveTo('open');
+  }
+
+  private moveTo(state: BreakerState): void {
+    this.current = state;
+    publish('breaker', () => ({ origin: this.origin, state }));
   }
 }

@@ -147,6 +147,29 @@ export class DnsCache {
   }
 
   /**
+   * Like {@link fresh}, with the time (epoch ms) until which the answer stays fresh as long as
+   * {@link generation} does not change: callers may keep it that long without asking again.
+   * @internal
+   */
+  freshUntil(hostname: string, now: number): { answer: DnsAnswer; until: number } | undefined {
+    const entry = this.cache.get(normalize(hostname));
+    return entry && entry.answer && !entry.negative && now < entry.expiresAt ? { answer: entry.answer, until: entry.expiresAt } : undefined;
+  }
+
+  private changes = 0;
+
+  /** Counts changes to the cache: an answer read at one generation is current while the generation is the same. @internal */
+  get generation(): number {
+    return this.changes;
+  }
+
+  /** Caches an entry (and counts the change). */
+  private store(key: string, entry: Entry): void {
+    this.changes++;
+    this.cache.set(key, entry);
+  }
+
+  /**
    * The cached answer for a host, fresh or not, without querying.
    */
   peek(hostname: string): DnsAnswer | undefined {
@@ -176,6 +199,7 @@ export class DnsCache {
 
   /** Forgets every cached answer. */
   clear(): void {
+    this.changes++;
     this.cache.clear();
   }
 
@@ -183,6 +207,7 @@ export class DnsCache {
   close(): void {
     this.closed = true;
     this.resolver.cancel();
+    this.changes++;
     this.cache.clear();
   }
 
@@ -196,7 +221,7 @@ export class DnsCache {
           .sort((a, b) => a.family - b.family);
     if (addresses.length === 0) return undefined;
     const answer: DnsAnswer = { hostname: key, addresses, source: literal ? 'literal' : 'hosts', fetchedAt: now, expiresAt: Infinity, stale: false };
-    this.cache.set(key, { answer, expiresAt: Infinity, staleUntil: Infinity, lastQueryAt: now });
+    this.store(key, { answer, expiresAt: Infinity, staleUntil: Infinity, lastQueryAt: now });
     return answer;
   }
 
@@ -225,7 +250,7 @@ export class DnsCache {
       if (last && now < previous.staleUntil) {
         const answer: DnsAnswer = last.stale ? last : { ...last, stale: true };
         // Never past staleUntil: staleTtl bounds how long the last good answer is served.
-        this.cache.set(key, { answer, expiresAt: Math.min(previous.staleUntil, now + Math.max(this.minTtl, 1_000)), staleUntil: previous.staleUntil, lastQueryAt: started, known: true });
+        this.store(key, { answer, expiresAt: Math.min(previous.staleUntil, now + Math.max(this.minTtl, 1_000)), staleUntil: previous.staleUntil, lastQueryAt: started, known: true });
         publish('stale', () => ({ hostname: key, addresses: answer.addresses.map((a) => a.address), error: code, ageMs: now - answer.fetchedAt }));
         return answer;
       }
@@ -235,7 +260,7 @@ export class DnsCache {
     if ('negative' in result) {
       const known = previous?.known === true;
       const error = new DnsResolutionError(key, result.negative, { retryable: known });
-      this.cache.set(key, { negative: error, expiresAt: now + this.negativeTtl, staleUntil: 0, lastQueryAt: started, known });
+      this.store(key, { negative: error, expiresAt: now + this.negativeTtl, staleUntil: 0, lastQueryAt: started, known });
       publish('resolve', () => ({ hostname: key, addresses: [], ttlSeconds: this.negativeTtl / 1000, trigger, error: result.negative, durationMs: now - started }));
       throw error;
     }
@@ -245,7 +270,7 @@ export class DnsCache {
       last && !last.stale && sameAddresses(last.addresses, result.addresses)
         ? { ...last, fetchedAt: now, expiresAt: now + ttlMs }
         : { hostname: key, addresses: result.addresses, source: 'dns', fetchedAt: now, expiresAt: now + ttlMs, stale: false };
-    this.cache.set(key, { answer, expiresAt: now + ttlMs, staleUntil: now + ttlMs + this.staleTtl, lastQueryAt: started, known: true });
+    this.store(key, { answer, expiresAt: now + ttlMs, staleUntil: now + ttlMs + this.staleTtl, lastQueryAt: started, known: true });
     publish('resolve', () => ({ hostname: key, addresses: result.addresses.map((a) => a.address), ttlSeconds: ttlMs / 1000, trigger, error: undefined, durationMs: now - started }));
     return answer;
   }

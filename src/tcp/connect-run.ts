@@ -29,7 +29,7 @@ export class ConnectRun {
   private readonly origin: ParsedOrigin;
   private readonly endpoints: EndpointSet;
   private readonly records: AttemptRecord[] = [];
-  private readonly tried = new Set<string>();
+  private readonly tried: string[] = [];
   private readonly backoff: Backoff;
   private readonly deadline = new AbortController();
   private readonly deadlineAt: number;
@@ -84,7 +84,7 @@ export class ConnectRun {
       throw err;
     }
     const address = endpoint.address.address;
-    this.tried.add(address);
+    if (!this.tried.includes(address)) this.tried.push(address);
     this.last = address;
     endpoint.attempts++;
     endpoint.inFlight++;

@@ -186,6 +186,45 @@ describe('limits', () => {
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 
+  it('requests in flight together give up at their own deadlines, whichever finish first', async () => {
+    const host = 'hang-deadlines.rt.test';
+    dns.setRecords(host, { a: ['127.0.25.9'] });
+    // Answers /fast at once; every other request is accepted and never answered.
+    await pod('hang', '127.0.25.9', (req, res) => {
+      req.resume();
+      if (req.url === '/fast') res.end('fast');
+    });
+    const agent = newAgent({ deadline: 900, attemptTimeout: 20_000 });
+    const t0 = performance.now();
+    const send = (path: string, deadline?: number): Promise<{ ok: boolean; ms: number; err?: unknown }> =>
+      request(`http://${host}:${PORT}${path}`, { dispatcher: agent, ...(deadline ? { ridethrough: { deadline } } : {}) } as Parameters<typeof request>[1]).then(
+        async (res) => ({ ok: (await res.body.text()) === 'fast', ms: performance.now() - t0 }),
+        (err: unknown) => ({ ok: false, ms: performance.now() - t0, err }),
+      );
+    // The first request (the agent's 900 ms) answers at once: the ones queued behind it keep their deadlines.
+    const fast = send('/fast');
+    const a = send('/hang');
+    const b = send('/hang', 300);
+    const c = send('/hang', 600);
+    await sleep(200);
+    const d = send('/hang');
+    const [rf, ra, rb, rc, rd] = await Promise.all([fast, a, b, c, d]);
+    expect(rf.ok).toBe(true);
+    for (const r of [ra, rb, rc, rd]) expect(r.err).toBeInstanceOf(DeadlineExceededError);
+    expect((rb.err as DeadlineExceededError).deadlineMs).toBe(300);
+    expect((rc.err as DeadlineExceededError).deadlineMs).toBe(600);
+    expect((ra.err as DeadlineExceededError).deadlineMs).toBe(900);
+    // Each at its own deadline (timers may fire a little late, never early).
+    expect(rb.ms).toBeGreaterThanOrEqual(290);
+    expect(rc.ms).toBeGreaterThanOrEqual(590);
+    expect(ra.ms).toBeGreaterThanOrEqual(890);
+    expect(rd.ms).toBeGreaterThanOrEqual(1_090);
+    expect(rb.ms).toBeLessThan(rc.ms);
+    expect(rc.ms).toBeLessThan(ra.ms);
+    expect(ra.ms).toBeLessThan(rd.ms);
+    expect(rd.ms).toBeLessThan(2_500);
+  });
+
   it('gives up with AttemptsExhaustedError after maxAttempts', async () => {
     const host = 'all-dead-attempts.rt.test';
     dns.setRecords(host, { a: dead });

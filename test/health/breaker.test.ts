@@ -174,6 +174,37 @@ describe('circuit breaker (consecutive)', () => {
     expect(pod.count()).toBe(2);
   });
 
+  it('a probe the caller aborts says nothing: the breaker stays half-open and the next request probes', async () => {
+    const c = await start();
+    c.publish('abort-probe.breaker.test', ['127.0.90.14'], 30);
+    const origin = `http://abort-probe.breaker.test:${PORT}`;
+    const agent = agentFor(c, { breaker: { threshold: 2, halfOpenAfter: 300 }, deadline: 250, backoff: { base: 10, cap: 50 } });
+    const states = breakerEvents(c, origin);
+    for (let i = 0; i < 2; i++) expect(await rejection(send(agent, `${origin}/`))).toBeInstanceOf(DeadlineExceededError);
+    expect(originStats(agent, origin).breaker).toBe('open');
+
+    // A pod comes up that is slow on /slow: the probe goes there and its caller gives up on it.
+    const pod = await c.startPod('back', '127.0.90.14', PORT, (req, res) => {
+      req.resume();
+      if (req.url !== '/slow') res.end('back');
+    });
+    await sleep(Math.max(0, originStats(agent, origin).breakerRetryAt! - Date.now()) + 20);
+    const ac = new AbortController();
+    const probe = send(agent, `${origin}/slow`, { signal: ac.signal });
+    await sleep(60);
+    // While the probe is out, others fail fast.
+    expect(await rejection(send(agent, `${origin}/`))).toBeInstanceOf(CircuitOpenError);
+    ac.abort(new Error('caller gave up'));
+    expect(await rejection(probe)).not.toBeInstanceOf(RidethroughError);
+    expect(originStats(agent, origin).breaker).toBe('half-open');
+    expect(states()).toEqual(['open', 'half-open']);
+
+    // The next request is the probe; it succeeds and closes the breaker.
+    expect(await send(agent, `${origin}/`)).toEqual({ status: 200, body: 'back' });
+    expect(states()).toEqual(['open', 'half-open', 'closed']);
+    expect(pod.count()).toBe(2);
+  });
+
   it('4xx responses never open it, however many', async () => {
     const c = await start();
     const statuses = [400, 401, 403, 404, 409, 422, 429];

@@ -208,9 +208,39 @@ export function recordChannel<T>(name: string): ChannelRecorder<T> {
   return { events, stop };
 }
 
-/** The shape of undici's `undici:client:beforeConnect` message that tests read. */
-export interface BeforeConnectMessage {
-  readonly connectParams: { readonly hostname: string; readonly port: string | number };
+/** Connection attempts recorded by {@link recordConnections}. */
+export interface ConnectionRecorder {
+  /** Every TCP connection attempt: when it started and the IP address it dialled. */
+  readonly events: Recorded<{ readonly address: string }>[];
+  /** Connection attempts to `address` (within `[from, to)` epoch ms, when given). */
+  count(address: string, from?: number, to?: number): number;
+  /** Stops recording. */
+  stop(): void;
+}
+
+/**
+ * Records every TCP connection attempt this process makes, with the IP address dialled, from Node's
+ * `net.client.socket` diagnostics channel: the address is the socket's `lookup` result (the agent's
+ * pools keep the host name and pin the endpoint IP in their lookup), or its remote address for an IP.
+ */
+export function recordConnections(): ConnectionRecorder {
+  const events: Recorded<{ address: string }>[] = [];
+  const stop = subscribeChannel<{ socket: import('node:net').Socket }>('net.client.socket', ({ socket }) => {
+    const at = Date.now();
+    let seen = false;
+    const note = (address: string | undefined): void => {
+      if (seen || !address) return;
+      seen = true;
+      events.push({ at, message: { address } });
+    };
+    socket.once('lookup', (_err: Error | null, address: string) => note(address));
+    socket.once('connect', () => note(socket.remoteAddress));
+  });
+  return {
+    events,
+    count: (address, from = -Infinity, to = Infinity) => events.filter((e) => e.message.address === address && e.at >= from && e.at < to).length,
+    stop,
+  };
 }
 
 /** Polls `condition` every 20 ms until it holds; rejects after `timeoutMs`. */

@@ -4,7 +4,7 @@ import { ResilientAgent } from '../../../src/core/agent.js';
 import type { OriginStats } from '../../../src/core/context.js';
 import type { ResilienceOptions } from '../../../src/core/options.js';
 import type { EndpointStats } from '../../../src/endpoints/endpoint.js';
-import { type BeforeConnectMessage, type ChannelRecorder, Cluster, recordChannel } from '../../support/cluster.js';
+import { Cluster, type ConnectionRecorder, recordConnections } from '../../support/cluster.js';
 
 /** The filter chain these tests own (jumped to from INPUT). */
 export const HEALTH_CHAIN = 'RT-TEST-HEALTH';
@@ -66,12 +66,9 @@ export function endpointStats(agent: ResilientAgent, origin: string, address: st
   return e;
 }
 
-/** Counts undici `beforeConnect` events (connection attempts) per target address while recording. */
-export function recordConnects(c: Cluster): { count(address: string): number; readonly recorder: ChannelRecorder<BeforeConnectMessage> } {
-  const recorder = recordChannel<BeforeConnectMessage>('undici:client:beforeConnect');
+/** Counts TCP connection attempts per target address while the test runs. */
+export function recordConnects(c: Cluster): ConnectionRecorder {
+  const recorder = recordConnections();
   c.defer(() => recorder.stop());
-  return {
-    recorder,
-    count: (address) => recorder.events.filter((e) => e.message.connectParams.hostname === address).length,
-  };
+  return recorder;
 }
