@@ -53,8 +53,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   started = false;
   /** The controller of this attempt's undici request, once started. */
   controller: Dispatcher.DispatchController | undefined;
-  /** When the attempt was dispatched (performance.now()). */
-  readonly startedAt = performance.now();
+
   private abandoned = false;
   private committed = false;
   private drain: { status: number; delayMs: number; bytes: number } | undefined;
@@ -66,11 +65,13 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
    * @param owner - the request flow
    * @param endpoint - the endpoint this attempt goes to
    * @param number - 1-based attempt number
+   * @param startedAt - when the attempt is dispatched (performance.now())
    */
   constructor(
     private readonly owner: AttemptOwner,
     readonly endpoint: Endpoint,
     readonly number: number,
+    readonly startedAt: number,
   ) {
     endpoint.inFlight++;
     endpoint.attempts++;

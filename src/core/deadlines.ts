@@ -36,14 +36,17 @@ class DeadlineList {
 export class Deadlines {
   private readonly lists = new Map<number, DeadlineList>();
 
-  /** Queues `entry` to expire `durationMs` from now. */
-  add(entry: DeadlineEntry, durationMs: number): void {
+  /**
+   * Queues `entry` to expire `durationMs` from now.
+   * @param now - performance.now(), when the caller has it at hand
+   */
+  add(entry: DeadlineEntry, durationMs: number, now = performance.now()): void {
     let list = this.lists.get(durationMs);
     if (!list) {
       list = new DeadlineList(durationMs);
       this.lists.set(durationMs, list);
     }
-    entry.deadlineExpiresAt = performance.now() + durationMs;
+    entry.deadlineExpiresAt = now + durationMs;
     entry.deadlineList = list;
     entry.deadlinePrev = list.tail;
     entry.deadlineNext = undefined;

@@ -50,6 +50,8 @@ const noOverrides: RequestOverrides = Object.freeze({});
 const noExtras: FlowExtras = Object.freeze({});
 const noRecords: readonly AttemptRecord[] = Object.freeze([]);
 const noRetry: StatusDecision = Object.freeze({ retry: false });
+/** No attempt on the wire (shared: never mutated). */
+const noAttempts: readonly AttemptHandler[] = Object.freeze([]);
 
 /**
  * The controller the caller's handler holds: abort and pause reach whichever attempt is current.
@@ -104,7 +106,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
   /** The attempt whose response was handed to the caller, or the latest one started. */
   current: AttemptHandler | undefined;
   /** Attempts on the wire now (more than one while hedging). */
-  private readonly running: AttemptHandler[] = [];
+  private running: readonly AttemptHandler[] = noAttempts;
   /** The first attempt when start() sent it synchronously (the hot path); its outcome comes to {@link settled}. */
   private fastAttempt: AttemptHandler | undefined;
 
@@ -185,15 +187,17 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
 
   /** Starts the flow. Errors reach the caller's handler, never the caller of start(). */
   start(): void {
-    this.ctx.deadlines.add(this, this.deadlineMs);
+    const t = performance.now();
+    this.ctx.deadlines.add(this, this.deadlineMs, t);
     try {
-      this.userHandler.onRequestStart?.(this.userController, {});
+      // As undici does: the context is null for HTTP/1.1 and HTTP/2 requests.
+      this.userHandler.onRequestStart?.(this.userController, null);
     } catch (err) {
       this.fail(err as Error);
       return;
     }
     if (this.done) return;
-    const now = Date.now();
+    const now = this.startedAt;
     const breaker = this.state.breaker;
     if (breaker) {
       this.ticket = breaker.acquire(now);
@@ -211,7 +215,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
         this.endpoints.update(answer);
         const endpoint = this.endpoints.pick(undefined, undefined, now);
         if (endpoint) {
-          this.startAttempt(endpoint, true);
+          this.startAttempt(endpoint, t);
           return;
         }
       }
@@ -299,13 +303,17 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
   }
 
   /** Starts one attempt on `endpoint`. */
-  private startAttempt(endpoint: Endpoint, fast = false): AttemptHandler {
+  /**
+   * Starts one attempt on `endpoint`.
+   * @param fastAt - for the first attempt sent by start(): when the request started (performance.now())
+   */
+  private startAttempt(endpoint: Endpoint, fastAt?: number): AttemptHandler {
     const number = ++this.attemptCount;
-    const handler = new AttemptHandler(this, endpoint, number);
+    const handler = new AttemptHandler(this, endpoint, number, fastAt ?? performance.now());
     const address = endpoint.address.address;
-    if (fast) this.fastAttempt = handler;
+    if (fastAt !== undefined) this.fastAttempt = handler;
     this.current = handler;
-    this.running.push(handler);
+    this.running = this.running.length === 0 ? [handler] : [...this.running, handler];
     if (number > 1) {
       const tried = this.triedAddresses()!;
       if (!tried.includes(address)) tried.push(address);
@@ -465,18 +473,19 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
   }
 
   decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>): StatusDecision {
-    const now = Date.now();
     const o = this.ctx.options;
     const latency = performance.now() - attempt.startedAt;
     this.state.latencies.add(latency);
-    const retryAfter = o.retryStatuses.has(status) || status === 429 ? parseRetryAfter(headers['retry-after'], now) : undefined;
-    const retryable = o.retryStatuses.has(status) || (status === 429 && retryAfter !== undefined);
-    if (!retryable) {
+    const listed = o.retryStatuses.has(status);
+    // A 429 is retried only when it says when (Retry-After); without, it is an answer like any other.
+    const retryAfter = listed || status === 429 ? parseRetryAfter(headers['retry-after'], Date.now()) : undefined;
+    if (!listed && retryAfter === undefined) {
       // Only answers that count as working teach the latency average (a fast 503 is no good sign).
       attempt.endpoint.recordLatency(latency);
-      this.endpoints.succeeded(attempt.endpoint, now);
+      this.endpoints.succeeded(attempt.endpoint);
       return noRetry;
     }
+    const now = Date.now();
     this.endpoints.failed(attempt.endpoint, 'outlier', `HTTP ${status}`, now);
     // Another attempt of a hedged round still running: let that one answer instead.
     if (this.running.length > 1 && this.body.canSend) return { retry: true, delayMs: 0 };
@@ -567,18 +576,15 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
   }
 
   private abandonRunning(reason: Error): void {
-    const running = [...this.running];
-    this.running.length = 0;
+    const running = this.running;
+    this.running = noAttempts;
     for (const a of running) a.abandon(reason);
   }
 
   private stopRunning(attempt: AttemptHandler): void {
     const running = this.running;
-    const i = running.indexOf(attempt);
-    if (i < 0) return;
-    // In place (splice would allocate the removed list on every request).
-    for (let k = i + 1; k < running.length; k++) running[k - 1] = running[k]!;
-    running.pop();
+    if (running.length === 1 && running[0] === attempt) this.running = noAttempts;
+    else if (running.includes(attempt)) this.running = running.filter((a) => a !== attempt);
   }
 
   /** The addresses this request tried (undefined before its first attempt). */

@@ -96,8 +96,10 @@ export class EndpointSet {
   }
 
   /** Records a success: clears the failure streak and restores an endpoint on trial. */
-  succeeded(endpoint: Endpoint, now: number): void {
+  succeeded(endpoint: Endpoint): void {
     endpoint.consecutiveFailures = 0;
+    if (endpoint.ejectedUntil === 0 && endpoint.ejections === 0) return;
+    const now = Date.now();
     if (endpoint.ejectedUntil !== 0) {
       endpoint.ejectedUntil = 0;
       publish('endpointRestored', () => ({ hostname: this.hostname, address: endpoint.address.address, reason: 'restored', ejectedForMs: 0 }));

@@ -102,7 +102,7 @@ export class ConnectRun {
         keepAlive: this.s.keepAlive,
         keepAliveInitialDelay: this.s.keepAliveInitialDelay,
       });
-      this.endpoints.succeeded(endpoint, Date.now());
+      this.endpoints.succeeded(endpoint);
       this.socket = socket;
       return socket;
     } catch (err) {

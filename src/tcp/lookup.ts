@@ -136,7 +136,7 @@ export function createLookup(options: ResilientLookupOptions = {}, context?: Res
     reportSuccess(hostname: string, address: string): void {
       const set = endpointsOf(hostname);
       const endpoint = set.endpoints.get(address);
-      if (endpoint) set.succeeded(endpoint, Date.now());
+      if (endpoint) set.succeeded(endpoint);
     },
     watchSocket<S extends Socket>(socket: S, hostname: string): S {
       return watchSocket(socket, hostname, api);
