@@ -35,17 +35,20 @@ class DeadlineList {
  */
 export class Deadlines {
   private readonly lists = new Map<number, DeadlineList>();
+  /** The list used last: nearly every request of an agent has the same deadline. */
+  private last: DeadlineList | undefined;
 
   /**
    * Queues `entry` to expire `durationMs` from now.
    * @param now - performance.now(), when the caller has it at hand
    */
   add(entry: DeadlineEntry, durationMs: number, now = performance.now()): void {
-    let list = this.lists.get(durationMs);
+    let list = this.last?.durationMs === durationMs ? this.last : this.lists.get(durationMs);
     if (!list) {
       list = new DeadlineList(durationMs);
       this.lists.set(durationMs, list);
     }
+    this.last = list;
     entry.deadlineExpiresAt = now + durationMs;
     entry.deadlineList = list;
     entry.deadlinePrev = list.tail;
@@ -88,6 +91,9 @@ export class Deadlines {
       entry.expire();
     }
     if (list.head) this.arm(list, list.head.deadlineExpiresAt);
-    else if (this.lists.get(list.durationMs) === list) this.lists.delete(list.durationMs);
+    else if (this.lists.get(list.durationMs) === list) {
+      this.lists.delete(list.durationMs);
+      if (this.last === list) this.last = undefined;
+    }
   }
 }
