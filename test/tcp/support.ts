@@ -1,13 +1,12 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterEach } from 'vitest';
 import { ResilienceContext } from '../../src/core/context.js';
+import type { TestCert } from '../support/certs.js';
 import { Cluster } from '../support/cluster.js';
+
+export { makeCert, type TestCert } from '../support/certs.js';
 
 /** A real TCP (or TLS) echo server on a loopback address, standing in for a pod. */
 export class EchoServer {
@@ -104,25 +103,6 @@ export async function freePort(address: string): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-/** A self-signed certificate made by openssl. */
-export interface TestCert {
-  readonly key: Buffer;
-  readonly cert: Buffer;
-}
-
-/** Makes a self-signed certificate for `name` (CN and subjectAltName) with openssl, in a temp dir removed at once. */
-export function makeCert(name: string): TestCert {
-  const dir = mkdtempSync(join(tmpdir(), 'rt-tcp-cert-'));
-  try {
-    const keyPath = join(dir, 'key.pem');
-    const certPath = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`, '-days', '1'], { stdio: 'pipe' });
-    return { key: readFileSync(keyPath), cert: readFileSync(certPath) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Rejects with what `p` rejects with, or fails if it resolves. */
