@@ -88,7 +88,14 @@ export class Deadlines {
     while (list.head && list.head.deadlineExpiresAt <= now + 1) {
       const entry = list.head;
       this.remove(entry);
-      entry.expire();
+      try {
+        entry.expire();
+      } catch (err) {
+        // A caller's handler threw: report it as its own timer would have, and keep the others' deadlines.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
     }
     if (list.head) this.arm(list, list.head.deadlineExpiresAt);
     else if (this.lists.get(list.durationMs) === list) {

@@ -121,8 +121,6 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
   private readonly idempotent: boolean;
   private readonly deadlineMs: number;
   private readonly maxAttempts: number;
-  private readonly startedAt = Date.now();
-  private readonly deadlineAt: number;
   private backoffState: Backoff | undefined;
   /** Addresses tried so far (made on the second attempt: most requests need one). */
   private tried: string[] | undefined;
@@ -130,7 +128,8 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
   private attemptCount = 0;
   private lastAddress: string | undefined;
   private done = false;
-  /** @internal */ deadlineExpiresAt = 0;
+  /** When the overall deadline passes (performance.now(): a monotonic clock); set by the deadline queue. @internal */
+  deadlineExpiresAt = 0;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
@@ -165,7 +164,6 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
     this.idempotent = isIdempotent(this.method, opts.headers, overrides.idempotent);
     this.deadlineMs = overrides.deadline ?? o.deadline;
     this.maxAttempts = overrides.maxAttempts ?? o.maxAttempts;
-    this.deadlineAt = this.startedAt + this.deadlineMs;
     const hedge = overrides.hedge ?? o.hedge;
     this.hedge = hedge && this.idempotent && this.body.replayable ? hedge : undefined;
     const attemptTimeout = overrides.attemptTimeout;
@@ -197,7 +195,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
       return;
     }
     if (this.done) return;
-    const now = this.startedAt;
+    const now = Date.now();
     const breaker = this.state.breaker;
     if (breaker) {
       this.ticket = breaker.acquire(now);
@@ -455,7 +453,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
       this.giveUp(new AttemptsExhaustedError(this.maxAttempts, this.errorOptions(error)));
       return false;
     }
-    if (Date.now() + delayMs >= this.deadlineAt) {
+    if (performance.now() + delayMs >= this.deadlineExpiresAt) {
       this.giveUp(new DeadlineExceededError(this.deadlineMs, this.errorOptions(error)));
       return false;
     }
@@ -474,7 +472,8 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
 
   decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>): StatusDecision {
     const o = this.ctx.options;
-    const latency = performance.now() - attempt.startedAt;
+    const t = performance.now();
+    const latency = t - attempt.startedAt;
     this.state.latencies.add(latency);
     const listed = o.retryStatuses.has(status);
     // A 429 is retried only when it says when (Retry-After); without, it is an answer like any other.
@@ -492,7 +491,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
     if (!this.idempotent || !this.body.canSend || this.attemptCount >= this.maxAttempts) return noRetry;
     if (retryAfter !== undefined && retryAfter > o.maxRetryAfter) return noRetry;
     const delayMs = retryAfter ?? this.backoff().next();
-    if (now + delayMs >= this.deadlineAt) return noRetry;
+    if (t + delayMs >= this.deadlineExpiresAt) return noRetry;
     // A retry after a response loads the server: it is paid from the budget (none left: the caller gets this response).
     if (this.state.budget && !this.state.budget.tryWithdraw()) return noRetry;
     this.noteStatus(attempt, status);
