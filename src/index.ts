@@ -29,6 +29,7 @@ export {
 } from './errors/errors.js';
 export {
   channelNames,
+  type AttemptEvent,
   type BreakerEvent,
   type ChannelEvents,
   type EndpointEvent,

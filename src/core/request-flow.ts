@@ -17,7 +17,7 @@ import {
   NotRetryableError,
   RidethroughError,
 } from '../errors/errors.js';
-import { publish } from '../events/channels.js';
+import { publish, subscribed } from '../events/channels.js';
 import { Backoff } from '../retry/backoff.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
 import type { OriginState, ResilienceContext } from './context.js';
@@ -317,6 +317,10 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
       if (!tried.includes(address)) tried.push(address);
     }
     this.lastAddress = address;
+    if (subscribed('attempt')) {
+      const hedge = this.running.length > 1;
+      publish('attempt', () => ({ origin: this.origin.key, method: this.method, attempt: number, address, hedge }));
+    }
     try {
       this.transport.send(this.origin, endpoint, this.opts, handler);
     } catch (err) {

@@ -16,6 +16,20 @@ export interface RetryEvent {
   readonly delayMs: number;
 }
 
+/** Published when an attempt is sent to an endpoint: where each attempt of a request went. */
+export interface AttemptEvent {
+  /** The request origin (`http://host:port`). */
+  readonly origin: string;
+  /** HTTP method. */
+  readonly method: string;
+  /** The attempt (1-based). */
+  readonly attempt: number;
+  /** The endpoint IP address the attempt goes to. */
+  readonly address: string;
+  /** True for a hedged attempt (sent while another is still on its way). */
+  readonly hedge: boolean;
+}
+
 /** Published when an endpoint address is marked bad (ejected) or restored. */
 export interface EndpointEvent {
   /** Host name the address belongs to. */
@@ -93,6 +107,8 @@ export interface HedgeEvent {
  * Subscribe with `diagnostics_channel.subscribe(channels.retry, fn)`.
  */
 export const channelNames = {
+  /** {@link AttemptEvent}: an attempt was sent to an endpoint. */
+  attempt: 'ridethrough:attempt',
   /** {@link RetryEvent}: a failed attempt will be retried. */
   retry: 'ridethrough:retry',
   /** {@link EndpointEvent}: an address was ejected. */
@@ -115,6 +131,7 @@ export const channelNames = {
 
 /** Map from channel key to the event type published on it. */
 export interface ChannelEvents {
+  attempt: AttemptEvent;
   retry: RetryEvent;
   endpointEjected: EndpointEvent;
   endpointRestored: EndpointEvent;
@@ -137,4 +154,12 @@ const channelObjects = Object.fromEntries(
 export function publish<K extends keyof ChannelEvents>(key: K, build: () => ChannelEvents[K]): void {
   const channel = channelObjects[key];
   if (channel.hasSubscribers) channel.publish(build());
+}
+
+/**
+ * Whether anyone listens on a channel: on the hot path, check this before making the event's closure.
+ * @internal
+ */
+export function subscribed(key: keyof ChannelEvents): boolean {
+  return channelObjects[key].hasSubscribers;
 }

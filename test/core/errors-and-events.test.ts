@@ -6,6 +6,7 @@
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import {
+  type AttemptEvent,
   type AttemptRecord,
   AttemptsExhaustedError,
   type BreakerEvent,
@@ -181,6 +182,7 @@ describe('errors from real requests', () => {
 describe('diagnostics_channel events', () => {
   it('publishes on the documented channel names', () => {
     expect(channelNames).toMatchObject({
+      attempt: 'ridethrough:attempt',
       retry: 'ridethrough:retry',
       endpointEjected: 'ridethrough:endpoint:ejected',
       endpointRestored: 'ridethrough:endpoint:restored',
@@ -188,12 +190,15 @@ describe('diagnostics_channel events', () => {
       stale: 'ridethrough:dns:stale',
       deadline: 'ridethrough:deadline',
       giveUp: 'ridethrough:giveup',
+      breaker: 'ridethrough:breaker',
+      hedge: 'ridethrough:hedge',
     });
   });
 
-  it('ridethrough:retry, ridethrough:endpoint:ejected and ridethrough:dns:resolve while riding through a refused address', async () => {
+  it('ridethrough:attempt, ridethrough:retry, ridethrough:endpoint:ejected and ridethrough:dns:resolve while riding through a refused address', async () => {
     const host = 'events.rt.test';
     dns.setRecords(host, { a: ['127.0.35.1'], ttl: 3 });
+    const attempts = listen<AttemptEvent>('ridethrough:attempt');
     const retries = listen<RetryEvent>('ridethrough:retry');
     const ejected = listen<EndpointEvent>('ridethrough:endpoint:ejected');
     const resolved = listen<ResolveEvent>('ridethrough:dns:resolve');
@@ -207,6 +212,11 @@ describe('diagnostics_channel events', () => {
     await res.body.text();
     expect(live.count('POST')).toBe(1);
 
+    // Where each attempt went: the refused address, then the live one.
+    expect(attempts).toEqual([
+      { origin: `http://${host}:${PORT}`, method: 'POST', attempt: 1, address: '127.0.35.1', hedge: false },
+      { origin: `http://${host}:${PORT}`, method: 'POST', attempt: 2, address: '127.0.35.2', hedge: false },
+    ]);
     expect(retries).toHaveLength(1);
     const r = retries[0]!;
     expect(r).toMatchObject({ origin: `http://${host}:${PORT}`, method: 'POST', attempt: 1, address: '127.0.35.1', reason: 'ECONNREFUSED' });

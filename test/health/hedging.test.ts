@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type EndpointEvent, type HedgeEvent, channelNames } from '../../src/events/channels.js';
+import { type AttemptEvent, type EndpointEvent, type HedgeEvent, channelNames } from '../../src/events/channels.js';
 import { type Cluster, failures, recordChannel, steadyStream, waitFor } from '../support/cluster.js';
 import { IptablesChain, iptablesUnavailableReason } from '../support/iptables.js';
 import type { Pod } from '../support/pods.js';
@@ -52,6 +52,8 @@ describe('hedging (slow replica)', () => {
     const closes = watchCloses(slow);
     const agent = agentFor(c, { hedge: { delay: 50 }, balancer: 'round-robin' });
     const hedges = recordHedges(c);
+    const attempts = recordChannel<AttemptEvent>(channelNames.attempt);
+    c.defer(() => attempts.stop());
 
     for (let n = 0; n < 6; n++) {
       const t0 = performance.now();
@@ -64,6 +66,13 @@ describe('hedging (slow replica)', () => {
       expect(h).toMatchObject({ origin, method: 'GET', address: '127.0.93.2' });
       expect(h.delayMs).toBeGreaterThanOrEqual(45);
     }
+    // Each request: attempt 1 on the slow replica, then attempt 2, a hedge, on the fast one.
+    expect(attempts.events.map((e) => e.message)).toEqual(
+      Array.from({ length: 6 }, () => [
+        { origin, method: 'GET', attempt: 1, address: '127.0.93.1', hedge: false },
+        { origin, method: 'GET', attempt: 2, address: '127.0.93.2', hedge: true },
+      ]).flat(),
+    );
     expect(slow.count()).toBe(6);
     expect(fast.count()).toBe(6);
     // The losing attempts were aborted: each slow connection was closed by the client, not by a response.

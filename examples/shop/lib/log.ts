@@ -8,6 +8,8 @@ const order: Record<LogLevelName, number> = { debug: 10, info: 20, warn: 30, err
 export interface Logger {
   /** Writes `msg` with `fields` at `level`, when the level is enabled. */
   log(level: LogLevelName, msg: string, fields?: Record<string, unknown>): void;
+  /** Whether lines at `level` are written. */
+  enabled(level: LogLevelName): boolean;
   /** Shorthands. */
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -28,6 +30,7 @@ export function createLogger(base: { service: string; pod: string }, minLevel: L
   };
   return {
     log,
+    enabled: (level) => order[level] >= min,
     debug: (m, f) => log('debug', m, f),
     info: (m, f) => log('info', m, f),
     warn: (m, f) => log('warn', m, f),
@@ -56,6 +59,7 @@ export function describeError(err: unknown): Record<string, unknown> {
 
 /** Levels at which each ridethrough event is logged: trouble at warn, routine at debug. */
 const eventLevels: Record<keyof typeof channelNames, LogLevelName> = {
+  attempt: 'debug',
   retry: 'info',
   endpointEjected: 'warn',
   endpointRestored: 'info',
@@ -78,6 +82,8 @@ export function logRidethroughEvents(logger: Logger): () => void {
   const subscriptions: [string, (message: unknown) => void][] = [];
   for (const [key, name] of Object.entries(channelNames) as [keyof typeof channelNames, string][]) {
     const level = eventLevels[key];
+    // No listener for a level that is not written: ridethrough then does not even build those events.
+    if (!logger.enabled(level)) continue;
     const onMessage = (message: unknown): void => logger.log(level, name, { event: message });
     diagnosticsChannel.subscribe(name, onMessage);
     subscriptions.push([name, onMessage]);
