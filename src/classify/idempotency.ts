@@ -9,5 +9,5 @@ const idempotentMethods = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'T
  */
 export function isIdempotent(method: string, headers: unknown, override: boolean | undefined): boolean {
   if (override !== undefined) return override;
-  return idempotentMethods.has(method) || idempotentMethods.has(method.toUpperCase()) || getHeader(headers, 'idempotency-key') !== undefined;
+  return idempotentMethods.has(method.toUpperCase()) || getHeader(headers, 'idempotency-key') !== undefined;
 }

@@ -225,8 +225,10 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
   settled(attempt: AttemptHandler, outcome: AttemptOutcome): void {
     if (attempt !== this.fastAttempt) return;
     this.fastAttempt = undefined;
+    // A committed attempt is taken off the running list by commit().
+    if (outcome.kind === 'committed') return;
     this.stopRunning(attempt);
-    if (this.done || outcome.kind === 'committed' || outcome.kind === 'abandoned') return;
+    if (this.done || outcome.kind === 'abandoned') return;
     this.afterOutcome(attempt, outcome)
       .then((again) => (again ? this.run() : undefined))
       .catch((err: unknown) => this.fail(toError(err)));

@@ -142,8 +142,7 @@ export class DnsCache {
 
   /** The cached answer for a host if it is fresh (no query, no promise), else undefined. */
   fresh(hostname: string): DnsAnswer | undefined {
-    const entry = this.cache.get(normalize(hostname));
-    return entry && entry.answer && !entry.negative && Date.now() < entry.expiresAt ? entry.answer : undefined;
+    return this.freshUntil(hostname, Date.now())?.answer;
   }
 
   /**

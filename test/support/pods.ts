@@ -1,6 +1,5 @@
-import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { LoopbackServer } from './loopback-server.js';
 
 /** What a test pod does with a request. */
 export type PodBehaviour = (req: http.IncomingMessage, res: http.ServerResponse, pod: Pod) => void;
@@ -14,27 +13,30 @@ export const answerOk: PodBehaviour = (req, res, pod) => {
   });
 };
 
+/** One request a pod received. */
+export interface PodRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly body: string;
+  readonly headers: http.IncomingHttpHeaders;
+}
+
 /**
  * A real HTTP server on a loopback address, standing in for a pod. Counts requests by method and
  * remembers request bodies so tests can check that nothing ran twice.
  */
-export class Pod {
-  readonly server: http.Server;
-  readonly sockets = new Set<Socket>();
-  /** Requests received, in order. */
-  readonly requests: { method: string; url: string; body: string; headers: http.IncomingHttpHeaders }[] = [];
-  /** Connections accepted. */
-  connections = 0;
+export class Pod extends LoopbackServer<http.Server, PodRequest> {
   behaviour: PodBehaviour;
 
   constructor(
     readonly name: string,
-    readonly address: string,
-    readonly port: number,
+    address: string,
+    port: number,
     behaviour: PodBehaviour = answerOk,
   ) {
+    super(http.createServer(), address, port);
     this.behaviour = behaviour;
-    this.server = http.createServer((req, res) => {
+    this.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -43,36 +45,11 @@ export class Pod {
       this.behaviour(req, res, this);
     });
     this.server.keepAliveTimeout = 5_000;
-    this.server.on('connection', (s: Socket) => {
-      this.connections++;
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-  }
-
-  /** Starts listening. */
-  async start(): Promise<this> {
-    this.server.listen(this.port, this.address);
-    await once(this.server, 'listening');
-    return this;
-  }
-
-  /** The bound port. */
-  get boundPort(): number {
-    return (this.server.address() as AddressInfo).port;
   }
 
   /** Stops at once: refuses new connections and resets the open ones, as a killed pod does. */
-  async kill(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
-  }
-
-  /** Requests whose method is `method`. */
-  count(method?: string): number {
-    return method ? this.requests.filter((r) => r.method === method).length : this.requests.length;
+  kill(): Promise<void> {
+    return this.stop();
   }
 }
 

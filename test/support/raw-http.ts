@@ -1,6 +1,6 @@
-import { once } from 'node:events';
 import net from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { LoopbackServer } from './loopback-server.js';
 
 /** The request line and headers of one HTTP/1.1 request, as {@link parseRequestHead} read them. */
 export interface RequestHead {
@@ -32,58 +32,21 @@ export function parseRequestHead(data: Buffer): RequestHead | undefined {
 }
 
 /**
- * A raw TCP server on a loopback address for tests that need to misbehave below HTTP: it owns the
- * listening socket, counts connections, keeps the requests a subclass records and destroys every open
- * connection on {@link RawHttpServer.stop}. Subclasses read and answer each connection in {@link RawHttpServer.serve}.
+ * A raw TCP server on a loopback address for tests that need to misbehave below HTTP: it counts
+ * connections, keeps the requests a subclass records and destroys every open connection on
+ * {@link LoopbackServer.stop}. Subclasses read and answer each connection in {@link RawHttpServer.serve}.
  */
-export abstract class RawHttpServer<R extends { readonly method: string }> {
-  /** Complete requests read, in order. */
-  readonly requests: R[] = [];
-  /** Connections accepted. */
-  connections = 0;
-  private readonly server: net.Server;
-  private readonly sockets = new Set<Socket>();
-
+export abstract class RawHttpServer<R extends { readonly method: string }> extends LoopbackServer<net.Server, R> {
   /**
    * @param address - loopback IP to listen on
    * @param port - port (0 for any)
    */
-  constructor(
-    readonly address: string,
-    readonly port: number,
-  ) {
-    this.server = net.createServer((socket) => {
-      const connection = ++this.connections;
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+  constructor(address: string, port: number) {
+    super(net.createServer(), address, port);
+    this.server.on('connection', (socket: Socket) => {
       socket.on('error', () => {});
-      this.serve(socket, connection);
+      this.serve(socket, this.connections);
     });
-  }
-
-  /** Starts listening. */
-  async start(): Promise<this> {
-    this.server.listen(this.port, this.address);
-    await once(this.server, 'listening');
-    return this;
-  }
-
-  /** The bound port. */
-  get boundPort(): number {
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  /** Number of complete requests read, optionally only those with `method`. */
-  count(method?: string): number {
-    return method ? this.requests.filter((r) => r.method === method).length : this.requests.length;
-  }
-
-  /** Stops listening and destroys every open connection. */
-  async stop(): Promise<void> {
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
   }
 
   /**
