@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from '../attempt/attempt-handler.js';
 import { RequestBody } from '../attempt/body.js';
 import { classifyError, errorCode, isConnectFailure } from '../classify/failure.js';
-import { isIdempotent } from '../classify/idempotency.js';
+import { isIdempotent, normalizeMethod } from '../classify/idempotency.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
 import type { BreakerTicket, BreakerVerdict } from '../health/circuit-breaker.js';
@@ -54,55 +54,22 @@ const noRetry: StatusDecision = Object.freeze({ retry: false });
 const noAttempts: readonly AttemptHandler[] = Object.freeze([]);
 
 /**
- * The controller the caller's handler holds: abort and pause reach whichever attempt is current.
- * @internal
- */
-class FlowController implements Dispatcher.DispatchController {
-  rawHeaders: Buffer[] | string[] | null = null;
-  rawTrailers: Buffer[] | string[] | null = null;
-  private abortReason: Error | null = null;
-  private isPaused = false;
-
-  constructor(private readonly flow: RequestFlow) {}
-
-  get aborted(): boolean {
-    return this.abortReason !== null;
-  }
-
-  get reason(): Error | null {
-    return this.abortReason;
-  }
-
-  get paused(): boolean {
-    return this.isPaused;
-  }
-
-  abort(reason: Error): void {
-    if (this.abortReason) return;
-    this.abortReason = reason ?? new DOMException('The operation was aborted.', 'AbortError');
-    this.flow.abort(this.abortReason);
-  }
-
-  pause(): void {
-    this.isPaused = true;
-    this.flow.current?.controller?.pause();
-  }
-
-  resume(): void {
-    this.isPaused = false;
-    this.flow.current?.controller?.resume();
-  }
-}
-
-/**
  * One request's way through ridethrough: resolve → pick endpoint → attempt → classify → retry or return.
  * Nothing reaches the caller's handler until an attempt's response is accepted, so failures before
  * that point can be retried on another endpoint within the deadline.
+ *
+ * The flow is also the controller the caller's handler holds (one object per request, not two): abort
+ * and pause reach whichever attempt is current.
  * @internal
  */
-export class RequestFlow implements AttemptOwner, DeadlineEntry {
+export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.DispatchController {
   readonly userHandler: Dispatcher.DispatchHandler;
-  readonly userController: FlowController;
+  /** The response's raw headers, as the controller the caller holds shows them. */
+  rawHeaders: Buffer[] | string[] | null = null;
+  /** The response's raw trailers, as the controller the caller holds shows them. */
+  rawTrailers: Buffer[] | string[] | null = null;
+  private abortReason: Error | null = null;
+  private isPaused = false;
   /** The attempt whose response was handed to the caller, or the latest one started. */
   current: AttemptHandler | undefined;
   /** Attempts on the wire now (more than one while hedging). */
@@ -155,11 +122,10 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
     const overrides = ridethrough === undefined ? (extras.overrides ?? noOverrides) : extras.overrides === undefined ? ridethrough : { ...extras.overrides, ...ridethrough };
     const o = ctx.options;
     this.userHandler = handler;
-    this.userController = new FlowController(this);
     this.origin = parseOrigin(opts.origin);
     this.state = ctx.originFor(this.origin);
     this.endpoints = this.state.endpoints;
-    this.method = (opts.method ?? 'GET').toUpperCase();
+    this.method = normalizeMethod(opts.method);
     this.body = RequestBody.of(opts.body, extras.replayBody);
     this.idempotent = isIdempotent(this.method, opts.headers, overrides.idempotent);
     this.deadlineMs = overrides.deadline ?? o.deadline;
@@ -189,7 +155,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
     this.ctx.deadlines.add(this, this.deadlineMs, t);
     try {
       // As undici does: the context is null for HTTP/1.1 and HTTP/2 requests.
-      this.userHandler.onRequestStart?.(this.userController, null);
+      this.userHandler.onRequestStart?.(this, null);
     } catch (err) {
       this.fail(err as Error);
       return;
@@ -221,6 +187,51 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
     this.run().catch((err: unknown) => this.fail(toError(err)));
   }
 
+  /** The controller the caller's handler holds: this flow. */
+  get userController(): Dispatcher.DispatchController {
+    return this;
+  }
+
+  /** Whether the caller aborted the request. */
+  get aborted(): boolean {
+    return this.abortReason !== null;
+  }
+
+  /** Why the caller aborted, if it did. */
+  get reason(): Error | null {
+    return this.abortReason;
+  }
+
+  /** Whether the caller paused the response. */
+  get paused(): boolean {
+    return this.isPaused;
+  }
+
+  /** Caller abort: stops whatever is going on and reports the reason to the caller's handler. */
+  abort(reason: Error): void {
+    if (this.abortReason) return;
+    this.abortReason = reason ?? new DOMException('The operation was aborted.', 'AbortError');
+    if (this.done) return;
+    if (this.current && this.isCommitted) {
+      this.current.controller?.abort(this.abortReason);
+      return;
+    }
+    this.abandonRunning(this.abortReason);
+    this.fail(this.abortReason);
+  }
+
+  /** Pauses the response (backpressure from the caller). */
+  pause(): void {
+    this.isPaused = true;
+    this.current?.controller?.pause();
+  }
+
+  /** Resumes a paused response. */
+  resume(): void {
+    this.isPaused = false;
+    this.current?.controller?.resume();
+  }
+
   /** The outcome of the attempt start() sent synchronously. @internal */
   settled(attempt: AttemptHandler, outcome: AttemptOutcome): void {
     if (attempt !== this.fastAttempt) return;
@@ -237,17 +248,6 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
   /** Called when an attempt is handed to a connection (its body may be read from now on). @internal */
   attemptStarted(): void {
     if (this.body.opaque) this.body.markSent();
-  }
-
-  /** Caller abort: stops whatever is going on and reports the reason to the caller's handler. */
-  abort(reason: Error): void {
-    if (this.done) return;
-    if (this.current && this.isCommitted) {
-      this.current.controller?.abort(reason);
-      return;
-    }
-    this.abandonRunning(reason);
-    this.fail(reason);
   }
 
   private isCommitted = false;
@@ -481,7 +481,8 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
     const t = performance.now();
     const latency = t - attempt.startedAt;
     this.state.latencies.add(latency);
-    const listed = o.retryStatuses.has(status);
+    // Every listed status is 400–599 (validated): a success needs no lookup.
+    const listed = status >= 400 && o.retryStatuses.has(status);
     // A 429 is retried only when it says when (Retry-After); without, it is an answer like any other.
     const retryAfter = listed || status === 429 ? parseRetryAfter(headers['retry-after'], Date.now()) : undefined;
     if (!listed && retryAfter === undefined) {
@@ -511,11 +512,11 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
     // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
     if (this.running.length > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
-    this.releaseTicket(this.ctx.options.retryStatuses.has(status) ? 'unhealthy' : 'healthy');
-    this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
-    if (this.userController.paused) controller.pause();
+    this.releaseTicket(status >= 400 && this.ctx.options.retryStatuses.has(status) ? 'unhealthy' : 'healthy');
+    this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
+    if (this.isPaused) controller.pause();
     this.userHandler.onResponseStarted?.();
-    this.userHandler.onResponseStart?.(this.userController, status, headers, statusMessage);
+    this.userHandler.onResponseStart?.(this, status, headers, statusMessage);
   }
 
   commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
@@ -526,9 +527,9 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
     if (this.running.length > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
     this.releaseTicket('healthy');
-    this.userController.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
+    this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
     this.done = true;
-    (this.userHandler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(this.userController, status, headers, socket);
+    (this.userHandler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(this, status, headers, socket);
   }
 
   finished(): void {
@@ -570,7 +571,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry {
       publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records.length }));
     }
     this.interruptReject?.(new Interrupted());
-    this.userHandler.onResponseError?.(this.userController, error);
+    this.userHandler.onResponseError?.(this, error);
   }
 
   private releaseTicket(verdict: BreakerVerdict): void {

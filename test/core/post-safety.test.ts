@@ -181,6 +181,36 @@ describe('a request that may have reached the server but is idempotent', () => {
   });
 });
 
+describe('methods given in lower case', () => {
+  // HTTP methods are case-sensitive on the wire; ridethrough classifies them case-insensitively, as
+  // undici's own retry handler does, so a lower-case method is neither more nor less retryable.
+  it('a lower-case put is idempotent: retried on the other replica after a reset', async () => {
+    const host = 'lower-put.rt.test';
+    dns.setRecords(host, { a: ['127.0.22.50', '127.0.22.51'], ttl: 5 });
+    const a = await fault('127.0.22.50');
+    const b = await fault('127.0.22.51');
+    const retries = watchRetries();
+    const agent = newAgent({ maxAttempts: 2 });
+    await rejection(request(`http://${host}:${PORT}/items/7`, { method: 'put', body: 'v', dispatcher: agent }));
+    await sleep(200);
+    expect(a.count('put')).toBe(1);
+    expect(b.count('put')).toBe(1);
+    expect(retries.map((r) => r.method)).toEqual(['PUT']);
+  });
+
+  it('a lower-case post that may have reached the server is not re-sent', async () => {
+    const host = 'lower-post.rt.test';
+    dns.setRecords(host, { a: ['127.0.22.52', '127.0.22.53'], ttl: 5 });
+    const a = await fault('127.0.22.52');
+    const b = await fault('127.0.22.53');
+    const agent = newAgent();
+    const err = await rejection(request(`http://${host}:${PORT}/pay`, { method: 'post', body: 'once', dispatcher: agent }));
+    expectNotRetryable(err, 'not-idempotent');
+    await sleep(200);
+    expect(a.count('post') + b.count('post')).toBe(1);
+  });
+});
+
 describe('streaming request bodies', () => {
   it('are not re-sent once read, even with an Idempotency-Key (reason body-not-replayable)', async () => {
     const host = 'stream-read.rt.test';
