@@ -5,7 +5,13 @@
  * ./node_modules/.bin/node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.ts --client resilient --requests 100000
  * ```
  *
- * `--client raw|resilient|interceptors` (default resilient), `--requests N` (default 50000),
+ * `--client raw|pool|resilient|interceptors` (default resilient), `--requests N` (default 50000),
+ * `--warmup N` (default 5000), `--first CLIENT` (run another client first, in this process),
+ * `--alloc-profile FILE` (write a sampled profile of every allocation made by the measured requests,
+ * collected ones included, to FILE: a `.heapprofile` for Chrome DevTools),
+ * `--json` (print one JSON line, {@link ProfileResult}: used by bench/isolated.ts),
+ * `--callgrind` (after the warm-up, dump the cost of callgrind's control calls alone as part 1, then the
+ * measured requests as part 2: used by bench/instructions.ts, which runs this file under valgrind),
  * `--concurrency N` (default 32), `--endpoints N` (default 1), `--agent-options JSON` (extra
  * ResilientAgent options, e.g. `'{"maxConnectionAge":0}'`). Prints requests per second and client
  * CPU per request. The server runs in a child process (bench/server.ts), names resolve through the
@@ -13,6 +19,9 @@
  *
  * @module
  */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { Agent, type Dispatcher, interceptors, Pool, request } from 'undici';
 import { ResilientAgent } from './subject.js';
@@ -28,6 +37,10 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: '1' },
     'agent-options': { type: 'string', default: '{}' },
     first: { type: 'string' },
+    callgrind: { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '5000' },
+    json: { type: 'boolean', default: false },
+    'alloc-profile': { type: 'string' },
   },
 });
 const requests = Number(values.requests);
@@ -38,6 +51,47 @@ async function get(url: string, dispatcher: Dispatcher): Promise<void> {
   const { statusCode, body } = await request(url, { dispatcher });
   await body.text();
   if (statusCode !== 200) throw new Error(`unexpected status ${statusCode}`);
+}
+
+/** What `--json` prints: one line. */
+export interface ProfileResult {
+  /** The client measured. */
+  client: string;
+  /** Requests per second over the measured requests. */
+  rps: number;
+  /** Process CPU time (user + system, every thread) per measured request, µs. */
+  cpuUsPerRequest: number;
+  /** Connections the server accepted from the client (warm-up included). */
+  connections: number;
+}
+
+/**
+ * Samples every allocation of the measured requests, the collected ones too (V8's sampling heap
+ * profiler through the inspector; one sample per 128 bytes on average). `stop()` returns the profile:
+ * a `.heapprofile` (Chrome DevTools' Memory tab opens it), each node's self size summed is bytes
+ * allocated by that function.
+ */
+async function startAllocationSampling(): Promise<{ stop(): Promise<unknown> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    async stop() {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
+/**
+ * Runs `callgrind_control <command>` on this process (which then runs under valgrind's callgrind) and
+ * blocks until it is done: valgrind's gdbserver takes the command while this process waits in a system
+ * call, so no instruction of ours runs meanwhile except those of the call itself, which cost the same
+ * every time (bench/instructions.ts subtracts them).
+ */
+function callgrindControl(command: '--zero' | '--dump'): void {
+  execFileSync('callgrind_control', [command, String(process.pid)], { stdio: 'ignore' });
 }
 
 async function drive(send: () => Promise<void>, n: number): Promise<number> {
@@ -89,14 +143,24 @@ if (values.first) {
   await other.close();
 }
 try {
-  await drive(() => get(url, dispatcher), Math.min(5_000, requests));
+  await drive(() => get(url, dispatcher), Number(values.warmup));
+  if (values.callgrind) {
+    // Part 1 of the dump: the control calls alone (bench/instructions.ts subtracts it from part 2).
+    callgrindControl('--zero');
+    callgrindControl('--dump');
+    callgrindControl('--zero');
+  }
+  const allocations = values['alloc-profile'] ? await startAllocationSampling() : undefined;
   const cpu0 = process.cpuUsage();
   const ms = await drive(() => get(url, dispatcher), requests);
   const cpu = process.cpuUsage(cpu0);
+  if (values.callgrind) callgrindControl('--dump'); // part 2: the measured requests
+  if (allocations) writeFileSync(values['alloc-profile']!, JSON.stringify(await allocations.stop()));
   const { acceptedConnections } = await server.usage();
-  console.log(
-    `${values.client}: ${Math.round((requests / ms) * 1000)} req/s, ${((cpu.user + cpu.system) / requests).toFixed(1)} µs CPU per request, ${acceptedConnections} connections`,
-  );
+  const rps = (requests / ms) * 1000;
+  const cpuUs = (cpu.user + cpu.system) / requests;
+  if (values.json) console.log(JSON.stringify({ client: values.client, rps, cpuUsPerRequest: cpuUs, connections: acceptedConnections } satisfies ProfileResult));
+  else console.log(`${values.client}: ${Math.round(rps)} req/s, ${cpuUs.toFixed(1)} µs CPU per request, ${acceptedConnections} connections`);
 } finally {
   await closeIt();
   await server.stop();

@@ -1,12 +1,14 @@
 /**
  * Smoke test of the hot-path benchmark: runs `bench/hot-path.ts --quick --json` for real (a real
  * server child process, the real lab DNS server, real undici/ResilientAgent/got clients, the memory
- * child with --expose-gc) and checks the shape of the report. It does not judge speed.
+ * child with --expose-gc) and checks the shape of the report; the same for `bench/isolated.ts` (each
+ * client in its own process). It does not judge speed.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BenchReport } from '../../bench/hot-path.js';
+import type { IsolatedReport } from '../../bench/isolated.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -16,10 +18,10 @@ interface Ran {
   stderr: string;
 }
 
-/** Runs the benchmark with tsx under this Node; kills it if it takes too long. */
-function runBench(args: string[], timeoutMs: number): Promise<Ran> {
+/** Runs a benchmark script (default bench/hot-path.ts) with tsx under this Node; kills it if it takes too long. */
+function runBench(args: string[], timeoutMs: number, script = 'bench/hot-path.ts'): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/hot-path.ts', ...args], {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, ...args], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -80,5 +82,23 @@ describe('bench/hot-path.ts --quick --json', () => {
     }
     // One endpoint holds at least a pool and a connection: its cost cannot be nothing.
     expect(memory.figures.find((f) => f.name === 'ResilientAgent')!.heapBytesPerUnit).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('bench/isolated.ts --json', () => {
+  it('runs raw undici and ResilientAgent each in its own process, round after round, and reports their ratios', async () => {
+    const ran = await runBench(['--json', '--rounds', '2', '--requests', '300', '--warmup', '50'], 110_000, 'bench/isolated.ts');
+    expect(ran.code, `benchmark exited with ${ran.code}\n${ran.stderr}`).toBe(0);
+    const report = JSON.parse(ran.stdout) as IsolatedReport;
+    expect(report).toMatchObject({ node: process.version, rounds: 2, requests: 300, warmup: 50, endpoints: 1 });
+    expect(report.rows.map((r) => r.client)).toEqual(['raw', 'resilient']);
+    for (const r of report.rows) {
+      expect(r.medianRps).toBeGreaterThan(0);
+      expect(r.medianCpuUsPerRequest).toBeGreaterThan(0);
+      expect(r.throughputRatio).toBeGreaterThan(0);
+      expect(r.medianRoundRatio).toBeGreaterThan(0);
+      expect(r.cpuRatio).toBeGreaterThan(0);
+    }
+    expect(report.rows[0]).toMatchObject({ throughputRatio: 1, medianRoundRatio: 1, cpuRatio: 1 });
   }, 120_000);
 });

@@ -1,0 +1,186 @@
+/**
+ * The hot path's CPU cost in instructions, counted by valgrind's callgrind: a figure that does not move
+ * with the machine's speed, unlike requests per second on a shared VM (issue 3).
+ *
+ * Runs bench/profile.ts once per client under `valgrind --tool=callgrind` (the benchmark server, a
+ * child process, runs natively). Each run warms up, then dumps callgrind's counters twice: once around
+ * nothing (the cost of the control calls themselves) and once around the measured requests; the
+ * difference is the client process's user-space instructions for exactly those requests, per thread. Prints instructions per request and each client's ratio to raw
+ * undici twice: on the main thread (the event loop: what bounds a client's requests per second) and
+ * over every thread (V8's background JIT compilers and the collector's helpers included, which take
+ * a second core from whatever else runs there).
+ *
+ * Kernel time (socket reads and writes) is not counted, and it is about the same for every client, so
+ * the instruction ratio is a lower bound of the CPU-bound throughput ratio: raw / (raw + extra) over
+ * user-space instructions is smaller than the same ratio with the kernel's share added to both.
+ *
+ * Usage: `npm run bench:instructions -- [--clients raw,resilient] [--requests N] [--warmup N]
+ *         [--endpoints N] [--repeat N] [--keep DIR] [--node-flag FLAG] [--json]`
+ *
+ * `--node-flag FLAG` (repeatable) passes a flag to node: with `--node-flag=--perf-basic-prof`, V8 writes
+ * /tmp/perf-<pid>.map, which names the JIT-compiled functions behind callgrind's `???` addresses.
+ *
+ * `--keep DIR` copies each run's dump to DIR/<client>-<run>.callgrind, for `callgrind_annotate`
+ * (V8's builtins, runtime and collector show by name; JIT-compiled JavaScript shows as `???`).
+ *
+ * Needs valgrind (`apt-get install valgrind`). Slow: node runs about 40 times slower under callgrind,
+ * so the default 10 000 warm-up and 10 000 measured requests take about four minutes per client. The
+ * warm-up is long on purpose: with less, V8 is still compiling the client's code during the measured
+ * requests, and the client with more code to compile pays for it there.
+ *
+ * @module
+ */
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { ProfileResult } from './profile.js';
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: 'raw,resilient' },
+    requests: { type: 'string', default: '10000' },
+    warmup: { type: 'string', default: '10000' },
+    endpoints: { type: 'string', default: '1' },
+    repeat: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+    keep: { type: 'string' },
+    'node-flag': { type: 'string', multiple: true, default: [] },
+    'agent-options': { type: 'string', default: '{"maxConnectionAge":0}' },
+  },
+});
+
+const clients = values.clients.split(',').map((c) => c.trim());
+for (const c of clients) {
+  if (!['raw', 'pool', 'resilient', 'interceptors'].includes(c)) throw new RangeError(`--clients: each must be raw, pool, resilient or interceptors; got ${c}`);
+}
+if (!clients.includes('raw')) clients.unshift('raw');
+const requests = positive('requests');
+const warmup = positive('warmup');
+const repeat = positive('repeat');
+const endpoints = positive('endpoints');
+
+function positive(name: 'requests' | 'warmup' | 'repeat' | 'endpoints'): number {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer; got ${values[name]}`);
+  return n;
+}
+
+/** One client's run under callgrind. */
+interface Count {
+  client: string;
+  /** Instructions of the measured requests, every thread. */
+  instructions: number;
+  /** The same per request. */
+  perRequest: number;
+  /** Instructions per request of the main thread alone (the event loop, which bounds a client's throughput). */
+  mainPerRequest: number;
+  /** Connections the server accepted from the client (warm-up included). */
+  connections: number;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const tsx = import.meta.resolve('tsx/esm');
+
+/** Runs one client under callgrind and returns the instructions of its measured requests. */
+async function countOne(client: string, run: number): Promise<Count> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ridethrough-callgrind-'));
+  try {
+    const args = [
+      '--tool=callgrind',
+      '--separate-threads=yes',
+      `--callgrind-out-file=${path.join(dir, 'cg.%p')}`,
+      process.execPath,
+      ...values['node-flag'],
+      '--import',
+      tsx,
+      path.join(here, 'profile.ts'),
+      '--client',
+      client,
+      '--requests',
+      String(requests),
+      '--warmup',
+      String(warmup),
+      '--endpoints',
+      String(endpoints),
+      '--callgrind',
+      '--json',
+      '--agent-options',
+      values['agent-options'],
+    ];
+    const result = await new Promise<ProfileResult>((resolve, reject) => {
+      execFile('valgrind', args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`valgrind run of ${client} failed: ${err.message}\n${stderr.slice(-2000)}`));
+        else resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as ProfileResult);
+      });
+    });
+    // Part 1 holds the control calls alone, part 2 the control calls and the measured requests; one
+    // file per thread (cg.<pid>.<part>-01 is the main thread).
+    const files = await readdir(dir);
+    const total = async (part: 1 | 2): Promise<{ all: number; main: number }> => {
+      const names = files.filter((f) => new RegExp(`^cg\\.\\d+\\.${part}-\\d+$`).test(f)).sort();
+      if (names.length === 0) throw new Error(`callgrind wrote no dump part ${part} for ${client} (is callgrind_control on PATH?)`);
+      let all = 0;
+      let main = 0;
+      for (const name of names) {
+        const text = await readFile(path.join(dir, name), 'utf8');
+        const m = /^summary:\s+(\d+)/m.exec(text) ?? /^totals:\s+(\d+)/m.exec(text);
+        if (!m) throw new Error(`no instruction total in callgrind dump ${name}`);
+        all += Number(m[1]);
+        if (name.endsWith('-01')) main = Number(m[1]);
+        if (values.keep && part === 2) {
+          await mkdir(values.keep, { recursive: true });
+          await copyFile(path.join(dir, name), path.join(values.keep, `${client}-${run + 1}.thread${name.slice(name.lastIndexOf('-') + 1)}.callgrind`));
+        }
+      }
+      return { all, main };
+    };
+    const overhead = await total(1);
+    const measured = await total(2);
+    const instructions = measured.all - overhead.all;
+    const mainThread = measured.main - overhead.main;
+    return { client, instructions, perRequest: instructions / requests, mainPerRequest: mainThread / requests, connections: result.connections };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const counts: Count[] = [];
+for (let r = 0; r < repeat; r++) {
+  // Rotate the order, as the throughput benchmark does (nothing here depends on it, but it costs nothing).
+  for (let i = 0; i < clients.length; i++) {
+    const client = clients[(i + r) % clients.length]!;
+    const c = await countOne(client, r);
+    counts.push(c);
+    if (!values.json) console.error(`  ${client}: ${Math.round(c.mainPerRequest)} instructions per request on the main thread, ${Math.round(c.perRequest)} on all threads, ${c.connections} connections`);
+  }
+}
+
+const mean = (client: string, key: 'perRequest' | 'mainPerRequest'): number => {
+  const list = counts.filter((c) => c.client === client).map((c) => c[key]);
+  return list.reduce((a, b) => a + b, 0) / list.length;
+};
+const rows = clients.map((client) => ({
+  client,
+  /** Instructions per request on the main thread (the event loop). */
+  mainThread: Math.round(mean(client, 'mainPerRequest')),
+  /** raw undici's main-thread instructions per request / this client's. */
+  mainRatio: Math.round((mean('raw', 'mainPerRequest') / mean(client, 'mainPerRequest')) * 1000) / 1000,
+  /** Instructions per request over every thread (JIT compilers and the collector's helpers included). */
+  allThreads: Math.round(mean(client, 'perRequest')),
+  /** raw undici's all-thread instructions per request / this client's. */
+  allRatio: Math.round((mean('raw', 'perRequest') / mean(client, 'perRequest')) * 1000) / 1000,
+  runs: counts.filter((c) => c.client === client).map((c) => ({ mainThread: Math.round(c.mainPerRequest), allThreads: Math.round(c.perRequest), connections: c.connections })),
+}));
+const report = { node: process.version, requests, warmup, endpoints, repeat, rows };
+if (values.json) {
+  console.log(JSON.stringify(report, null, 2));
+} else {
+  console.log(`\nInstructions per request (callgrind, ${requests} requests after ${warmup} warm-up, ${endpoints} endpoint(s), Node ${process.version}):`);
+  console.log(`  ${'client'.padEnd(13)} ${'main thread'.padStart(11)} ${'raw/this'.padStart(8)} ${'all threads'.padStart(11)} ${'raw/this'.padStart(8)}`);
+  for (const r of rows) {
+    console.log(`  ${r.client.padEnd(13)} ${String(r.mainThread).padStart(11)} ${r.mainRatio.toFixed(3).padStart(8)} ${String(r.allThreads).padStart(11)} ${r.allRatio.toFixed(3).padStart(8)}`);
+  }
+}
