@@ -36,6 +36,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseProfileClients, positiveOption } from './lib.js';
 import type { ProfileResult } from './profile.js';
 
 const { values } = parseArgs({
@@ -52,21 +53,12 @@ const { values } = parseArgs({
   },
 });
 
-const clients = values.clients.split(',').map((c) => c.trim());
-for (const c of clients) {
-  if (!['raw', 'pool', 'resilient', 'interceptors'].includes(c)) throw new RangeError(`--clients: each must be raw, pool, resilient or interceptors; got ${c}`);
-}
-if (!clients.includes('raw')) clients.unshift('raw');
-const requests = positive('requests');
-const warmup = positive('warmup');
-const repeat = positive('repeat');
-const endpoints = positive('endpoints');
+const clients = parseProfileClients(values.clients);
+const requests = positiveOption('requests', values.requests);
+const warmup = positiveOption('warmup', values.warmup);
+const repeat = positiveOption('repeat', values.repeat);
+const endpoints = positiveOption('endpoints', values.endpoints);
 
-function positive(name: 'requests' | 'warmup' | 'repeat' | 'endpoints'): number {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer; got ${values[name]}`);
-  return n;
-}
 
 /** One client's run under callgrind. */
 interface Count {

@@ -22,7 +22,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { median, round } from './lib.js';
+import { median, parseProfileClients, positiveOption, round } from './lib.js';
 import type { ProfileResult } from './profile.js';
 
 const { values } = parseArgs({
@@ -36,21 +36,12 @@ const { values } = parseArgs({
   },
 });
 
-const clients = values.clients.split(',').map((c) => c.trim());
-for (const c of clients) {
-  if (!['raw', 'pool', 'resilient', 'interceptors'].includes(c)) throw new RangeError(`--clients: each must be raw, pool, resilient or interceptors; got ${c}`);
-}
-if (!clients.includes('raw')) clients.unshift('raw');
-const rounds = positive('rounds');
-const requests = positive('requests');
-const warmup = positive('warmup');
-const endpoints = positive('endpoints');
+const clients = parseProfileClients(values.clients);
+const rounds = positiveOption('rounds', values.rounds);
+const requests = positiveOption('requests', values.requests);
+const warmup = positiveOption('warmup', values.warmup);
+const endpoints = positiveOption('endpoints', values.endpoints);
 
-function positive(name: 'rounds' | 'requests' | 'warmup' | 'endpoints'): number {
-  const n = Number(values[name]);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer; got ${values[name]}`);
-  return n;
-}
 
 const profile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile.ts');
 const tsx = import.meta.resolve('tsx/esm');

@@ -203,3 +203,26 @@ export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/** The clients bench/profile.ts can run alone (`--client`). */
+export const profileClients = ['raw', 'pool', 'resilient', 'interceptors'] as const;
+
+/**
+ * Parses a `--clients` list of {@link profileClients}; raw undici, the baseline every ratio is
+ * relative to, is put first when missing. Throws a RangeError naming the bad entry.
+ */
+export function parseProfileClients(text: string): string[] {
+  const clients = text.split(',').map((c) => c.trim());
+  for (const c of clients) {
+    if (!(profileClients as readonly string[]).includes(c)) throw new RangeError(`--clients: each must be one of ${profileClients.join(', ')}; got ${c}`);
+  }
+  if (!clients.includes('raw')) clients.unshift('raw');
+  return clients;
+}
+
+/** Parses the value of a count option (`--name`): a positive integer, or a RangeError naming it. */
+export function positiveOption(name: string, text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer; got ${text}`);
+  return n;
+}
