@@ -151,8 +151,9 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
 
   /** Starts the flow. Errors reach the caller's handler, never the caller of start(). */
   start(): void {
-    const t = performance.now();
-    this.ctx.deadlines.add(this, this.deadlineMs, t);
+    // Numbers do not travel between functions here unless they must: a timestamp passed to a function
+    // V8 did not inline is boxed, an allocation per request.
+    this.ctx.deadlines.add(this, this.deadlineMs);
     try {
       // As undici does: the context is null for HTTP/1.1 and HTTP/2 requests.
       this.userHandler.onRequestStart?.(this, null);
@@ -177,9 +178,9 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
       const answer = this.ctx.freshAnswer(this.state, this.origin.hostname, now);
       if (answer) {
         this.endpoints.update(answer);
-        const endpoint = this.endpoints.pick(undefined, undefined, now);
+        const endpoint = this.endpoints.pickFirst();
         if (endpoint) {
-          this.startAttempt(endpoint, t);
+          this.startAttempt(endpoint, true);
           return;
         }
       }
@@ -302,16 +303,17 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     return endpoint;
   }
 
-  /** Starts one attempt on `endpoint`. */
   /**
    * Starts one attempt on `endpoint`.
-   * @param fastAt - for the first attempt sent by start(): when the request started (performance.now())
+   * @param fast - the first attempt, sent synchronously by start(): it started when the request did
    */
-  private startAttempt(endpoint: Endpoint, fastAt?: number): AttemptHandler {
+  private startAttempt(endpoint: Endpoint, fast = false): AttemptHandler {
     const number = ++this.attemptCount;
-    const handler = new AttemptHandler(this, endpoint, number, fastAt ?? performance.now());
+    // The request's start is its deadline minus the deadline's length (start() read the clock for it).
+    const startedAt = fast ? this.deadlineExpiresAt - this.deadlineMs : performance.now();
+    const handler = new AttemptHandler(this, endpoint, number, startedAt);
     const address = endpoint.address.address;
-    if (fastAt !== undefined) this.fastAttempt = handler;
+    if (fast) this.fastAttempt = handler;
     this.current = handler;
     this.running = this.running.length === 0 ? [handler] : [...this.running, handler];
     if (number > 1) {

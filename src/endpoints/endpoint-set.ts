@@ -57,6 +57,18 @@ export class EndpointSet {
   }
 
   /**
+   * Picks the endpoint for a request's first attempt: {@link pick} with nothing tried, which reads the
+   * clock only when an endpoint has ever been ejected.
+   */
+  pickFirst(): Endpoint | undefined {
+    if (this.ejectedUntilMax !== 0) {
+      const now = Date.now();
+      if (now < this.ejectedUntilMax) return this.pick(undefined, undefined, now);
+    }
+    return this.list.length > 0 ? this.choose(this.list) : undefined;
+  }
+
+  /**
    * Picks the endpoint for the next attempt.
    * @param tried - addresses this request already tried (avoided while others exist)
    * @param last - the address that just failed (avoided above all)
