@@ -113,37 +113,46 @@ await dnsServer.start();
 const addresses = hotAddresses(endpoints);
 dnsServer.setRecords('hot.bench.test', { a: addresses, ttl: 5 });
 const server = await ServerProcess.start(addresses);
-function makeClient(name: string): { dispatcher: Dispatcher; url: string; close: () => Promise<void> } {
-  const ipUrl = `http://${addresses[0]}:${server.port}/`;
+/**
+ * One client: its dispatcher, the URL of its next request, and how to close it. Raw undici round-robins
+ * over the IP origins, as in bench/hot-path.ts, so it uses every endpoint as the name-based clients do;
+ * `pool` is one `Pool` on the first address.
+ */
+function makeClient(name: string): { dispatcher: Dispatcher; url: () => string; close: () => Promise<void> } {
+  const ipUrls = addresses.map((a) => `http://${a}:${server.port}/`);
+  const ipUrl = ipUrls[0]!;
+  let turn = 0;
+  const nextIpUrl = (): string => ipUrls[turn++ % ipUrls.length]!;
   const nameUrl = `http://hot.bench.test:${server.port}/`;
+  const fixed = (u: string) => (): string => u;
   if (name === 'raw') {
     const a = new Agent();
-    return { dispatcher: a, url: ipUrl, close: () => a.close() };
+    return { dispatcher: a, url: nextIpUrl, close: () => a.close() };
   }
   if (name === 'pool') {
     // The floor: undici's Pool on the IP origin, no Agent in front.
     const a = new Pool(ipUrl.slice(0, -1));
-    return { dispatcher: a, url: ipUrl, close: () => a.close() };
+    return { dispatcher: a, url: fixed(ipUrl), close: () => a.close() };
   }
   if (name === 'interceptors') {
     const a = new Agent();
-    return { dispatcher: a.compose(interceptors.dns({ lookup: interceptorLookup(dnsServer.server) }), interceptors.retry()), url: nameUrl, close: () => a.close() };
+    return { dispatcher: a.compose(interceptors.dns({ lookup: interceptorLookup(dnsServer.server) }), interceptors.retry()), url: fixed(nameUrl), close: () => a.close() };
   }
   if (name !== 'resilient') throw new RangeError(`--client must be raw, pool, interceptors or resilient; got ${name}`);
   const extra = JSON.parse(values['agent-options']) as ResilienceOptions;
   const a = new ResilientAgent({ ...extra, dns: { servers: [dnsServer.server], search: [], ...extra.dns } });
-  return { dispatcher: a, url: nameUrl, close: () => a.close() };
+  return { dispatcher: a, url: fixed(nameUrl), close: () => a.close() };
 }
 
 const { dispatcher, url, close: closeIt } = makeClient(values.client);
 if (values.first) {
   // Another client first, in this process: shows what sharing undici's code with it costs.
   const other = makeClient(values.first);
-  await drive(() => get(other.url, other.dispatcher), requests);
+  await drive(() => get(other.url(), other.dispatcher), requests);
   await other.close();
 }
 try {
-  await drive(() => get(url, dispatcher), Number(values.warmup));
+  await drive(() => get(url(), dispatcher), Number(values.warmup));
   if (values.callgrind) {
     // Part 1 of the dump: the control calls alone (bench/instructions.ts subtracts it from part 2).
     callgrindControl('--zero');
@@ -152,7 +161,7 @@ try {
   }
   const allocations = values['alloc-profile'] ? await startAllocationSampling() : undefined;
   const cpu0 = process.cpuUsage();
-  const ms = await drive(() => get(url, dispatcher), requests);
+  const ms = await drive(() => get(url(), dispatcher), requests);
   const cpu = process.cpuUsage(cpu0);
   if (values.callgrind) callgrindControl('--dump'); // part 2: the measured requests
   if (allocations) writeFileSync(values['alloc-profile']!, JSON.stringify(await allocations.stop()));
