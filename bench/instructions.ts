@@ -5,23 +5,30 @@
  * Runs bench/profile.ts once per client under `valgrind --tool=callgrind` (the benchmark server, a
  * child process, runs natively). Each run warms up, then dumps callgrind's counters twice: once around
  * nothing (the cost of the control calls themselves) and once around the measured requests; the
- * difference is the client process's user-space instructions for exactly those requests, per thread. Prints instructions per request and each client's ratio to raw
- * undici twice: on the main thread (the event loop: what bounds a client's requests per second) and
- * over every thread (V8's background JIT compilers and the collector's helpers included, which take
- * a second core from whatever else runs there).
+ * difference is the client process's user-space instructions for exactly those requests, per thread.
+ * Prints instructions per request and each client's ratio to raw undici twice: on the main thread
+ * (the event loop: what bounds a client's requests per second) and over every thread (V8's background
+ * JIT compilers and the collector's helpers included, which take a second core from whatever else
+ * runs there).
  *
  * Kernel time (socket reads and writes) is not counted, and it is about the same for every client, so
  * the instruction ratio is a lower bound of the CPU-bound throughput ratio: raw / (raw + extra) over
  * user-space instructions is smaller than the same ratio with the kernel's share added to both.
  *
  * Usage: `npm run bench:instructions -- [--clients raw,resilient] [--requests N] [--warmup N]
- *         [--endpoints N] [--repeat N] [--keep DIR] [--node-flag FLAG] [--json]`
+ *         [--endpoints N] [--repeat N] [--keep DIR] [--node-flag FLAG] [--agent-options JSON] [--json]`
  *
  * `--node-flag FLAG` (repeatable) passes a flag to node: with `--node-flag=--perf-basic-prof`, V8 writes
  * /tmp/perf-<pid>.map, which names the JIT-compiled functions behind callgrind's `???` addresses.
  *
- * `--keep DIR` copies each run's dump to DIR/<client>-<run>.callgrind, for `callgrind_annotate`
- * (V8's builtins, runtime and collector show by name; JIT-compiled JavaScript shows as `???`).
+ * `--keep DIR` copies each run's dump of the measured requests to DIR/<client>-<run>.thread<NN>.callgrind
+ * (thread 01 is the main thread), for `callgrind_annotate`: V8's builtins, runtime and collector show
+ * by name, JIT-compiled JavaScript as `???` addresses.
+ *
+ * `--agent-options JSON` (default `{"maxConnectionAge":0}`) goes to ResilientAgent. Connection age is
+ * off by default here because node runs about 40 times slower under callgrind: a 60 s pool age would
+ * recycle every pool every couple of thousand requests instead of every few hundred thousand, and
+ * count connection set-up as per-request cost.
  *
  * Needs valgrind (`apt-get install valgrind`). Slow: node runs about 40 times slower under callgrind,
  * so the default 10 000 warm-up and 10 000 measured requests take about four minutes per client. The
