@@ -37,13 +37,12 @@
  *
  * @module
  */
-import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseProfileClients, positiveOption } from './lib.js';
+import { parseProfileClients, positiveOption, runForJsonLine } from './lib.js';
 import type { ProfileResult } from './profile.js';
 
 const { values } = parseArgs({
@@ -65,7 +64,6 @@ const requests = positiveOption('requests', values.requests);
 const warmup = positiveOption('warmup', values.warmup);
 const repeat = positiveOption('repeat', values.repeat);
 const endpoints = positiveOption('endpoints', values.endpoints);
-
 
 /** One client's run under callgrind. */
 interface Count {
@@ -109,12 +107,7 @@ async function countOne(client: string, run: number): Promise<Count> {
       '--agent-options',
       values['agent-options'],
     ];
-    const result = await new Promise<ProfileResult>((resolve, reject) => {
-      execFile('valgrind', args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err) reject(new Error(`valgrind run of ${client} failed: ${err.message}\n${stderr.slice(-2000)}`));
-        else resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as ProfileResult);
-      });
-    });
+    const result = await runForJsonLine<ProfileResult>(`valgrind run of ${client}`, 'valgrind', args);
     // Part 1 holds the control calls alone, part 2 the control calls and the measured requests; one
     // file per thread (cg.<pid>.<part>-01 is the main thread).
     const files = await readdir(dir);

@@ -18,11 +18,10 @@
  *
  * @module
  */
-import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { median, parseProfileClients, positiveOption, round } from './lib.js';
+import { median, parseProfileClients, positiveOption, round, runForJsonLine } from './lib.js';
 import type { ProfileResult } from './profile.js';
 
 const { values } = parseArgs({
@@ -42,23 +41,13 @@ const requests = positiveOption('requests', values.requests);
 const warmup = positiveOption('warmup', values.warmup);
 const endpoints = positiveOption('endpoints', values.endpoints);
 
-
 const profile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile.ts');
 const tsx = import.meta.resolve('tsx/esm');
 
 /** Runs one client alone in a fresh process. */
 function runOne(client: string): Promise<ProfileResult> {
   const args = ['--import', tsx, profile, '--client', client, '--requests', String(requests), '--warmup', String(warmup), '--endpoints', String(endpoints), '--json'];
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, (err, stdout, stderr) => {
-      if (err) {
-        reject(new Error(`${client} run failed: ${err.message}\n${stderr.slice(-2000)}`));
-        return;
-      }
-      const line = stdout.trim().split('\n').pop() ?? '';
-      resolve(JSON.parse(line) as ProfileResult);
-    });
-  });
+  return runForJsonLine<ProfileResult>(`${client} run`, process.execPath, args);
 }
 
 const results = new Map<string, ProfileResult[]>(clients.map((c) => [c, []]));

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { Resolver } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
@@ -225,4 +225,17 @@ export function positiveOption(name: string, text: string | undefined): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer; got ${text}`);
   return n;
+}
+
+/**
+ * Runs `command args` to its end and returns the JSON of the last line it printed (bench/profile.ts
+ * with `--json`). Rejects with what it printed on stderr when it fails; `what` names the run.
+ */
+export function runForJsonLine<T>(what: string, command: string, args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${what} failed: ${err.message}\n${stderr.slice(-2000)}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').pop() ?? '') as T);
+    });
+  });
 }

@@ -22,7 +22,7 @@ import { Backoff } from '../retry/backoff.js';
 import { parseRetryAfter } from '../retry/retry-after.js';
 import type { OriginState, ResilienceContext } from './context.js';
 import type { DeadlineEntry } from './deadlines.js';
-import type { HedgeOptions, RequestOverrides } from './options.js';
+import type { HedgeOptions, RequestOverrides, ResolvedOptions } from './options.js';
 import { type ParsedOrigin, parseOrigin } from './origin.js';
 
 /** Sends attempts to endpoints: the agent through its own pools, the interceptor through the next dispatcher. @internal */
@@ -483,8 +483,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     const t = performance.now();
     const latency = t - attempt.startedAt;
     this.state.latencies.add(latency);
-    // Every listed status is 400–599 (validated): a success needs no lookup.
-    const listed = status >= 400 && o.retryStatuses.has(status);
+    const listed = isListedStatus(o, status);
     // A 429 is retried only when it says when (Retry-After); without, it is an answer like any other.
     const retryAfter = listed || status === 429 ? parseRetryAfter(headers['retry-after'], Date.now()) : undefined;
     if (!listed && retryAfter === undefined) {
@@ -514,7 +513,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
     if (this.running.length > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
-    this.releaseTicket(status >= 400 && this.ctx.options.retryStatuses.has(status) ? 'unhealthy' : 'healthy');
+    this.releaseTicket(isListedStatus(this.ctx.options, status) ? 'unhealthy' : 'healthy');
     this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
     if (this.isPaused) controller.pause();
     this.userHandler.onResponseStarted?.();
@@ -639,6 +638,11 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
 function breakerVerdict(error: Error, records: readonly AttemptRecord[]): BreakerVerdict {
   if (!(error instanceof RidethroughError) || error instanceof DnsResolutionError || error instanceof NotRetryableError) return 'neutral';
   return records.some((r) => r.address !== undefined) ? 'unhealthy' : 'neutral';
+}
+
+/** Whether `status` is one of the options' `retryStatuses` (all 400–599, validated: a success needs no lookup). */
+function isListedStatus(o: ResolvedOptions, status: number): boolean {
+  return status >= 400 && o.retryStatuses.has(status);
 }
 
 function toError(err: unknown): Error {

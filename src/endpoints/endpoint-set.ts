@@ -65,7 +65,7 @@ export class EndpointSet {
       const now = Date.now();
       if (now < this.ejectedUntilMax) return this.pick(undefined, undefined, now);
     }
-    return this.list.length > 0 ? this.choose(this.list) : undefined;
+    return this.chooseAmongAll();
   }
 
   /**
@@ -75,7 +75,7 @@ export class EndpointSet {
    */
   pick(tried: readonly string[] | undefined, last: string | undefined, now: number): Endpoint | undefined {
     // The hot path: nothing tried yet and nothing ejected. Straight to the balancer, no allocation.
-    if (tried === undefined && now >= this.ejectedUntilMax) return this.list.length > 0 ? this.choose(this.list) : undefined;
+    if (tried === undefined && now >= this.ejectedUntilMax) return this.chooseAmongAll();
     const fresh: Endpoint[] = [];
     let healthy: Endpoint[] = [];
     let leastBad: Endpoint | undefined;
@@ -94,6 +94,11 @@ export class EndpointSet {
   }
 
   private turn = 0;
+
+  /** The balancer over every endpoint (none ejected, none tried): no allocation. */
+  private chooseAmongAll(): Endpoint | undefined {
+    return this.list.length > 0 ? this.choose(this.list) : undefined;
+  }
 
   /** Round-robin, or power of two choices on requests in flight. */
   private choose(list: Endpoint[]): Endpoint {
