@@ -133,7 +133,9 @@ describe('outlier ejection', () => {
     const c = await start();
     c.publish('gone.ejection.test', ['127.0.91.21', '127.0.91.22'], 30);
     const origin = `http://gone.ejection.test:${PORT}`;
-    const agent = agentFor(c, { ejection: { maxPercent: 0, baseTime: 10_000 }, breaker: false, deadline: 400, backoff: { base: 10, cap: 40 } });
+    // maxAttempts far above what 400 ms can hold: the deadline, not the attempt count, must end it (with
+    // the default 25, fast refusals and short jittered backoffs sometimes used up the attempts first).
+    const agent = agentFor(c, { ejection: { maxPercent: 0, baseTime: 10_000 }, breaker: false, deadline: 400, maxAttempts: 1_000, backoff: { base: 10, cap: 40 } });
     const events = recordEndpoints(c);
 
     const err = await rejection(send(agent, `${origin}/`));
