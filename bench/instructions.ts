@@ -76,6 +76,8 @@ interface Count {
   mainPerRequest: number;
   /** Connections the server accepted from the client (warm-up included). */
   connections: number;
+  /** What the collector did during the measured requests (a client that promotes much pays for it in full collections). */
+  gc: ProfileResult['gc'];
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -133,7 +135,7 @@ async function countOne(client: string, run: number): Promise<Count> {
     const measured = await total(2);
     const instructions = measured.all - overhead.all;
     const mainThread = measured.main - overhead.main;
-    return { client, instructions, perRequest: instructions / requests, mainPerRequest: mainThread / requests, connections: result.connections };
+    return { client, instructions, perRequest: instructions / requests, mainPerRequest: mainThread / requests, connections: result.connections, gc: result.gc };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -146,7 +148,12 @@ for (let r = 0; r < repeat; r++) {
     const client = clients[(i + r) % clients.length]!;
     const c = await countOne(client, r);
     counts.push(c);
-    if (!values.json) console.error(`  ${client}: ${Math.round(c.mainPerRequest)} instructions per request on the main thread, ${Math.round(c.perRequest)} on all threads, ${c.connections} connections`);
+    if (!values.json) {
+      console.error(
+        `  ${client}: ${Math.round(c.mainPerRequest)} instructions per request on the main thread, ${Math.round(c.perRequest)} on all threads, ${c.connections} connections; ` +
+          `GC: ${c.gc.scavenges} scavenges, ${c.gc.markCompacts} full, ${Math.round(c.gc.promotedBytesPerRequest)} B promoted per request`,
+      );
+    }
   }
 }
 
@@ -164,7 +171,9 @@ const rows = clients.map((client) => ({
   allThreads: Math.round(mean(client, 'perRequest')),
   /** raw undici's all-thread instructions per request / this client's. */
   allRatio: Math.round((mean('raw', 'perRequest') / mean(client, 'perRequest')) * 1000) / 1000,
-  runs: counts.filter((c) => c.client === client).map((c) => ({ mainThread: Math.round(c.mainPerRequest), allThreads: Math.round(c.perRequest), connections: c.connections })),
+  runs: counts
+    .filter((c) => c.client === client)
+    .map((c) => ({ mainThread: Math.round(c.mainPerRequest), allThreads: Math.round(c.perRequest), connections: c.connections, gc: c.gc })),
 }));
 const report = { node: process.version, requests, warmup, endpoints, repeat, rows };
 if (values.json) {

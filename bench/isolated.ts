@@ -56,7 +56,7 @@ for (let r = 0; r < rounds; r++) {
     const client = clients[(i + r) % clients.length]!;
     const res = await runOne(client);
     results.get(client)!.push(res);
-    if (!values.json) console.error(`  round ${r + 1}: ${client} ${Math.round(res.rps)} req/s, ${res.cpuUsPerRequest.toFixed(1)} µs CPU per request`);
+    if (!values.json) console.error(`  round ${r + 1}: ${client} ${Math.round(res.rps)} req/s, ${res.cpuUsPerRequest.toFixed(1)} µs CPU per request, ${Math.round(res.gc.promotedBytesPerRequest)} B promoted per request`);
   }
 }
 
@@ -74,6 +74,10 @@ export interface IsolatedRow {
   medianRoundRatio: number;
   /** Raw undici's median CPU per request / this client's. */
   cpuRatio: number;
+  /** Median bytes per request promoted to the old generation by young-generation collections. */
+  medianPromotedBytesPerRequest: number;
+  /** Median collector pause per request on the main thread, µs. */
+  medianGcPauseUsPerRequest: number;
 }
 
 /** The `--json` output. */
@@ -98,6 +102,8 @@ const rows = clients.map((client): IsolatedRow => {
     throughputRatio: round(rps / median(raw.map((x) => x.rps)), 3),
     medianRoundRatio: round(median(list.map((x, i) => x.rps / raw[i]!.rps)), 3),
     cpuRatio: round(median(raw.map((x) => x.cpuUsPerRequest)) / cpu, 3),
+    medianPromotedBytesPerRequest: Math.round(median(list.map((x) => x.gc.promotedBytesPerRequest))),
+    medianGcPauseUsPerRequest: round(median(list.map((x) => x.gc.pauseUsPerRequest)), 2),
   };
 });
 const report: IsolatedReport = { node: process.version, rounds, requests, warmup, endpoints, rows };
@@ -105,10 +111,12 @@ if (values.json) {
   console.log(JSON.stringify(report, null, 2));
 } else {
   console.log(`\nEach client alone in its own process (${rounds} rounds of ${requests} requests after ${warmup} warm-up, ${endpoints} endpoint(s), Node ${process.version}):`);
-  console.log(`  ${'client'.padEnd(13)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'round ratio'.padStart(11)} ${'µs CPU/req'.padStart(10)} ${'raw/this'.padStart(8)}`);
+  console.log(
+    `  ${'client'.padEnd(13)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'round ratio'.padStart(11)} ${'µs CPU/req'.padStart(10)} ${'raw/this'.padStart(8)} ${'promoted B/req'.padStart(14)} ${'GC µs/req'.padStart(9)}`,
+  );
   for (const r of rows) {
     console.log(
-      `  ${r.client.padEnd(13)} ${String(r.medianRps).padStart(7)} ${r.throughputRatio.toFixed(3).padStart(6)} ${r.medianRoundRatio.toFixed(3).padStart(11)} ${r.medianCpuUsPerRequest.toFixed(1).padStart(10)} ${r.cpuRatio.toFixed(3).padStart(8)}`,
+      `  ${r.client.padEnd(13)} ${String(r.medianRps).padStart(7)} ${r.throughputRatio.toFixed(3).padStart(6)} ${r.medianRoundRatio.toFixed(3).padStart(11)} ${r.medianCpuUsPerRequest.toFixed(1).padStart(10)} ${r.cpuRatio.toFixed(3).padStart(8)} ${String(r.medianPromotedBytesPerRequest).padStart(14)} ${r.medianGcPauseUsPerRequest.toFixed(2).padStart(9)}`,
     );
   }
 }

@@ -8,20 +8,23 @@
  * `--client raw|pool|resilient|interceptors` (default resilient), `--requests N` (default 50000),
  * `--warmup N` (default 5000), `--first CLIENT` (run another client first, in this process),
  * `--alloc-profile FILE` (write a sampled profile of every allocation made by the measured requests,
- * collected ones included, to FILE: a `.heapprofile` for Chrome DevTools),
+ * collected ones included, to FILE: a `.heapprofile` for Chrome DevTools; with `--alloc-survivors`, only
+ * the allocations that outlived a young-generation collection: what the old generation pays for),
  * `--json` (print one JSON line, {@link ProfileResult}: used by bench/isolated.ts),
  * `--callgrind` (after the warm-up, dump the cost of callgrind's control calls alone as part 1, then the
  * measured requests as part 2: used by bench/instructions.ts, which runs this file under valgrind),
  * `--concurrency N` (default 32), `--endpoints N` (default 1), `--agent-options JSON` (extra
  * ResilientAgent options, e.g. `'{"maxConnectionAge":0}'`). Prints requests per second and client
- * CPU per request. The server runs in a child process (bench/server.ts), names resolve through the
- * lab DNS server.
+ * CPU per request, and what the collector did meanwhile (scavenges, full collections, pause and bytes
+ * promoted per request, from `v8.GCProfiler`). The server runs in a child process (bench/server.ts),
+ * names resolve through the lab DNS server.
  *
  * @module
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { Agent, type Dispatcher, interceptors, Pool, request } from 'undici';
 import { ResilientAgent } from './subject.js';
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5000' },
     json: { type: 'boolean', default: false },
     'alloc-profile': { type: 'string' },
+    'alloc-survivors': { type: 'boolean', default: false },
   },
 });
 const requests = Number(values.requests);
@@ -63,6 +67,51 @@ export interface ProfileResult {
   cpuUsPerRequest: number;
   /** Connections the server accepted from the client (warm-up included). */
   connections: number;
+  /** Garbage collection during the measured requests. */
+  gc: GcSummary;
+}
+
+/** What the collector did during the measured requests (from `v8.GCProfiler`). */
+export interface GcSummary {
+  /** Young-generation collections. */
+  scavenges: number;
+  /** Full collections (mark-compact). */
+  markCompacts: number;
+  /** Main-thread collector pause per request, µs. */
+  pauseUsPerRequest: number;
+  /**
+   * Bytes per request that young-generation collections moved to the old generation. Objects that
+   * outlive a request reach it only when something old still points at them, so a client whose
+   * requests leave nothing behind promotes close to nothing; every promoted byte waits for a full
+   * collection, and its marking runs on the collector's helper threads.
+   */
+  promotedBytesPerRequest: number;
+}
+
+/** One collection as `v8.GCProfiler` reports it (`cost` in µs). */
+type GcStatistic = { gcType: string; cost: number; beforeGC: { heapSpaceStatistics: GcSpace[] }; afterGC: { heapSpaceStatistics: GcSpace[] } };
+type GcSpace = { spaceName: string; spaceUsedSize: number };
+
+/** Bytes in the old generation (old space and large objects) in one heap-space snapshot. */
+function oldBytes(spaces: GcSpace[]): number {
+  let sum = 0;
+  for (const s of spaces) if (s.spaceName === 'old_space' || s.spaceName === 'large_object_space') sum += s.spaceUsedSize;
+  return sum;
+}
+
+function summarizeGc(statistics: GcStatistic[], n: number): GcSummary {
+  let scavenges = 0;
+  let markCompacts = 0;
+  let pauseUs = 0;
+  let promoted = 0;
+  for (const s of statistics) {
+    pauseUs += s.cost;
+    if (s.gcType === 'Scavenge' || s.gcType === 'MinorMarkSweep') {
+      scavenges++;
+      promoted += Math.max(0, oldBytes(s.afterGC.heapSpaceStatistics) - oldBytes(s.beforeGC.heapSpaceStatistics));
+    } else if (s.gcType === 'MarkSweepCompact') markCompacts++;
+  }
+  return { scavenges, markCompacts, pauseUsPerRequest: pauseUs / n, promotedBytesPerRequest: promoted / n };
 }
 
 /**
@@ -71,10 +120,10 @@ export interface ProfileResult {
  * a `.heapprofile` (Chrome DevTools' Memory tab opens it), each node's self size summed is bytes
  * allocated by that function.
  */
-async function startAllocationSampling(): Promise<{ stop(): Promise<unknown> }> {
+async function startAllocationSampling(survivorsOnly: boolean): Promise<{ stop(): Promise<unknown> }> {
   const session = new Session();
   session.connect();
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivorsOnly });
   return {
     async stop() {
       const { profile } = await session.post('HeapProfiler.stopSampling');
@@ -159,17 +208,23 @@ try {
     callgrindControl('--dump');
     callgrindControl('--zero');
   }
-  const allocations = values['alloc-profile'] ? await startAllocationSampling() : undefined;
+  const allocations = values['alloc-profile'] ? await startAllocationSampling(values['alloc-survivors']) : undefined;
+  const gcProfiler = new v8.GCProfiler();
+  gcProfiler.start();
   const cpu0 = process.cpuUsage();
   const ms = await drive(() => get(url(), dispatcher), requests);
   const cpu = process.cpuUsage(cpu0);
+  const gc = summarizeGc((gcProfiler.stop() as unknown as { statistics: GcStatistic[] }).statistics, requests);
   if (values.callgrind) callgrindControl('--dump'); // part 2: the measured requests
   if (allocations) writeFileSync(values['alloc-profile']!, JSON.stringify(await allocations.stop()));
   const { acceptedConnections } = await server.usage();
   const rps = (requests / ms) * 1000;
   const cpuUs = (cpu.user + cpu.system) / requests;
-  if (values.json) console.log(JSON.stringify({ client: values.client, rps, cpuUsPerRequest: cpuUs, connections: acceptedConnections } satisfies ProfileResult));
-  else console.log(`${values.client}: ${Math.round(rps)} req/s, ${cpuUs.toFixed(1)} µs CPU per request, ${acceptedConnections} connections`);
+  if (values.json) console.log(JSON.stringify({ client: values.client, rps, cpuUsPerRequest: cpuUs, connections: acceptedConnections, gc } satisfies ProfileResult));
+  else {
+    console.log(`${values.client}: ${Math.round(rps)} req/s, ${cpuUs.toFixed(1)} µs CPU per request, ${acceptedConnections} connections`);
+    console.log(`  GC: ${gc.scavenges} scavenges, ${gc.markCompacts} full, ${gc.pauseUsPerRequest.toFixed(2)} µs pause and ${Math.round(gc.promotedBytesPerRequest)} B promoted per request`);
+  }
 } finally {
   await closeIt();
   await server.stop();

@@ -1,4 +1,5 @@
-import type { Dispatcher } from 'undici';
+import { type Dispatcher, errors } from 'undici';
+import type { DeadlineEntry, Deadlines } from '../core/deadlines.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 
 /** How one attempt ended, as far as the request flow is concerned. @internal */
@@ -46,9 +47,16 @@ const maxDrainBytes = 256 * 1024;
 /**
  * The undici handler of one attempt. Until response headers are accepted nothing reaches the caller,
  * so the flow can still retry elsewhere; after that every callback is passed through.
+ *
+ * The attempt's time to response headers (`attemptTimeout`) is its own timer, on the agent's attempt
+ * deadline queue, not undici's `headersTimeout`: undici's parser makes a new timer each time a
+ * connection's delay changes, so a headers timeout that differs from the body timeout costs a timer
+ * object per request that lives until undici's next timer tick (about a second) and is promoted to the
+ * old generation. The pools' undici `headersTimeout` equals their `bodyTimeout`, and one timer serves a
+ * connection's whole response, as with undici's defaults.
  * @internal
  */
-export class AttemptHandler implements Dispatcher.DispatchHandler {
+export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry {
   /** Whether undici handed the request to a connection (it may then have reached the server). */
   started = false;
   /** The controller of this attempt's undici request, once started. */
@@ -60,21 +68,49 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   /** How the attempt ended, once decided. */
   private result: AttemptOutcome | undefined;
   private waiter: ((outcome: AttemptOutcome) => void) | undefined;
+  /** When the attempt times out without response headers (performance.now()); set by the deadline queue. @internal */
+  deadlineExpiresAt = 0;
+  /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
+  /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
+  /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
 
   /**
    * @param owner - the request flow
    * @param endpoint - the endpoint this attempt goes to
    * @param number - 1-based attempt number
    * @param startedAt - when the attempt is dispatched (performance.now())
+   * @param timeouts - the queue the time-to-headers timer goes on
+   * @param timeoutMs - how long the attempt may wait for response headers (0: no limit)
    */
   constructor(
     private readonly owner: AttemptOwner,
     readonly endpoint: Endpoint,
     readonly number: number,
     readonly startedAt: number,
+    private readonly timeouts: Deadlines,
+    private readonly timeoutMs: number,
   ) {
     endpoint.inFlight++;
     endpoint.attempts++;
+    if (timeoutMs > 0) timeouts.add(this, timeoutMs, startedAt);
+  }
+
+  /**
+   * No response headers within the attempt timeout (called by the deadline queue). On a connection the
+   * request is aborted, which destroys the connection as undici's own headers timeout does, and the
+   * attempt fails with undici's `UND_ERR_HEADERS_TIMEOUT` (it may have reached the server). Still
+   * connecting or queued, it never left: it fails as not sent, and undici drops it if it starts later.
+   * @internal
+   */
+  expire(): void {
+    if (this.result || this.abandoned) return;
+    const error = new errors.HeadersTimeoutError(`ridethrough: no response headers within the attempt timeout of ${this.timeoutMs} ms`);
+    if (this.controller) {
+      this.controller.abort(error);
+      return;
+    }
+    this.abandoned = true;
+    this.done({ kind: 'error', error, started: false });
   }
 
   /**
@@ -118,6 +154,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.abandoned) return;
     // Informational responses (100 Continue, 103 Early Hints) are not the final answer.
     if (statusCode < 200) return;
+    this.timeouts.remove(this);
     const decision = this.owner.decideStatus(this, statusCode, headers);
     if (decision.retry) {
       this.drain = { status: statusCode, delayMs: decision.delayMs, bytes: 0 };
@@ -197,6 +234,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   private done(outcome: AttemptOutcome): void {
     if (this.result) return;
+    this.timeouts.remove(this);
     if (outcome.kind !== 'committed') this.release();
     this.result = outcome;
     const waiter = this.waiter;

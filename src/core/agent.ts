@@ -6,7 +6,7 @@ import type { Endpoint } from '../endpoints/endpoint.js';
 import { validateOverrides, type RequestOverrides, type ResilienceOptions } from './options.js';
 import { type OriginStats, ResilienceContext } from './context.js';
 import { urlHost, type ParsedOrigin } from './origin.js';
-import { type AttemptTransport, type FlowExtras, RequestFlow, type ResilientDispatchOptions } from './request-flow.js';
+import { type AttemptTransport, type FlowExtras, RequestFlow, type ResilientDispatchOptions, undiciHeadersTimeout } from './request-flow.js';
 
 /** Options of {@link ResilientAgent}. */
 export type ResilientAgentOptions = ResilienceOptions;
@@ -44,7 +44,7 @@ export class ResilientAgent extends Dispatcher {
     this.ctx = new ResilienceContext(options);
     this.ctx.onEndpointRemoved((endpoint) => this.retirePool(endpoint));
     this.transport = {
-      // Every pool is made with the attempt and body timeouts (poolFor).
+      // Every pool is made with the body timeout and the undici headers timeout that goes with it (poolFor).
       appliesTimeouts: true,
       send: (origin, endpoint, opts, handler) => {
         this.poolFor(origin, endpoint).dispatch(opts, handler);
@@ -171,7 +171,9 @@ export class ResilientAgent extends Dispatcher {
       keepAliveTimeout: o.keepAliveTimeout,
       keepAliveMaxTimeout: Math.max(o.keepAliveTimeout, 600_000),
       connections: o.connectionsPerEndpoint ?? null,
-      headersTimeout: o.attemptTimeout,
+      // The attempt timeout is each attempt's own timer (AttemptHandler); undici's headers timeout equals
+      // the body timeout, so its parser keeps one timer per response instead of making a second.
+      headersTimeout: undiciHeadersTimeout(o.bodyTimeout, o.attemptTimeout),
       bodyTimeout: o.bodyTimeout,
     });
     endpoint.pool = pool;

@@ -55,6 +55,8 @@ export class ResilienceContext {
   readonly dns: DnsCache;
   /** Request deadlines (one timer per duration). @internal */
   readonly deadlines = new Deadlines();
+  /** Attempts' time-to-headers timers (a queue of their own: it keeps its last duration at hand too). @internal */
+  readonly attemptDeadlines = new Deadlines();
   private readonly origins: LRUCache<string, OriginState>;
   private readonly removers = new Set<(endpoint: Endpoint) => void>();
   /** The origin asked for last and its state: most agents talk to one origin at a time. */

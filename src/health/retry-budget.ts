@@ -21,15 +21,27 @@ const buckets = 10;
  * Retries of requests that never reached the server (refused or timed-out connects, DNS) cost the
  * server nothing and are not charged; retries that may load it (after a reset, a timeout, a 5xx) and
  * hedged requests are.
+ *
+ * The window is ten buckets: the current one, counted in two integer fields, and the nine before it in
+ * a ring with running sums. Every request deposits, so a deposit is one comparison and one increment:
+ * counts stay small integers, never boxed numbers or typed-array writes, and the ring moves only when a
+ * bucket's time is up.
  */
 export class RetryBudget {
   private readonly ratio: number;
   private readonly floor: number;
   private readonly bucketMs: number;
-  private readonly requests = new Float64Array(buckets);
-  private readonly retries = new Float64Array(buckets);
-  private current = 0;
-  private currentStart = 0;
+  /** Requests and retries of the nine buckets before the current one; `oldest` is overwritten next. */
+  private readonly pastRequests: number[] = Array.from({ length: buckets - 1 }, () => 0);
+  private readonly pastRetries: number[] = Array.from({ length: buckets - 1 }, () => 0);
+  private oldest = 0;
+  private pastRequestSum = 0;
+  private pastRetrySum = 0;
+  /** Requests and retries of the current bucket. */
+  private requests = 0;
+  private retries = 0;
+  /** When the current bucket ends (epoch ms); 0 until the first use. */
+  private bucketEnd = 0;
   /** Retries refused since creation. */
   refused = 0;
 
@@ -42,48 +54,47 @@ export class RetryBudget {
     this.bucketMs = options.window / buckets;
   }
 
-  /** Counts a request (first attempt) sent. */
+  /** Counts a request (ridethrough deposits each request once, when it ends). */
   deposit(now = Date.now()): void {
-    this.roll(now);
-    this.requests[this.current]! += 1;
+    if (now >= this.bucketEnd) this.roll(now);
+    this.requests++;
   }
 
   /** Takes one retry from the budget; false (and nothing taken) when it is spent. */
   tryWithdraw(now = Date.now()): boolean {
-    this.roll(now);
-    if (this.sum(this.retries) + 1 > this.ratio * this.sum(this.requests) + this.floor) {
+    if (now >= this.bucketEnd) this.roll(now);
+    if (this.pastRetrySum + this.retries + 1 > this.ratio * (this.pastRequestSum + this.requests) + this.floor) {
       this.refused++;
       return false;
     }
-    this.retries[this.current]! += 1;
+    this.retries++;
     return true;
   }
 
   /** Retries still available now. */
   available(now = Date.now()): number {
-    this.roll(now);
-    return Math.max(0, Math.floor(this.ratio * this.sum(this.requests) + this.floor - this.sum(this.retries)));
+    if (now >= this.bucketEnd) this.roll(now);
+    return Math.max(0, Math.floor(this.ratio * (this.pastRequestSum + this.requests) + this.floor - this.pastRetrySum - this.retries));
   }
 
-  private sum(a: Float64Array): number {
-    let s = 0;
-    for (let i = 0; i < buckets; i++) s += a[i]!;
-    return s;
-  }
-
+  /** Moves the window to `now`: the current bucket joins the ring, buckets older than the window leave it. */
   private roll(now: number): void {
-    if (this.currentStart === 0) {
-      this.currentStart = now;
+    if (this.bucketEnd === 0) {
+      this.bucketEnd = now + this.bucketMs;
       return;
     }
-    let steps = Math.floor((now - this.currentStart) / this.bucketMs);
-    if (steps <= 0) return;
-    if (steps > buckets) steps = buckets;
-    for (let i = 0; i < steps; i++) {
-      this.current = (this.current + 1) % buckets;
-      this.requests[this.current] = 0;
-      this.retries[this.current] = 0;
+    const steps = Math.floor((now - this.bucketEnd) / this.bucketMs) + 1;
+    // After `buckets` steps nothing of the old window is left: more steps change nothing more.
+    for (let i = 0; i < Math.min(steps, buckets); i++) {
+      const slot = this.oldest;
+      this.pastRequestSum += this.requests - this.pastRequests[slot]!;
+      this.pastRetrySum += this.retries - this.pastRetries[slot]!;
+      this.pastRequests[slot] = this.requests;
+      this.pastRetries[slot] = this.retries;
+      this.oldest = (slot + 1) % (buckets - 1);
+      this.requests = 0;
+      this.retries = 0;
     }
-    this.currentStart += Math.floor((now - this.currentStart) / this.bucketMs) * this.bucketMs;
+    this.bucketEnd += steps * this.bucketMs;
   }
 }

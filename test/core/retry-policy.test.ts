@@ -5,15 +5,15 @@
  * Real parts only: a UDP DNS server, HTTP pods and a raw TCP fault server on 127.0.24.x–127.0.27.x.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { AttemptsExhaustedError, DeadlineExceededError, NotRetryableError, createResilientFetch } from '../../src/index.js';
+import { AttemptsExhaustedError, DeadlineExceededError, NotRetryableError, createResilientFetch, resilience } from '../../src/index.js';
 import { errorCode } from '../../src/classify/failure.js';
 import { type Pod, type PodBehaviour, answerOk } from '../support/pods.js';
 import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_081;
-const { dns, agent: newAgent, pod, fault, watchRetries } = useScope({ dnsAddress: '127.0.24.53', port: PORT, dns: { family: 4, hostsFile: false } });
+const { dns, agent: newAgent, pod, fault, watchRetries, dnsOptions } = useScope({ dnsAddress: '127.0.24.53', port: PORT, dns: { family: 4, hostsFile: false } });
 
 /** Answers `status` (with `headers` and a body) to the first `times` requests, then 200 with the pod name. */
 function failFirst(times: number, status: number, headers: Record<string, string> = {}, body = 'x'.repeat(10_000)): PodBehaviour & { at: number[] } {
@@ -315,6 +315,99 @@ describe('attemptTimeout', () => {
     expect(errorCode((err as NotRetryableError).cause)).toBe('UND_ERR_HEADERS_TIMEOUT');
     await sleep(100);
     expect(wedged.count('POST')).toBe(1);
+  });
+});
+
+describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeout', () => {
+  /** Answers 200 with the pod's name `ms` after the request arrived. */
+  const answerAfter =
+    (ms: number): PodBehaviour =>
+    (req, res, p) => {
+      req.resume();
+      req.on('end', () => {
+        setTimeout(() => {
+          res.setHeader('content-type', 'text/plain');
+          res.end(p.name);
+        }, ms);
+      });
+    };
+
+  it('an attempt still queued for a connection when it times out never left: even a POST goes to the other replica', async () => {
+    const host = 'queued.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.20', '127.0.27.21'] });
+    // A takes the first request and never answers; with one connection per endpoint, later requests to A queue behind it.
+    const a = await pod('a', '127.0.27.20', () => {});
+    const b = await pod('b', '127.0.27.21');
+    const agent = newAgent({ balancer: 'round-robin', connectionsPerEndpoint: 1, attemptTimeout: 300, dns: { reResolveInterval: 0 } });
+    const url = `http://${host}:${PORT}`;
+    // The first request holds A's only connection for 5 s; the second goes to B.
+    const blocker = request(`${url}/hold`, { dispatcher: agent, ridethrough: { attemptTimeout: 5_000, deadline: 6_000 } } as Parameters<typeof request>[1]);
+    blocker.catch(() => {});
+    await sleep(100);
+    expect((await request(`${url}/first`, { dispatcher: agent })).statusCode).toBe(200);
+    const retries = watchRetries();
+    // The third goes to A by turn, waits in A's queue, times out there and is sent to B, POST and all.
+    const res = await request(`${url}/orders`, { method: 'POST', body: 'once', dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('b');
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toMatchObject({ address: '127.0.27.20', reason: 'UND_ERR_HEADERS_TIMEOUT' });
+    await sleep(100);
+    expect(a.count('POST')).toBe(0);
+    expect(b.requests.filter((r) => r.method === 'POST').map((r) => r.body)).toEqual(['once']);
+    await agent.destroy();
+    await rejection(blocker);
+  });
+
+  it('an attemptTimeout longer than bodyTimeout holds: headers after 500 ms arrive with a 200 ms body timeout', async () => {
+    const host = 'slow-headers.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.22'] });
+    const p = await pod('slow', '127.0.27.22', answerAfter(500));
+    const retries = watchRetries();
+    const agent = newAgent({ attemptTimeout: 2_000, bodyTimeout: 200 });
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('slow');
+    expect(retries).toHaveLength(0);
+    expect(p.count('GET')).toBe(1);
+  });
+
+  it('a per-request attemptTimeout longer than the agent\'s holds, a shorter one cuts the attempt', async () => {
+    const host = 'override-timeout.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.23'] });
+    await pod('slow', '127.0.27.23', answerAfter(600));
+    const agent = newAgent({ attemptTimeout: 300, maxAttempts: 1 });
+    const url = `http://${host}:${PORT}/items`;
+    const longer = await request(url, { dispatcher: agent, ridethrough: { attemptTimeout: 2_000 } } as Parameters<typeof request>[1]);
+    expect(longer.statusCode).toBe(200);
+    await longer.body.text();
+    const err = await rejection(request(url, { dispatcher: agent }));
+    expect(err).toBeInstanceOf(AttemptsExhaustedError);
+    expect(errorCode((err as AttemptsExhaustedError).cause)).toBe('UND_ERR_HEADERS_TIMEOUT');
+    expect((err as AttemptsExhaustedError).attempts.map((r) => r.code)).toEqual(['UND_ERR_HEADERS_TIMEOUT']);
+  });
+
+  it('through resilience() on an undici Agent: a wedged replica times out and the GET is retried on the other', async () => {
+    const host = 'wedged-interceptor.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.24', '127.0.27.25'] });
+    const wedged = await pod('wedged', '127.0.27.24', () => {});
+    await pod('ok', '127.0.27.25');
+    const retries = watchRetries();
+    const base = new Agent();
+    const dispatcher = base.compose(resilience({ dns: dnsOptions(), attemptTimeout: 300, balancer: 'round-robin' }));
+    try {
+      // Round-robin: within two requests one goes to the wedged replica first.
+      for (let i = 0; i < 2; i++) {
+        const res = await request(`http://${host}:${PORT}/items`, { dispatcher });
+        expect(res.statusCode).toBe(200);
+        expect(await res.body.text()).toBe('ok');
+      }
+      expect(wedged.count('GET')).toBeGreaterThanOrEqual(1);
+      expect(retries).toHaveLength(wedged.count('GET'));
+      for (const r of retries) expect(r).toMatchObject({ address: '127.0.27.24', reason: 'UND_ERR_HEADERS_TIMEOUT' });
+    } finally {
+      await base.destroy();
+    }
   });
 });
 
