@@ -42,7 +42,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseProfileClients, positiveOption, runForJsonLine } from './lib.js';
+import { describeGc, parseProfileClients, positiveOption, runForJsonLine } from './lib.js';
 import type { ProfileResult } from './profile.js';
 
 const { values } = parseArgs({
@@ -151,7 +151,7 @@ for (let r = 0; r < repeat; r++) {
     if (!values.json) {
       console.error(
         `  ${client}: ${Math.round(c.mainPerRequest)} instructions per request on the main thread, ${Math.round(c.perRequest)} on all threads, ${c.connections} connections; ` +
-          `GC: ${c.gc.scavenges} scavenges, ${c.gc.markCompacts} full, ${Math.round(c.gc.promotedBytesPerRequest)} B promoted per request`,
+          describeGc(c.gc),
       );
     }
   }

@@ -24,13 +24,12 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { Agent, type Dispatcher, interceptors, Pool, request } from 'undici';
 import { ResilientAgent } from './subject.js';
 import type { ResilienceOptions } from '../src/core/options.js';
 import { DnsServer } from '../src/lab/dns-server.js';
-import { dnsAddress, hotAddresses, interceptorLookup, ServerProcess } from './lib.js';
+import { dnsAddress, describeGc, type GcSummary, hotAddresses, interceptorLookup, ServerProcess, startGcProfile } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,49 +68,6 @@ export interface ProfileResult {
   connections: number;
   /** Garbage collection during the measured requests. */
   gc: GcSummary;
-}
-
-/** What the collector did during the measured requests (from `v8.GCProfiler`). */
-export interface GcSummary {
-  /** Young-generation collections. */
-  scavenges: number;
-  /** Full collections (mark-compact). */
-  markCompacts: number;
-  /** Main-thread collector pause per request, µs. */
-  pauseUsPerRequest: number;
-  /**
-   * Bytes per request that young-generation collections moved to the old generation. Objects that
-   * outlive a request reach it only when something old still points at them, so a client whose
-   * requests leave nothing behind promotes close to nothing; every promoted byte waits for a full
-   * collection, and its marking runs on the collector's helper threads.
-   */
-  promotedBytesPerRequest: number;
-}
-
-/** One collection as `v8.GCProfiler` reports it (`cost` in µs). */
-type GcStatistic = { gcType: string; cost: number; beforeGC: { heapSpaceStatistics: GcSpace[] }; afterGC: { heapSpaceStatistics: GcSpace[] } };
-type GcSpace = { spaceName: string; spaceUsedSize: number };
-
-/** Bytes in the old generation (old space and large objects) in one heap-space snapshot. */
-function oldBytes(spaces: GcSpace[]): number {
-  let sum = 0;
-  for (const s of spaces) if (s.spaceName === 'old_space' || s.spaceName === 'large_object_space') sum += s.spaceUsedSize;
-  return sum;
-}
-
-function summarizeGc(statistics: GcStatistic[], n: number): GcSummary {
-  let scavenges = 0;
-  let markCompacts = 0;
-  let pauseUs = 0;
-  let promoted = 0;
-  for (const s of statistics) {
-    pauseUs += s.cost;
-    if (s.gcType === 'Scavenge' || s.gcType === 'MinorMarkSweep') {
-      scavenges++;
-      promoted += Math.max(0, oldBytes(s.afterGC.heapSpaceStatistics) - oldBytes(s.beforeGC.heapSpaceStatistics));
-    } else if (s.gcType === 'MarkSweepCompact') markCompacts++;
-  }
-  return { scavenges, markCompacts, pauseUsPerRequest: pauseUs / n, promotedBytesPerRequest: promoted / n };
 }
 
 /**
@@ -209,12 +165,11 @@ try {
     callgrindControl('--zero');
   }
   const allocations = values['alloc-profile'] ? await startAllocationSampling(values['alloc-survivors']) : undefined;
-  const gcProfiler = new v8.GCProfiler();
-  gcProfiler.start();
+  const gcProfile = startGcProfile();
   const cpu0 = process.cpuUsage();
   const ms = await drive(() => get(url(), dispatcher), requests);
   const cpu = process.cpuUsage(cpu0);
-  const gc = summarizeGc((gcProfiler.stop() as unknown as { statistics: GcStatistic[] }).statistics, requests);
+  const gc = gcProfile.stop(requests);
   if (values.callgrind) callgrindControl('--dump'); // part 2: the measured requests
   if (allocations) writeFileSync(values['alloc-profile']!, JSON.stringify(await allocations.stop()));
   const { acceptedConnections } = await server.usage();
@@ -223,7 +178,7 @@ try {
   if (values.json) console.log(JSON.stringify({ client: values.client, rps, cpuUsPerRequest: cpuUs, connections: acceptedConnections, gc } satisfies ProfileResult));
   else {
     console.log(`${values.client}: ${Math.round(rps)} req/s, ${cpuUs.toFixed(1)} µs CPU per request, ${acceptedConnections} connections`);
-    console.log(`  GC: ${gc.scavenges} scavenges, ${gc.markCompacts} full, ${gc.pauseUsPerRequest.toFixed(2)} µs pause and ${Math.round(gc.promotedBytesPerRequest)} B promoted per request`);
+    console.log(`  ${describeGc(gc)}`);
   }
 } finally {
   await closeIt();

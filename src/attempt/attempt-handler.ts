@@ -154,9 +154,11 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     if (this.abandoned) return;
     // Informational responses (100 Continue, 103 Early Hints) are not the final answer.
     if (statusCode < 200) return;
-    this.timeouts.remove(this);
     const decision = this.owner.decideStatus(this, statusCode, headers);
     if (decision.retry) {
+      // Headers came: the attempt timer is done; the body being drained has undici's body timeout.
+      // (A committed attempt's timer is taken off by done().)
+      this.timeouts.remove(this);
       this.drain = { status: statusCode, delayMs: decision.delayMs, bytes: 0 };
       return;
     }

@@ -585,9 +585,10 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
    * The budget counts a request when it ends rather than when it starts. Its retries are then paid from
    * the requests that ended before them, which only matters in the first moments of an outage and leaves
    * the (1 + ratio) × requests + floor bound as it is. It keeps the budget off the path that sends the
-   * first attempt: with the deposit in start(), V8 (measured on Node 24) pretenured undici's body-consume object
-   * in most loopback benchmark runs, and each later request's response objects then lived until the
-   * next full collection (about 2 MB promoted per scavenge instead of 0.2 MB); with it here, in none.
+   * first attempt: with the deposit in start(), V8 (measured on Node 24) pretenured undici's
+   * body-consume object in most loopback benchmark runs, and each later request's response objects
+   * then lived until the next full collection (about 2 MB promoted per scavenge instead of 0.2 MB);
+   * with it here, in none (docs/benchmarks.md, "What outlives a request").
    */
   private account(verdict: BreakerVerdict): void {
     if (this.attemptCount > 0) this.state.budget?.deposit();
