@@ -48,12 +48,14 @@ const maxDrainBytes = 256 * 1024;
  * The undici handler of one attempt. Until response headers are accepted nothing reaches the caller,
  * so the flow can still retry elsewhere; after that every callback is passed through.
  *
- * The attempt's time to response headers (`attemptTimeout`) is its own timer, on the agent's attempt
- * deadline queue, not undici's `headersTimeout`: undici's parser makes a new timer each time a
- * connection's delay changes, so a headers timeout that differs from the body timeout costs a timer
- * object per request that lives until undici's next timer tick (about a second) and is promoted to the
- * old generation. The pools' undici `headersTimeout` equals their `bodyTimeout`, and one timer serves a
- * connection's whole response, as with undici's defaults.
+ * The attempt's time to response headers (`attemptTimeout`) is ridethrough's own timer, not undici's
+ * `headersTimeout`: undici's parser makes a new timer each time a connection's delay changes, so a
+ * headers timeout that differs from the body timeout costs a timer object per request that lives until
+ * undici's next timer tick (about a second) and is promoted to the old generation. The pools' undici
+ * `headersTimeout` equals their `bodyTimeout`, and one timer serves a connection's whole response, as
+ * with undici's defaults. The timer is an entry on the agent's attempt deadline queue, except for the
+ * first attempt of the hot path, whose timer is the request flow's own queue entry (the flow calls
+ * {@link expire}): one entry per request instead of two.
  * @internal
  */
 export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry {
@@ -79,7 +81,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
    * @param endpoint - the endpoint this attempt goes to
    * @param number - 1-based attempt number
    * @param startedAt - when the attempt is dispatched (performance.now())
-   * @param timeouts - the queue the time-to-headers timer goes on
+   * @param timeouts - the queue the time-to-headers timer goes on; undefined when the owner keeps the timer (and calls {@link expire})
    * @param timeoutMs - how long the attempt may wait for response headers (0: no limit)
    */
   constructor(
@@ -87,12 +89,12 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     readonly endpoint: Endpoint,
     readonly number: number,
     readonly startedAt: number,
-    private readonly timeouts: Deadlines,
+    private readonly timeouts: Deadlines | undefined,
     private readonly timeoutMs: number,
   ) {
     endpoint.inFlight++;
     endpoint.attempts++;
-    if (timeoutMs > 0) timeouts.add(this, timeoutMs, startedAt);
+    if (timeoutMs > 0) timeouts?.add(this, timeoutMs, startedAt);
   }
 
   /**
@@ -103,7 +105,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
    * @internal
    */
   expire(): void {
-    if (this.result || this.abandoned) return;
+    // Decided, given up on, or headers came (a retried status being drained has undici's body timeout).
+    if (this.result || this.abandoned || this.drain) return;
     const error = new errors.HeadersTimeoutError(`ridethrough: no response headers within the attempt timeout of ${this.timeoutMs} ms`);
     if (this.controller) {
       this.controller.abort(error);
@@ -158,7 +161,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     if (decision.retry) {
       // Headers came: the attempt timer is done; the body being drained has undici's body timeout.
       // (A committed attempt's timer is taken off by done().)
-      this.timeouts.remove(this);
+      this.timeouts?.remove(this);
       this.drain = { status: statusCode, delayMs: decision.delayMs, bytes: 0 };
       return;
     }
@@ -236,7 +239,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
 
   private done(outcome: AttemptOutcome): void {
     if (this.result) return;
-    this.timeouts.remove(this);
+    this.timeouts?.remove(this);
     if (outcome.kind !== 'committed') this.release();
     this.result = outcome;
     const waiter = this.waiter;

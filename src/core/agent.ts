@@ -153,7 +153,8 @@ export class ResilientAgent extends Dispatcher {
 
   private poolFor(origin: ParsedOrigin, endpoint: Endpoint): Dispatcher {
     if (endpoint.pool) {
-      if (endpoint.poolExpiresAt === Infinity || Date.now() < endpoint.poolExpiresAt) return endpoint.pool;
+      // A flag the pool's age timer sets, not a clock read per request.
+      if (!endpoint.poolExpired) return endpoint.pool;
       // maxConnectionAge: new requests go to a fresh pool (fresh connections, so a ClusterIP spreads them
       // over new pods); the old one closes once its requests are done.
       this.retirePool(endpoint);
@@ -177,8 +178,15 @@ export class ResilientAgent extends Dispatcher {
       bodyTimeout: o.bodyTimeout,
     });
     endpoint.pool = pool;
-    // Jittered per pool (±10 %), so pools created together do not all reconnect at once.
-    endpoint.poolExpiresAt = o.maxConnectionAge > 0 ? Date.now() + Math.round(o.maxConnectionAge * (0.9 + Math.random() * 0.2)) : Infinity;
+    endpoint.poolExpired = false;
+    if (o.maxConnectionAge > 0) {
+      // Jittered per pool (±10 %), so pools created together do not all reconnect at once.
+      endpoint.poolTimer = setTimeout(() => {
+        endpoint.poolTimer = undefined;
+        if (endpoint.pool === pool) endpoint.poolExpired = true;
+      }, Math.round(o.maxConnectionAge * (0.9 + Math.random() * 0.2)));
+      endpoint.poolTimer.unref();
+    }
     this.pools.add(pool);
     return pool;
   }
@@ -187,6 +195,9 @@ export class ResilientAgent extends Dispatcher {
     const pool = endpoint.pool;
     if (!pool) return;
     endpoint.pool = undefined;
+    endpoint.poolExpired = false;
+    clearTimeout(endpoint.poolTimer);
+    endpoint.poolTimer = undefined;
     this.pools.delete(pool);
     pool.close().catch(() => {});
   }

@@ -46,6 +46,21 @@ export type ResilientDispatchOptions = Dispatcher.DispatchOptions & { ridethroug
 
 class Interrupted extends Error {}
 
+/** The part of a request's state that only retries, backoffs and failures need: most requests never make one. */
+class RetryState {
+  /** The backoff sequence, made on the first retry. */
+  backoff: Backoff | undefined = undefined;
+  /** Addresses tried so far (made on the second attempt). */
+  tried: string[] | undefined = undefined;
+  /** What each attempt did, for errors and events. */
+  readonly records: AttemptRecord[] = [];
+  /** The backoff timer while waiting to retry. */
+  sleepTimer: NodeJS.Timeout | undefined = undefined;
+  /** Ends whatever the retry loop awaits (deadline, abort, failure). */
+  interruptReject: ((err: Error) => void) | undefined = undefined;
+  interrupt: Promise<never> | undefined = undefined;
+}
+
 const noOverrides: RequestOverrides = Object.freeze({});
 const noExtras: FlowExtras = Object.freeze({});
 const noRecords: readonly AttemptRecord[] = Object.freeze([]);
@@ -72,14 +87,15 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
   private isPaused = false;
   /** The attempt whose response was handed to the caller, or the latest one started. */
   current: AttemptHandler | undefined;
-  /** Attempts on the wire now (more than one while hedging). */
-  private running: readonly AttemptHandler[] = noAttempts;
+  /** The attempt on the wire now, when there is exactly one and {@link runningMany} is unset (no array per request). */
+  private runningOne: AttemptHandler | undefined = undefined;
+  /** The attempts on the wire now once a hedge joined the first (then {@link runningOne} is unset). */
+  private runningMany: AttemptHandler[] | undefined = undefined;
   /** The first attempt when start() sent it synchronously (the hot path); its outcome comes to {@link settled}. */
   private fastAttempt: AttemptHandler | undefined;
 
   private readonly origin: ParsedOrigin;
   private readonly state: OriginState;
-  private readonly endpoints: EndpointSet;
   private readonly hedge: HedgeOptions | undefined;
   private ticket: BreakerTicket | undefined;
   private readonly opts: ResilientDispatchOptions;
@@ -90,21 +106,24 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
   /** How long each attempt may wait for response headers (0: no limit). */
   private readonly attemptTimeoutMs: number;
   private readonly maxAttempts: number;
-  private backoffState: Backoff | undefined;
-  /** Addresses tried so far (made on the second attempt: most requests need one). */
-  private tried: string[] | undefined;
-  private records: readonly AttemptRecord[] = noRecords;
+  /** What only a request that retries, waits or fails needs (made on first use: most requests never do). */
+  private retry: RetryState | undefined = undefined;
   private attemptCount = 0;
   private lastAddress: string | undefined;
   private done = false;
-  /** When the overall deadline passes (performance.now(): a monotonic clock); set by the deadline queue. @internal */
+  /** When the overall deadline passes (performance.now(): a monotonic clock). */
+  private deadlineAt = 0;
+  /**
+   * True while the flow's entry on the deadline queue stands in for its first attempt's time-to-headers
+   * timer (the hot path: one queue entry per request instead of two); when it fires, the entry moves on
+   * to the overall deadline.
+   */
+  private attemptTimerOnFlow = false;
+  /** When this flow's deadline-queue entry fires (performance.now()); set by the queue. @internal */
   deadlineExpiresAt = 0;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
-  private sleepTimer: NodeJS.Timeout | undefined;
-  private interruptReject: ((err: Error) => void) | undefined;
-  private interrupt: Promise<never> | undefined;
 
   /**
    * @param ctx - the shared state (options, DNS cache, endpoints)
@@ -126,7 +145,6 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     this.userHandler = handler;
     this.origin = parseOrigin(opts.origin);
     this.state = ctx.originFor(this.origin);
-    this.endpoints = this.state.endpoints;
     this.method = normalizeMethod(opts.method);
     this.body = RequestBody.of(opts.body, extras.replayBody);
     this.idempotent = isIdempotent(this.method, opts.headers, overrides.idempotent);
@@ -156,8 +174,19 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
   /** Starts the flow. Errors reach the caller's handler, never the caller of start(). */
   start(): void {
     // Numbers do not travel between functions here unless they must: a timestamp passed to a function
-    // V8 did not inline is boxed, an allocation per request.
-    this.ctx.deadlines.add(this, this.deadlineMs);
+    // V8 did not inline is boxed, an allocation per request. One clock read serves the deadline, the
+    // first attempt's timer, the DNS answer's freshness and (when the request ends) the retry budget.
+    const now = performance.now();
+    this.deadlineAt = now + this.deadlineMs;
+    const attemptTimeout = this.attemptTimeoutMs;
+    // The hot path sends the first attempt from here: when its timer fires before the deadline, the
+    // flow's queue entry is that timer (see expire()); otherwise the entry is the deadline.
+    if (attemptTimeout > 0 && attemptTimeout < this.deadlineMs && !this.hedge) {
+      this.attemptTimerOnFlow = true;
+      this.ctx.deadlines.add(this, attemptTimeout, now);
+    } else {
+      this.ctx.deadlines.add(this, this.deadlineMs, now);
+    }
     try {
       // As undici does: the context is null for HTTP/1.1 and HTTP/2 requests.
       this.userHandler.onRequestStart?.(this, null);
@@ -166,10 +195,9 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
       return;
     }
     if (this.done) return;
-    const now = Date.now();
     const breaker = this.state.breaker;
     if (breaker) {
-      this.ticket = breaker.acquire(now);
+      this.ticket = breaker.acquire();
       if (!this.ticket) {
         this.fail(new CircuitOpenError(this.origin.key, breaker.retryAt, { attempts: [] }));
         return;
@@ -313,19 +341,21 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
   private startAttempt(endpoint: Endpoint, fast = false): AttemptHandler {
     const number = ++this.attemptCount;
     // The request's start is its deadline minus the deadline's length (start() read the clock for it).
-    const startedAt = fast ? this.deadlineExpiresAt - this.deadlineMs : performance.now();
-    const handler = new AttemptHandler(this, endpoint, number, startedAt, this.ctx.attemptDeadlines, this.attemptTimeoutMs);
+    const startedAt = fast ? this.deadlineAt - this.deadlineMs : performance.now();
+    // The first attempt of the hot path has its timer on the flow's own queue entry (start()).
+    const timeouts = fast && this.attemptTimerOnFlow ? undefined : this.ctx.attemptDeadlines;
+    const handler = new AttemptHandler(this, endpoint, number, startedAt, timeouts, this.attemptTimeoutMs);
     const address = endpoint.address.address;
     if (fast) this.fastAttempt = handler;
     this.current = handler;
-    this.running = this.running.length === 0 ? [handler] : [...this.running, handler];
+    this.addRunning(handler);
     if (number > 1) {
       const tried = this.triedAddresses()!;
       if (!tried.includes(address)) tried.push(address);
     }
     this.lastAddress = address;
     if (subscribed('attempt')) {
-      const hedge = this.running.length > 1;
+      const hedge = this.runningCount > 1;
       publish('attempt', () => ({ origin: this.origin.key, method: this.method, attempt: number, address, hedge }));
     }
     try {
@@ -393,8 +423,9 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
 
   /** The request's backoff sequence, made on the first retry (most requests never need one). */
   private backoff(): Backoff {
-    this.backoffState ??= new Backoff(this.ctx.options.backoff);
-    return this.backoffState;
+    const retry = this.retryState();
+    retry.backoff ??= new Backoff(this.ctx.options.backoff);
+    return retry.backoff;
   }
 
   private hedgeDelay(): number {
@@ -464,19 +495,19 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
       this.giveUp(new AttemptsExhaustedError(this.maxAttempts, this.errorOptions(error)));
       return false;
     }
-    if (performance.now() + delayMs >= this.deadlineExpiresAt) {
+    if (performance.now() + delayMs >= this.deadlineAt) {
       this.giveUp(new DeadlineExceededError(this.deadlineMs, this.errorOptions(error)));
       return false;
     }
     publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs }));
     try {
       await this.race(new Promise<void>((resolve) => {
-        this.sleepTimer = setTimeout(resolve, delayMs);
+        this.retryState().sleepTimer = setTimeout(resolve, delayMs);
       }));
     } catch {
       return false;
     } finally {
-      this.sleepTimer = undefined;
+      this.retryState().sleepTimer = undefined;
     }
     return !this.done;
   }
@@ -498,11 +529,11 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     const now = Date.now();
     this.endpoints.failed(attempt.endpoint, 'outlier', `HTTP ${status}`, now);
     // Another attempt of a hedged round still running: let that one answer instead.
-    if (this.running.length > 1 && this.body.canSend) return { retry: true, delayMs: 0 };
+    if (this.runningCount > 1 && this.body.canSend) return { retry: true, delayMs: 0 };
     if (!this.idempotent || !this.body.canSend || this.attemptCount >= this.maxAttempts) return noRetry;
     if (retryAfter !== undefined && retryAfter > o.maxRetryAfter) return noRetry;
     const delayMs = retryAfter ?? this.backoff().next();
-    if (t + delayMs >= this.deadlineExpiresAt) return noRetry;
+    if (t + delayMs >= this.deadlineAt) return noRetry;
     // A retry after a response loads the server: it is paid from the budget (none left: the caller gets this response).
     if (this.state.budget && !this.state.budget.tryWithdraw()) return noRetry;
     this.noteStatus(attempt, status);
@@ -514,7 +545,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     this.current = attempt;
     this.stopRunning(attempt);
     // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
-    if (this.running.length > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
+    if (this.runningMany !== undefined) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
     this.account(isListedStatus(this.ctx.options, status) ? 'unhealthy' : 'healthy');
     this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
@@ -528,7 +559,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     this.current = attempt;
     this.stopRunning(attempt);
     // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
-    if (this.running.length > 0) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
+    if (this.runningMany !== undefined) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
     this.clearDeadline();
     this.account('healthy');
     this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
@@ -546,21 +577,34 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     if (isConnectFailure(error)) this.endpoints.failed(attempt.endpoint, 'connect', errorCode(error), Date.now());
   }
 
-  /** The overall deadline passed (called by the agent's deadline queue). @internal */
+  /**
+   * The flow's deadline-queue entry fired (called by the agent's deadline queue): the first attempt's
+   * time to headers is up, or the overall deadline passed. @internal
+   */
   expire(): void {
     if (this.done || this.isCommitted) return;
+    if (this.attemptTimerOnFlow) {
+      this.attemptTimerOnFlow = false;
+      // From here on the entry is the overall deadline. Queued under the time that is left, entries reach
+      // that list in the order their deadlines fall: they all left the attempt timer's list in start order.
+      const rest = this.deadlineMs - this.attemptTimeoutMs;
+      this.ctx.deadlines.add(this, rest, this.deadlineAt - rest);
+      // The first attempt times out (a no-op when it has already ended, or is draining a retried status).
+      this.fastAttempt?.expire();
+      return;
+    }
     // Attempts cut short by the deadline belong in the record (and tell the breaker an endpoint was reached).
-    for (const a of this.running) {
+    for (const a of this.runningList()) {
       this.record({ attempt: a.number, address: a.endpoint.address.address, code: 'RIDETHROUGH_DEADLINE_EXCEEDED', status: undefined, durationMs: Math.round(performance.now() - a.startedAt), maybeSent: a.started });
     }
     const error = new DeadlineExceededError(this.deadlineMs, this.errorOptions(undefined));
     this.abandonRunning(error);
-    this.interruptReject?.(new Interrupted());
+    this.retry?.interruptReject?.(new Interrupted());
     this.giveUp(error);
   }
 
   private giveUp(error: RidethroughError): void {
-    const event = () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records.length });
+    const event = () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length });
     if (error instanceof DeadlineExceededError) publish('deadline', event);
     this.fail(error);
   }
@@ -570,11 +614,11 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     if (this.done) return;
     this.done = true;
     this.clearDeadline();
-    this.account(breakerVerdict(error, this.records));
+    this.account(breakerVerdict(error, this.records()));
     if (error instanceof RidethroughError) {
-      publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records.length }));
+      publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length }));
     }
-    this.interruptReject?.(new Interrupted());
+    this.retry?.interruptReject?.(new Interrupted());
     this.userHandler.onResponseError?.(this, error);
   }
 
@@ -591,56 +635,104 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
    * with it here, in none (docs/benchmarks.md, "What outlives a request").
    */
   private account(verdict: BreakerVerdict): void {
-    if (this.attemptCount > 0) this.state.budget?.deposit();
+    // The request's start (performance.now(), as the budget counts time) stands in for "now": the budget's
+    // buckets are a second wide, and this saves a clock read per request.
+    if (this.attemptCount > 0) this.state.budget?.deposit(this.deadlineAt - this.deadlineMs);
     const ticket = this.ticket;
     if (ticket === undefined) return;
     this.ticket = undefined;
     this.state.breaker!.release(ticket, verdict);
   }
 
+  /** The attempts on the wire now, as a list (for the paths that are not the hot one). */
+  private runningList(): readonly AttemptHandler[] {
+    if (this.runningMany !== undefined) return this.runningMany;
+    return this.runningOne === undefined ? noAttempts : [this.runningOne];
+  }
+
+  /** How many attempts are on the wire now. */
+  private get runningCount(): number {
+    return this.runningMany !== undefined ? this.runningMany.length : this.runningOne === undefined ? 0 : 1;
+  }
+
+  private addRunning(attempt: AttemptHandler): void {
+    if (this.runningOne === undefined && this.runningMany === undefined) {
+      this.runningOne = attempt;
+      return;
+    }
+    this.runningMany = [...this.runningList(), attempt];
+    this.runningOne = undefined;
+  }
+
   private abandonRunning(reason: Error): void {
-    const running = this.running;
-    this.running = noAttempts;
+    const running = this.runningList();
+    this.runningOne = undefined;
+    this.runningMany = undefined;
     for (const a of running) a.abandon(reason);
   }
 
   private stopRunning(attempt: AttemptHandler): void {
-    const running = this.running;
-    if (running.length === 1 && running[0] === attempt) this.running = noAttempts;
-    else if (running.includes(attempt)) this.running = running.filter((a) => a !== attempt);
+    if (this.runningOne === attempt) {
+      this.runningOne = undefined;
+      return;
+    }
+    const many = this.runningMany;
+    if (many === undefined || !many.includes(attempt)) return;
+    const rest = many.filter((a) => a !== attempt);
+    this.runningMany = rest.length > 0 ? rest : undefined;
+  }
+
+  /** The endpoints of the request's host. */
+  private get endpoints(): EndpointSet {
+    return this.state.endpoints;
+  }
+
+  /** The retry-only state, made on first use. */
+  private retryState(): RetryState {
+    return (this.retry ??= new RetryState());
+  }
+
+  /** The attempts recorded so far. */
+  private records(): readonly AttemptRecord[] {
+    return this.retry?.records ?? noRecords;
   }
 
   /** The addresses this request tried (undefined before its first attempt). */
   private triedAddresses(): string[] | undefined {
-    if (this.tried === undefined && this.lastAddress !== undefined) this.tried = [this.lastAddress];
-    return this.tried;
+    if (this.lastAddress === undefined) return undefined;
+    const retry = this.retryState();
+    retry.tried ??= [this.lastAddress];
+    return retry.tried;
   }
 
   private record(r: AttemptRecord): void {
-    if (this.records === noRecords) this.records = [];
-    (this.records as AttemptRecord[]).push(r);
+    this.retryState().records.push(r);
   }
 
   private clearDeadline(): void {
     this.ctx.deadlines.remove(this);
-    if (this.sleepTimer) clearTimeout(this.sleepTimer);
-    this.sleepTimer = undefined;
+    const retry = this.retry;
+    if (retry?.sleepTimer !== undefined) {
+      clearTimeout(retry.sleepTimer);
+      retry.sleepTimer = undefined;
+    }
   }
 
   private errorOptions(cause: unknown): { cause?: unknown; attempts: AttemptRecord[]; origin: string } {
-    return { cause, attempts: this.records.slice(), origin: this.origin.key };
+    return { cause, attempts: this.records().slice(), origin: this.origin.key };
   }
 
   /** Awaits `p`, but rejects with Interrupted as soon as the flow ends (deadline, abort). */
   private race<T>(p: Promise<T>): Promise<T> {
     if (this.done) return Promise.reject(new Interrupted());
-    if (!this.interrupt) {
-      this.interrupt = new Promise<never>((_, reject) => {
-        this.interruptReject = reject;
+    const retry = this.retryState();
+    if (!retry.interrupt) {
+      retry.interrupt = new Promise<never>((_, reject) => {
+        retry.interruptReject = reject;
       });
-      this.interrupt.catch(() => {});
+      retry.interrupt.catch(() => {});
     }
-    return Promise.race([p, this.interrupt]);
+    return Promise.race([p, retry.interrupt]);
   }
 }
 

@@ -46,8 +46,10 @@ export class Endpoint {
   latencyMs = 0;
   /** The connection pool for this address, created on first use by the agent. */
   pool: Dispatcher | undefined;
-  /** When the pool is retired for a new one (epoch ms; `maxConnectionAge`). */
-  poolExpiresAt = Infinity;
+  /** Set by the pool's age timer (`maxConnectionAge`): the next request makes a new pool. */
+  poolExpired = false;
+  /** The pool's age timer (unref'd), while the pool is in use. */
+  poolTimer: NodeJS.Timeout | undefined;
 
   /**
    * @param address - the IP address and family

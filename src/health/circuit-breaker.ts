@@ -82,10 +82,10 @@ export class OriginBreaker {
    * Asks to send a request. Returns a ticket, or undefined when the breaker is open (or its probe is
    * in flight): the request must then fail at once.
    */
-  acquire(now = Date.now()): BreakerTicket | undefined {
+  acquire(): BreakerTicket | undefined {
     if (this.current === 'closed') return 'pass';
     if (this.current === 'open') {
-      if (now - this.openedAt < this.halfOpenAfter) return undefined;
+      if (Date.now() - this.openedAt < this.halfOpenAfter) return undefined;
       this.moveTo('half-open');
     }
     if (this.probing) return undefined;

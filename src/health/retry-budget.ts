@@ -40,7 +40,7 @@ export class RetryBudget {
   /** Requests and retries of the current bucket. */
   private requests = 0;
   private retries = 0;
-  /** When the current bucket ends (epoch ms); 0 until the first use. */
+  /** When the current bucket ends (performance.now() time, a monotonic clock); 0 until the first use. */
   private bucketEnd = 0;
   /** Retries refused since creation. */
   refused = 0;
@@ -54,14 +54,17 @@ export class RetryBudget {
     this.bucketMs = options.window / buckets;
   }
 
-  /** Counts a request (ridethrough deposits each request once, when it ends). */
-  deposit(now = Date.now()): void {
+  /**
+   * Counts a request (ridethrough deposits each request once, when it ends).
+   * @param now - performance.now() time; an earlier time than the current bucket's counts in the current bucket
+   */
+  deposit(now = performance.now()): void {
     if (now >= this.bucketEnd) this.roll(now);
     this.requests++;
   }
 
   /** Takes one retry from the budget; false (and nothing taken) when it is spent. */
-  tryWithdraw(now = Date.now()): boolean {
+  tryWithdraw(now = performance.now()): boolean {
     if (now >= this.bucketEnd) this.roll(now);
     if (this.pastRetrySum + this.retries + 1 > this.ratio * (this.pastRequestSum + this.requests) + this.floor) {
       this.refused++;
@@ -72,7 +75,7 @@ export class RetryBudget {
   }
 
   /** Retries still available now. */
-  available(now = Date.now()): number {
+  available(now = performance.now()): number {
     if (now >= this.bucketEnd) this.roll(now);
     return Math.max(0, Math.floor(this.ratio * (this.pastRequestSum + this.requests) + this.floor - this.pastRetrySum - this.retries));
   }

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { AttemptsExhaustedError, DeadlineExceededError, NotRetryableError, createResilientFetch, resilience } from '../../src/index.js';
+import { AttemptsExhaustedError, DeadlineExceededError, NotRetryableError, type ResilientAgent, createResilientFetch, resilience } from '../../src/index.js';
 import { errorCode } from '../../src/classify/failure.js';
 import { type Pod, type PodBehaviour, answerOk } from '../support/pods.js';
 import { rejection, useScope } from '../support/scope.js';
@@ -385,6 +385,95 @@ describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeo
     expect(err).toBeInstanceOf(AttemptsExhaustedError);
     expect(errorCode((err as AttemptsExhaustedError).cause)).toBe('UND_ERR_HEADERS_TIMEOUT');
     expect((err as AttemptsExhaustedError).attempts.map((r) => r.code)).toEqual(['UND_ERR_HEADERS_TIMEOUT']);
+  });
+
+  // A request whose host has a fresh DNS answer takes the hot path: its first attempt goes out from the
+  // dispatch call, and that attempt's timer is the request's own deadline-queue entry, which then moves
+  // on to the overall deadline. The four tests below warm the DNS cache first so they run that path.
+  const warmAgent = async (host: string, options: Parameters<typeof newAgent>[0]): Promise<ResilientAgent> => {
+    const agent = newAgent(options);
+    await agent.context.dns.resolve(host);
+    return agent;
+  };
+
+  it('on the hot path (a warm DNS answer) a wedged replica times out at attemptTimeout and the GET goes to the other', async () => {
+    const host = 'warm-wedged.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.30', '127.0.27.31'] });
+    const wedged = await pod('wedged', '127.0.27.30', () => {});
+    const ok = await pod('ok', '127.0.27.31');
+    const agent = await warmAgent(host, { balancer: 'round-robin', attemptTimeout: 300, dns: { reResolveInterval: 0 } });
+    const retries = watchRetries();
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('ok');
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toMatchObject({ address: '127.0.27.30', reason: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(wedged.count('GET')).toBe(1);
+    expect(ok.count('GET')).toBe(1);
+  });
+
+  it('on the hot path the overall deadline still holds after the first attempt timed out: every attempt to a wedged replica times out', async () => {
+    const host = 'warm-wedged-deadline.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.32'] });
+    const wedged = await pod('wedged', '127.0.27.32', () => {});
+    const agent = await warmAgent(host, { attemptTimeout: 200, deadline: 700, maxAttempts: 100, backoff: { base: 10, cap: 20 } });
+    const started = performance.now();
+    const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent }));
+    const elapsed = performance.now() - started;
+    expect(err).toBeInstanceOf(DeadlineExceededError);
+    const e = err as DeadlineExceededError;
+    expect(e.deadlineMs).toBe(700);
+    expect(elapsed).toBeGreaterThanOrEqual(600);
+    expect(elapsed).toBeLessThan(2_000);
+    const codes = e.attempts.map((a) => a.code);
+    // Two or three attempts timed out (200 ms each), the last one was cut by the deadline.
+    expect(codes.length).toBeGreaterThanOrEqual(3);
+    expect(codes.slice(0, -1).every((c) => c === 'UND_ERR_HEADERS_TIMEOUT')).toBe(true);
+    expect(codes.at(-1)).toBe('RIDETHROUGH_DEADLINE_EXCEEDED');
+    expect(wedged.count('GET')).toBe(codes.length);
+  });
+
+  it('on the hot path the overall deadline still ends a request whose attempts are all refused before the first attempt timer fires', async () => {
+    const host = 'warm-all-dead.rt.test';
+    const dead = ['127.0.27.33', '127.0.27.34'];
+    dns.setRecords(host, { a: dead });
+    const agent = await warmAgent(host, { attemptTimeout: 5_000, deadline: 800, maxAttempts: 1000, backoff: { base: 25, cap: 100 } });
+    const started = performance.now();
+    const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent }));
+    const elapsed = performance.now() - started;
+    expect(err).toBeInstanceOf(DeadlineExceededError);
+    expect(elapsed).toBeGreaterThanOrEqual(700);
+    expect(elapsed).toBeLessThan(2_500);
+    const e = err as DeadlineExceededError;
+    expect(e.attempts.length).toBeGreaterThan(2);
+    for (const a of e.attempts) expect(a.code).toBe('ECONNREFUSED');
+  });
+
+  it('on the hot path a retried 503 whose body takes longer than attemptTimeout to drain is drained, not cut: the retry reuses the connection', async () => {
+    const host = 'warm-slow-503.rt.test';
+    dns.setRecords(host, { a: ['127.0.27.35'] });
+    let n = 0;
+    const p = await pod('slow-503', '127.0.27.35', (req, res, self) => {
+      if (++n > 1) {
+        answerOk(req, res, self);
+        return;
+      }
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(503, { 'content-type': 'text/plain', 'content-length': '10' });
+        res.write('unava');
+        setTimeout(() => res.end('lable'), 500);
+      });
+    });
+    const agent = await warmAgent(host, { attemptTimeout: 200, backoff: { base: 10, cap: 20 } });
+    const retries = watchRetries();
+    const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('slow-503');
+    expect(retries).toHaveLength(1);
+    expect(retries[0]!.reason).toBe('HTTP 503');
+    expect(p.count('GET')).toBe(2);
+    expect(p.connections).toBe(1);
   });
 
   it('through resilience() on an undici Agent: a wedged replica times out and the GET is retried on the other', async () => {
