@@ -22,26 +22,25 @@ const buckets = 10;
  * server nothing and are not charged; retries that may load it (after a reset, a timeout, a 5xx) and
  * hedged requests are.
  *
- * The window is ten buckets: the current one, counted in two integer fields, and the nine before it in
- * a ring with running sums. Every request deposits, so a deposit is one comparison and one increment:
- * counts stay small integers, never boxed numbers or typed-array writes, and the ring moves only when a
- * bucket's time is up.
+ * The window is ten buckets of a tenth of the window each, kept in a ring of slots by bucket number
+ * (time divided by the bucket's length, modulo ten): a slot whose bucket number is not the current one
+ * is stale and starts again from zero when written. A deposit (every request makes one) is a division,
+ * a comparison and a few writes to small-integer arrays, with no branch that runs only when a bucket
+ * turns over: V8 compiles such a branch without type feedback once the request path is hot, and
+ * deoptimises the path the first time it runs, which on Node 24 was followed by a spell of heavy
+ * promotion to the old generation (docs/benchmarks.md, "The last few percent"). Sums over the window
+ * are taken only when a retry asks.
  */
 export class RetryBudget {
   private readonly ratio: number;
   private readonly floor: number;
   private readonly bucketMs: number;
-  /** Requests and retries of the nine buckets before the current one; `oldest` is overwritten next. */
-  private readonly pastRequests: number[] = Array.from({ length: buckets - 1 }, () => 0);
-  private readonly pastRetries: number[] = Array.from({ length: buckets - 1 }, () => 0);
-  private oldest = 0;
-  private pastRequestSum = 0;
-  private pastRetrySum = 0;
-  /** Requests and retries of the current bucket. */
-  private requests = 0;
-  private retries = 0;
-  /** When the current bucket ends (performance.now() time, a monotonic clock); 0 until the first use. */
-  private bucketEnd = 0;
+  /** Per slot: the number of the bucket it counts (-1: none yet), its requests and its retries. */
+  private readonly slotBucket: number[] = Array.from({ length: buckets }, () => -1);
+  private readonly slotRequests: number[] = Array.from({ length: buckets }, () => 0);
+  private readonly slotRetries: number[] = Array.from({ length: buckets }, () => 0);
+  /** The latest bucket seen: a time before it counts in it (the window never moves back). */
+  private latest = 0;
   /** Retries refused since creation. */
   refused = 0;
 
@@ -56,48 +55,47 @@ export class RetryBudget {
 
   /**
    * Counts a request (ridethrough deposits each request once, when it ends).
-   * @param now - performance.now() time; an earlier time than the current bucket's counts in the current bucket
+   * @param now - performance.now() time; a time before the latest bucket seen counts in that bucket
    */
   deposit(now = performance.now()): void {
-    if (now >= this.bucketEnd) this.roll(now);
-    this.requests++;
+    this.slotRequests[this.slotAt(now)]!++;
   }
 
   /** Takes one retry from the budget; false (and nothing taken) when it is spent. */
   tryWithdraw(now = performance.now()): boolean {
-    if (now >= this.bucketEnd) this.roll(now);
-    if (this.pastRetrySum + this.retries + 1 > this.ratio * (this.pastRequestSum + this.requests) + this.floor) {
+    const slot = this.slotAt(now);
+    if (this.inWindow(this.slotRetries) + 1 > this.ratio * this.inWindow(this.slotRequests) + this.floor) {
       this.refused++;
       return false;
     }
-    this.retries++;
+    this.slotRetries[slot]!++;
     return true;
   }
 
   /** Retries still available now. */
   available(now = performance.now()): number {
-    if (now >= this.bucketEnd) this.roll(now);
-    return Math.max(0, Math.floor(this.ratio * (this.pastRequestSum + this.requests) + this.floor - this.pastRetrySum - this.retries));
+    this.slotAt(now);
+    return Math.max(0, Math.floor(this.ratio * this.inWindow(this.slotRequests) + this.floor - this.inWindow(this.slotRetries)));
   }
 
-  /** Moves the window to `now`: the current bucket joins the ring, buckets older than the window leave it. */
-  private roll(now: number): void {
-    if (this.bucketEnd === 0) {
-      this.bucketEnd = now + this.bucketMs;
-      return;
-    }
-    const steps = Math.floor((now - this.bucketEnd) / this.bucketMs) + 1;
-    // After `buckets` steps nothing of the old window is left: more steps change nothing more.
-    for (let i = 0; i < Math.min(steps, buckets); i++) {
-      const slot = this.oldest;
-      this.pastRequestSum += this.requests - this.pastRequests[slot]!;
-      this.pastRetrySum += this.retries - this.pastRetries[slot]!;
-      this.pastRequests[slot] = this.requests;
-      this.pastRetries[slot] = this.retries;
-      this.oldest = (slot + 1) % (buckets - 1);
-      this.requests = 0;
-      this.retries = 0;
-    }
-    this.bucketEnd += steps * this.bucketMs;
+  /** The slot of the bucket `now` falls in (the latest bucket, if `now` is earlier), emptied first if it held an older bucket. */
+  private slotAt(now: number): number {
+    const bucket = Math.max(Math.floor(now / this.bucketMs), this.latest);
+    this.latest = bucket;
+    const slot = bucket % buckets;
+    // Without a branch: 1 keeps the slot's counts, 0 clears them.
+    const same = this.slotBucket[slot] === bucket ? 1 : 0;
+    this.slotBucket[slot] = bucket;
+    this.slotRequests[slot]! *= same;
+    this.slotRetries[slot]! *= same;
+    return slot;
+  }
+
+  /** The sum of `counts` over the slots whose bucket is in the window that ends with the latest bucket. */
+  private inWindow(counts: readonly number[]): number {
+    const oldest = this.latest - buckets;
+    let sum = 0;
+    for (let i = 0; i < buckets; i++) if (this.slotBucket[i]! > oldest) sum += counts[i]!;
+    return sum;
   }
 }

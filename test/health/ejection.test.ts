@@ -176,6 +176,16 @@ describe('balancer', () => {
     expect(pods.map((p) => p.count())).toEqual([10, 10, 10]);
   });
 
+  it('p2c spreads sequential requests evenly: with nothing in flight the tie goes to the endpoint next in rotation', async () => {
+    const c = await start();
+    const pods: Pod[] = [];
+    for (let i = 1; i <= 3; i++) pods.push(await c.startPod(`p2c-even${i}`, `127.0.91.${60 + i}`, PORT));
+    c.publish('p2c-even.ejection.test', pods.map((p) => p.address), 30);
+    const agent = agentFor(c, { balancer: 'p2c' });
+    for (let n = 0; n < 30; n++) expect((await send(agent, `http://p2c-even.ejection.test:${PORT}/`)).status).toBe(200);
+    expect(pods.map((p) => p.count())).toEqual([10, 10, 10]);
+  });
+
   it('p2c sends most concurrent requests to the replica with fewer in flight (a slow one gets few)', async () => {
     const c = await start();
     const fast = await c.startPod('fast', '127.0.91.41', PORT);
