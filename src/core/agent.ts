@@ -178,12 +178,12 @@ export class ResilientAgent extends Dispatcher {
       bodyTimeout: o.bodyTimeout,
     });
     endpoint.pool = pool;
-    endpoint.poolExpired = false;
     if (o.maxConnectionAge > 0) {
       // Jittered per pool (±10 %), so pools created together do not all reconnect at once.
+      // retirePool() clears this timer (and the flag), so when it fires the pool is still this one.
       endpoint.poolTimer = setTimeout(() => {
         endpoint.poolTimer = undefined;
-        if (endpoint.pool === pool) endpoint.poolExpired = true;
+        endpoint.poolExpired = true;
       }, Math.round(o.maxConnectionAge * (0.9 + Math.random() * 0.2)));
       endpoint.poolTimer.unref();
     }

@@ -340,8 +340,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
    */
   private startAttempt(endpoint: Endpoint, fast = false): AttemptHandler {
     const number = ++this.attemptCount;
-    // The request's start is its deadline minus the deadline's length (start() read the clock for it).
-    const startedAt = fast ? this.deadlineAt - this.deadlineMs : performance.now();
+    const startedAt = fast ? this.startedAt : performance.now();
     // The first attempt of the hot path has its timer on the flow's own queue entry (start()).
     const timeouts = fast && this.attemptTimerOnFlow ? undefined : this.ctx.attemptDeadlines;
     const handler = new AttemptHandler(this, endpoint, number, startedAt, timeouts, this.attemptTimeoutMs);
@@ -637,7 +636,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
   private account(verdict: BreakerVerdict): void {
     // The request's start (performance.now(), as the budget counts time) stands in for "now": the budget's
     // buckets are a second wide, and this saves a clock read per request.
-    if (this.attemptCount > 0) this.state.budget?.deposit(this.deadlineAt - this.deadlineMs);
+    if (this.attemptCount > 0) this.state.budget?.deposit(this.startedAt);
     const ticket = this.ticket;
     if (ticket === undefined) return;
     this.ticket = undefined;
@@ -680,6 +679,11 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     if (many === undefined || !many.includes(attempt)) return;
     const rest = many.filter((a) => a !== attempt);
     this.runningMany = rest.length > 0 ? rest : undefined;
+  }
+
+  /** When the request started (performance.now()): its deadline minus the deadline's length, as start() read the clock once. */
+  private get startedAt(): number {
+    return this.deadlineAt - this.deadlineMs;
   }
 
   /** The endpoints of the request's host. */
