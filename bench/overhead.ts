@@ -16,7 +16,7 @@
 import { parseArgs } from 'node:util';
 import type { Dispatcher } from 'undici';
 import { ResilienceContext } from '../src/core/context.js';
-import { type AttemptTransport, RequestFlow } from '../src/core/request-flow.js';
+import { type AttemptTransport, RequestFlow } from '../src/http/request-flow.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '7' } } });
 const requests = Number(values.requests);

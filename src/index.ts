@@ -3,10 +3,10 @@
  * with no sidecar. See the README and docs/ for the guide.
  * @packageDocumentation
  */
-export { ResilientAgent, type ResilientAgentOptions } from './core/agent.js';
-export { resilience } from './core/interceptor.js';
-export { createResilientFetch, resilientFetch, getDefaultAgent, type ResilientFetch, type ResilientFetchOptions, type ResilientRequestInit } from './core/fetch.js';
-export { installGlobalDispatcher } from './core/global.js';
+export { ResilientAgent, type ResilientAgentOptions } from './http/agent.js';
+export { resilience } from './http/interceptor.js';
+export { createResilientFetch, resilientFetch, getDefaultAgent, type ResilientFetch, type ResilientFetchOptions, type ResilientRequestInit } from './http/fetch.js';
+export { installGlobalDispatcher } from './http/global.js';
 export { defaults, type BackoffOptions, type EjectionOptions, type HedgeOptions, type RequestOverrides, type ResilienceOptions } from './core/options.js';
 export type { OriginStats, ResilienceContext } from './core/context.js';
 export type { BreakerOptions } from './health/circuit-breaker.js';

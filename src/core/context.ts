@@ -1,13 +1,13 @@
 import { LRUCache } from 'lru-cache';
 import type { Endpoint, EndpointStats } from '../endpoints/endpoint.js';
 import { EndpointSet } from '../endpoints/endpoint-set.js';
-import { Deadlines } from './deadlines.js';
+import { Deadlines } from '../timing/deadlines.js';
 import { OriginBreaker } from '../health/circuit-breaker.js';
 import { LatencyWindow } from '../health/latency-window.js';
 import { RetryBudget } from '../health/retry-budget.js';
 import { type DnsAnswer, DnsCache } from '../resolve/dns-cache.js';
 import { dnsDefaults } from '../resolve/dns-options.js';
-import type { ParsedOrigin } from './origin.js';
+import type { ParsedOrigin } from '../http/origin.js';
 import { type ResilienceOptions, type ResolvedOptions, resolveOptions } from './options.js';
 
 /** Per-origin state, as {@link ResilientAgent.stats} reports it. */

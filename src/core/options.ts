@@ -3,6 +3,10 @@ import { checkArray, checkBoolean, checkKnownKeys, checkNumber, checkObject, che
 import type { BreakerOptions } from '../health/circuit-breaker.js';
 import { type RetryBudgetOptions, budgetDefaults } from '../health/retry-budget.js';
 import { type DnsOptions, validateDnsOptions } from '../resolve/dns-options.js';
+import type { BackoffOptions } from '../policy/backoff.js';
+import type { EjectionOptions } from '../endpoints/endpoint-set.js';
+
+export type { BackoffOptions, EjectionOptions };
 
 /** Hedging: send the same idempotent request to a second endpoint when the first is slow to answer. */
 export interface HedgeOptions {
@@ -19,36 +23,7 @@ export interface HedgeOptions {
   readonly maxHedges?: number;
 }
 
-/** How retries are spaced. Delays grow exponentially from `base` up to `cap`, randomised by `jitter`. */
-export interface BackoffOptions {
-  /**
-   * `full`: a random delay in `[0, min(cap, base·2^n))` (AWS "full jitter", what Envoy does).
-   * `decorrelated`: Polly's decorrelated jitter, smoother growth with less clustering.
-   * Default `full`.
-   */
-  readonly jitter?: 'full' | 'decorrelated';
-  /** First delay scale in ms. Default 25 (Envoy's base interval). Range 1–60000. */
-  readonly base?: number;
-  /** Largest delay in ms. Default 1000. Range 1–60000 and at least `base`. */
-  readonly cap?: number;
-}
 
-/** Endpoint (per IP) ejection: how long a failing address is kept out of rotation. */
-export interface EjectionOptions {
-  /** First ejection time in ms; doubles on each repeated ejection (with jitter). Default 10000. Range 100–3600000. */
-  readonly baseTime?: number;
-  /** Longest ejection time in ms. Default 120000. Range 100–3600000 and at least `baseTime`. */
-  readonly maxTime?: number;
-  /**
-   * Most endpoints of one host that may be ejected at once, as a percentage (Envoy's max_ejection_percent).
-   * Failing connects still mark an address bad; when every address is bad the least bad one is tried
-   * rather than failing without trying. Default 100 for connect failures is implied; this limits ejection
-   * for 5xx/timeouts. Default 50. Range 0–100.
-   */
-  readonly maxPercent?: number;
-  /** Consecutive 5xx responses or timeouts that eject an address. Default 5 (Envoy). Range 1–1000. */
-  readonly consecutiveFailures?: number;
-}
 
 /** Options of {@link ResilientAgent}, {@link resilience} and {@link createResilientFetch}. All durations in milliseconds. */
 export interface ResilienceOptions {

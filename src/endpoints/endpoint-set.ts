@@ -1,7 +1,29 @@
-import type { ResolvedOptions } from '../core/options.js';
 import { publish } from '../events/channels.js';
 import type { DnsAnswer } from '../resolve/dns-cache.js';
 import { Endpoint } from './endpoint.js';
+
+/** Endpoint (per IP) ejection: how long a failing address is kept out of rotation. */
+export interface EjectionOptions {
+  /** First ejection time in ms; doubles on each repeated ejection (with jitter). Default 10000. Range 100–3600000. */
+  readonly baseTime?: number;
+  /** Longest ejection time in ms. Default 120000. Range 100–3600000 and at least `baseTime`. */
+  readonly maxTime?: number;
+  /**
+   * Most endpoints of one host that may be ejected at once, as a percentage (Envoy's max_ejection_percent).
+   * Failing connects still mark an address bad; when every address is bad the least bad one is tried
+   * rather than failing without trying. Default 100 for connect failures is implied; this limits ejection
+   * for 5xx/timeouts. Default 50. Range 0–100.
+   */
+  readonly maxPercent?: number;
+  /** Consecutive 5xx responses or timeouts that eject an address. Default 5 (Envoy). Range 1–1000. */
+  readonly consecutiveFailures?: number;
+}
+
+/** What an endpoint set needs of the options. @internal */
+export interface EndpointSetSettings {
+  readonly ejection: Required<EjectionOptions>;
+  readonly balancer: 'p2c' | 'round-robin';
+}
 
 /** Why an endpoint is reported as failed. @internal */
 export type EndpointFailure =
@@ -35,7 +57,7 @@ export class EndpointSet {
    */
   constructor(
     readonly hostname: string,
-    private readonly options: ResolvedOptions,
+    private readonly options: EndpointSetSettings,
     private readonly onRemove: (endpoint: Endpoint) => void,
   ) {}
 

@@ -2,7 +2,7 @@
  * The traffic driver: sends the same schedule through every client at once and records each request.
  * @module
  */
-import { errorCode } from '../classify/failure.js';
+import { errorCode } from '../policy/failure.js';
 import type { LabClient, LabRequest } from './clients/types.js';
 import type { RequestRecord } from './stats.js';
 import type { ClientName } from './types.js';

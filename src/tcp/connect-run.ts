@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import pRetry from 'p-retry';
-import { classifyError, errorCode } from '../classify/failure.js';
+import { classifyError, errorCode } from '../policy/failure.js';
 import type { ResilienceContext } from '../core/context.js';
-import type { ParsedOrigin } from '../core/origin.js';
+import type { ParsedOrigin } from '../http/origin.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
 import {
@@ -14,7 +14,7 @@ import {
   RidethroughError,
 } from '../errors/errors.js';
 import { publish } from '../events/channels.js';
-import { Backoff } from '../retry/backoff.js';
+import { Backoff } from '../policy/backoff.js';
 import { abortable, sleep } from './abortable.js';
 import { connectOnce } from './connect-once.js';
 import type { ConnectSettings } from './connect-options.js';

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { errorCode, isConnectFailure } from '../classify/failure.js';
+import { errorCode, isConnectFailure } from '../policy/failure.js';
 
 /** Where {@link watchSocket} reports to: a {@link ResilientLookup} or anything with the same two methods. */
 export interface ConnectReporter {

@@ -4,7 +4,7 @@
  */
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ResilientAgent } from '../../src/core/agent.js';
+import { ResilientAgent } from '../../src/http/agent.js';
 import { channelNames, type EndpointEvent } from '../../src/events/channels.js';
 import { Cluster, failures, favourite, recordChannel, script, steadyStream } from '../support/cluster.js';
 import { IptablesChain, iptablesUnavailableReason } from '../support/iptables.js';

@@ -1,7 +1,7 @@
 /**
  * ridethrough's dispatchers work with every way of sending a request: undici's `request`, `stream` and
  * `fetch`; Node's built-in `fetch` (which on Node 22 and 24 passes undici 6/7 handlers, adapted by
- * src/attempt/legacy-handler.ts, and on Node 26 undici 8 handlers); the global dispatcher; an undici
+ * src/http/legacy-handler.ts, and on Node 26 undici 8 handlers); the global dispatcher; an undici
  * Agent composed with the `resilience()` interceptor; and `agent.with()` views.
  * Run on Node 22, 24 and 26. Real parts only, on 127.0.30.x–127.0.33.x.
  */

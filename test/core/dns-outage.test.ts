@@ -4,8 +4,8 @@
  */
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResilientAgent } from '../../src/core/agent.js';
-import { createResilientFetch } from '../../src/core/fetch.js';
+import { ResilientAgent } from '../../src/http/agent.js';
+import { createResilientFetch } from '../../src/http/fetch.js';
 import { DnsResolutionError, RidethroughError } from '../../src/errors/errors.js';
 import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
 import type { PodBehaviour } from '../support/pods.js';

@@ -23,7 +23,7 @@ import {
   RidethroughError,
   channelNames,
 } from '../../src/index.js';
-import { errorCode } from '../../src/classify/failure.js';
+import { errorCode } from '../../src/policy/failure.js';
 import type { PodBehaviour } from '../support/pods.js';
 import { rejection, useScope } from '../support/scope.js';
 

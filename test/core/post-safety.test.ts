@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FormData as UndiciFormData, Response, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { NotRetryableError, createResilientFetch } from '../../src/index.js';
-import { errorCode } from '../../src/classify/failure.js';
+import { errorCode } from '../../src/policy/failure.js';
 import type { FaultServer } from '../support/fault-server.js';
 import type { Pod } from '../support/pods.js';
 import { rejection, useScope } from '../support/scope.js';

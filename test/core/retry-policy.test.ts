@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { AttemptsExhaustedError, DeadlineExceededError, NotRetryableError, type ResilientAgent, createResilientFetch, resilience } from '../../src/index.js';
-import { errorCode } from '../../src/classify/failure.js';
+import { errorCode } from '../../src/policy/failure.js';
 import { type Pod, type PodBehaviour, answerOk } from '../support/pods.js';
 import { rejection, useScope } from '../support/scope.js';
 

@@ -6,8 +6,8 @@
 import { Resolver } from 'node:dns/promises';
 import { Agent, fetch as undiciFetch, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ResilientAgent } from '../../src/core/agent.js';
-import { createResilientFetch } from '../../src/core/fetch.js';
+import { ResilientAgent } from '../../src/http/agent.js';
+import { createResilientFetch } from '../../src/http/fetch.js';
 import { channelNames, type EndpointEvent, type RetryEvent } from '../../src/events/channels.js';
 import {
   Cluster,

@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { resilience } from '../../src/index.js';
-import { errorCode } from '../../src/classify/failure.js';
+import { errorCode } from '../../src/policy/failure.js';
 import { makeCert } from '../support/certs.js';
 import { rejection, useScope } from '../support/scope.js';
 

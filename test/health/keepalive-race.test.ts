@@ -6,8 +6,8 @@
  * server and raw TCP servers on 127.0.95.x.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorCode } from '../../src/classify/failure.js';
-import { createResilientFetch } from '../../src/core/fetch.js';
+import { errorCode } from '../../src/policy/failure.js';
+import { createResilientFetch } from '../../src/http/fetch.js';
 import { NotRetryableError } from '../../src/errors/errors.js';
 import { type RetryEvent, channelNames } from '../../src/events/channels.js';
 import { Cluster, recordChannel, sleep } from '../support/cluster.js';

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { afterEach } from 'vitest';
-import { ResilientAgent } from '../../../src/core/agent.js';
+import { ResilientAgent } from '../../../src/http/agent.js';
 import type { OriginStats } from '../../../src/core/context.js';
 import type { ResilienceOptions } from '../../../src/core/options.js';
 import type { EndpointStats } from '../../../src/endpoints/endpoint.js';

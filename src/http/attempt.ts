@@ -1,5 +1,5 @@
 import { type Dispatcher, errors } from 'undici';
-import type { DeadlineEntry, Deadlines } from '../core/deadlines.js';
+import type { DeadlineEntry, Deadlines } from '../timing/deadlines.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 
 /** How one attempt ended, as far as the request flow is concerned. @internal */

@@ -1,4 +1,4 @@
-import { getHeader } from '../attempt/headers.js';
+import { getHeader } from '../utils/headers.js';
 
 /** Whether RFC 9110 defines `method` (upper case) as idempotent. */
 function isIdempotentMethod(method: string): boolean {

@@ -1,8 +1,8 @@
 import type { Dispatcher } from 'undici';
-import { withHost } from '../attempt/headers.js';
-import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from '../attempt/legacy-handler.js';
-import { ResilienceContext } from './context.js';
-import { type ResilienceOptions, validateOverrides } from './options.js';
+import { withHost } from '../utils/headers.js';
+import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from './legacy-handler.js';
+import { ResilienceContext } from '../core/context.js';
+import { type ResilienceOptions, validateOverrides } from '../core/options.js';
 import { urlHost } from './origin.js';
 import { type AttemptTransport, RequestFlow, type ResilientDispatchOptions } from './request-flow.js';
 

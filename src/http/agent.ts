@@ -1,10 +1,10 @@
 import type { LookupAddress, LookupAllOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { Dispatcher, Pool } from 'undici';
-import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from '../attempt/legacy-handler.js';
+import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from './legacy-handler.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import { validateOverrides, type RequestOverrides, type ResilienceOptions } from './options.js';
-import { type OriginStats, ResilienceContext } from './context.js';
+import { validateOverrides, type RequestOverrides, type ResilienceOptions } from '../core/options.js';
+import { type OriginStats, ResilienceContext } from '../core/context.js';
 import { urlHost, type ParsedOrigin } from './origin.js';
 import { type AttemptTransport, type FlowExtras, RequestFlow, type ResilientDispatchOptions, undiciHeadersTimeout } from './request-flow.js';
 

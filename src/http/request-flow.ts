@@ -1,8 +1,8 @@
 import type { Dispatcher } from 'undici';
-import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from '../attempt/attempt-handler.js';
-import { RequestBody } from '../attempt/body.js';
-import { classifyError, errorCode, isConnectFailure } from '../classify/failure.js';
-import { isIdempotent, normalizeMethod } from '../classify/idempotency.js';
+import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from './attempt.js';
+import { RequestBody } from './body.js';
+import { classifyError, errorCode, isConnectFailure } from '../policy/failure.js';
+import { isIdempotent, normalizeMethod } from '../policy/idempotency.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
 import type { BreakerTicket, BreakerVerdict } from '../health/circuit-breaker.js';
@@ -18,11 +18,11 @@ import {
   RidethroughError,
 } from '../errors/errors.js';
 import { publish, subscribed } from '../events/channels.js';
-import { Backoff } from '../retry/backoff.js';
-import { parseRetryAfter } from '../retry/retry-after.js';
-import type { OriginState, ResilienceContext } from './context.js';
-import type { DeadlineEntry } from './deadlines.js';
-import type { HedgeOptions, RequestOverrides, ResolvedOptions } from './options.js';
+import { Backoff } from '../policy/backoff.js';
+import { parseRetryAfter } from '../policy/retry-after.js';
+import type { OriginState, ResilienceContext } from '../core/context.js';
+import type { DeadlineEntry } from '../timing/deadlines.js';
+import type { HedgeOptions, RequestOverrides, ResolvedOptions } from '../core/options.js';
 import { type ParsedOrigin, parseOrigin } from './origin.js';
 
 /** Sends attempts to endpoints: the agent through its own pools, the interceptor through the next dispatcher. @internal */
