@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { Agent, type Dispatcher, interceptors, Pool, request } from 'undici';
 import { ResilientAgent } from './subject.js';
 import type { ResilienceOptions } from '../src/core/options.js';
-import { DnsServer } from '../src/lab/dns-server.js';
+import { DnsServer } from '@ridethrough/testbed';
 import { dnsAddress, describeGc, type GcSummary, hotAddresses, interceptorLookup, ServerProcess, startGcProfile } from './lib.js';
 
 const { values } = parseArgs({

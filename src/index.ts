@@ -7,7 +7,15 @@ export { ResilientAgent, type ResilientAgentOptions } from './http/agent.js';
 export { resilience } from './http/interceptor.js';
 export { createResilientFetch, resilientFetch, getDefaultAgent, type ResilientFetch, type ResilientFetchOptions, type ResilientRequestInit } from './http/fetch.js';
 export { installGlobalDispatcher } from './http/global.js';
-export { defaults, type BackoffOptions, type EjectionOptions, type HedgeOptions, type RequestOverrides, type ResilienceOptions } from './core/options.js';
+export {
+  defaults,
+  type BackoffOptions,
+  type EjectionOptions,
+  type HedgeOptions,
+  type RequestOverrides,
+  type ResilienceOptions,
+  type SilentEndpointOptions,
+} from './core/options.js';
 export type { OriginStats, ResilienceContext } from './core/context.js';
 export type { BreakerOptions } from './health/circuit-breaker.js';
 export type { RetryBudgetOptions } from './health/retry-budget.js';
@@ -38,6 +46,8 @@ export {
   type ResolveEvent,
   type RetryEvent,
   type StaleEvent,
+  type ReleaseEvent,
+  type WaitEvent,
 } from './events/channels.js';
 // TCP: resilient connects and a DNS lookup for any Node client (src/tcp).
 export {

@@ -11,7 +11,8 @@
  * Other knobs (env): SHOP_SECONDS (traffic time, default 12), SHOP_RPS (requests/s, default 40),
  * SHOP_DNS_LAG_MS (how long DNS keeps answering the old address, default 3000).
  *
- * This file is the harness, not part of the shop: it imports the lab from the repository's source.
+ * This file is the harness, not part of the shop: it takes the DNS server from the repository's testbed
+ * package (packages/testbed).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,7 +21,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
-import { DnsServer } from '../../src/lab/dns-server.js';
+import { DnsServer } from '@ridethrough/testbed';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);

@@ -1,13 +1,14 @@
 import { LRUCache } from 'lru-cache';
 import type { Endpoint, EndpointStats } from '../endpoints/endpoint.js';
 import { EndpointSet } from '../endpoints/endpoint-set.js';
+import { SilenceWatchdog, type WatchedHost } from '../endpoints/silence-watchdog.js';
 import { Deadlines } from '../timing/deadlines.js';
 import { OriginBreaker } from '../health/circuit-breaker.js';
 import { LatencyWindow } from '../health/latency-window.js';
 import { RetryBudget } from '../health/retry-budget.js';
 import { type DnsAnswer, DnsCache } from '../resolve/dns-cache.js';
 import { dnsDefaults } from '../resolve/dns-options.js';
-import type { ParsedOrigin } from '../http/origin.js';
+import type { ParsedOrigin } from './origin.js';
 import { type ResilienceOptions, type ResolvedOptions, resolveOptions } from './options.js';
 
 /** Per-origin state, as {@link ResilientAgent.stats} reports it. */
@@ -24,12 +25,14 @@ export interface OriginStats {
   readonly budgetRefused: number;
   /** Median time to response headers over recent requests, in ms (undefined before any). */
   readonly latencyP50Ms: number | undefined;
+  /** Requests parked now, waiting for an endpoint of this origin's host to become usable. */
+  readonly waiting: number;
   /** The endpoints (resolved addresses) and their health. */
   readonly endpoints: readonly EndpointStats[];
 }
 
 /** What ridethrough keeps per origin: its endpoints, breaker, retry budget and recent latencies. @internal */
-export interface OriginState {
+export interface OriginState extends WatchedHost {
   readonly key: string;
   readonly endpoints: EndpointSet;
   readonly breaker: OriginBreaker | undefined;
@@ -57,6 +60,8 @@ export class ResilienceContext {
   readonly deadlines = new Deadlines();
   /** Attempts' time-to-headers timers (a queue of their own: it keeps its last duration at hand too). @internal */
   readonly attemptDeadlines = new Deadlines();
+  /** Looks for silent endpoints while attempts are in flight (undefined when `silentEndpoint` is false). @internal */
+  readonly watchdog: SilenceWatchdog | undefined;
   private readonly origins: LRUCache<string, OriginState>;
   private readonly removers = new Set<(endpoint: Endpoint) => void>();
   /** The origin asked for last and its state: most agents talk to one origin at a time. */
@@ -70,12 +75,16 @@ export class ResilienceContext {
     this.options = resolveOptions(options);
     this.dns = new DnsCache(this.options.dns);
     this.origins = new LRUCache<string, OriginState>({
-      max: this.options.dns.maxHosts ?? dnsDefaults.maxHosts,
+      // maxSize rather than max: lru-cache preallocates arrays of `max` slots, whatever the cache ever holds.
+      maxSize: this.options.dns.maxHosts ?? dnsDefaults.maxHosts,
+      sizeCalculation: () => 1,
       dispose: (state) => {
         if (this.lastState === state) this.lastOrigin = this.lastState = undefined;
         state.endpoints.clear();
       },
     });
+    const silent = this.options.silentEndpoint;
+    this.watchdog = silent === false ? undefined : new SilenceWatchdog(() => this.origins.values(), silent);
   }
 
   /** Registers a callback run when an endpoint leaves its DNS answer or its origin is evicted. @internal */
@@ -89,14 +98,26 @@ export class ResilienceContext {
     let state = this.origins.get(origin.key);
     if (!state) {
       const o = this.options;
+      const hostname = origin.hostname;
+      const latencies = new LatencyWindow();
+      const endpoints: EndpointSet = new EndpointSet(
+        hostname,
+        o,
+        (e) => {
+          for (const fn of this.removers) fn(e);
+        },
+        // A fresh query while requests wait; its answer joins the set, which releases them when it adds an address.
+        () => {
+          (this.dns.revalidate(hostname) ?? this.dns.resolve(hostname)).then((answer) => endpoints.update(answer), noop);
+        },
+      );
       state = {
         key: origin.key,
-        endpoints: new EndpointSet(origin.hostname, o, (e) => {
-          for (const fn of this.removers) fn(e);
-        }),
+        endpoints,
+        p99: () => latencies.percentile(99),
         breaker: o.breaker === false ? undefined : new OriginBreaker(origin.key, o.breaker),
         budget: o.budget === false ? undefined : new RetryBudget(o.budget),
-        latencies: new LatencyWindow(),
+        latencies,
         dnsAnswer: undefined,
         dnsFreshUntil: 0,
         dnsGeneration: -1,
@@ -150,6 +171,7 @@ export class ResilienceContext {
       budgetAvailable: s.budget?.available(),
       budgetRefused: s.budget?.refused ?? 0,
       latencyP50Ms: s.latencies.percentile(50),
+      waiting: s.endpoints.room.size,
       endpoints: [...s.endpoints.endpoints.values()].map((e) => e.snapshot(now)),
     }));
   }
@@ -157,7 +179,10 @@ export class ResilienceContext {
   /** Forgets all state; removal callbacks run for every endpoint. */
   close(): void {
     this.lastOrigin = this.lastState = undefined;
+    this.watchdog?.stop();
     this.origins.clear();
     this.dns.close();
   }
 }
+
+function noop(): void {}

@@ -5,8 +5,9 @@ import { type RetryBudgetOptions, budgetDefaults } from '../health/retry-budget.
 import { type DnsOptions, validateDnsOptions } from '../resolve/dns-options.js';
 import type { BackoffOptions } from '../policy/backoff.js';
 import type { EjectionOptions } from '../endpoints/endpoint-set.js';
+import type { SilentEndpointOptions } from '../endpoints/silence-watchdog.js';
 
-export type { BackoffOptions, EjectionOptions };
+export type { BackoffOptions, EjectionOptions, SilentEndpointOptions };
 
 /** Hedging: send the same idempotent request to a second endpoint when the first is slow to answer. */
 export interface HedgeOptions {
@@ -71,6 +72,19 @@ export interface ResilienceOptions {
    * ClusterIP spreads onto new pods after a scale-up. Default 60000. Range 1000–86400000, or 0 for never.
    */
   readonly maxConnectionAge?: number;
+  /**
+   * While requests wait for an endpoint of a host (none usable now), the host name is re-queried this
+   * often, ±20 % jitter, one query at a time: at most 1.25 / interval queries per second per host and
+   * address family (25/s at the default). Default 50. Range 10–10000.
+   */
+  readonly reResolveWhileWaiting?: number;
+  /**
+   * Silent-endpoint detection, or `false` to turn it off: an endpoint whose attempts get no response
+   * headers for max(`after`, `latencyMultiple` × the origin's p99) while another endpoint of the host
+   * answered meanwhile is ejected, and idempotent requests waiting on it are re-sent elsewhere (paid
+   * from the retry budget). Default `{ after: 200, latencyMultiple: 4 }`.
+   */
+  readonly silentEndpoint?: SilentEndpointOptions | false;
   /** TLS options for https origins (`ca`, `cert`, `key`, `rejectUnauthorized`, ...). The servername is always the request's host name. */
   readonly tls?: ConnectionOptions;
 }
@@ -112,6 +126,8 @@ export interface ResolvedOptions {
   hedge: HedgeOptions | false;
   balancer: 'p2c' | 'round-robin';
   maxConnectionAge: number;
+  reResolveWhileWaiting: number;
+  silentEndpoint: Required<SilentEndpointOptions> | false;
 }
 
 /** The defaults, documented in docs/configuration.md. */
@@ -130,9 +146,11 @@ export const defaults = {
   budget: budgetDefaults,
   balancer: 'p2c',
   maxConnectionAge: 60_000,
+  reResolveWhileWaiting: 50,
+  silentEndpoint: { after: 200, latencyMultiple: 4 },
 } as const;
 
-const topKeys = ['deadline', 'maxAttempts', 'connectTimeout', 'attemptTimeout', 'bodyTimeout', 'backoff', 'retryStatuses', 'maxRetryAfter', 'dns', 'ejection', 'keepAliveTimeout', 'connectionsPerEndpoint', 'tls', 'breaker', 'budget', 'hedge', 'balancer', 'maxConnectionAge'];
+const topKeys = ['deadline', 'maxAttempts', 'connectTimeout', 'attemptTimeout', 'bodyTimeout', 'backoff', 'retryStatuses', 'maxRetryAfter', 'dns', 'ejection', 'keepAliveTimeout', 'connectionsPerEndpoint', 'tls', 'breaker', 'budget', 'hedge', 'balancer', 'maxConnectionAge', 'reResolveWhileWaiting', 'silentEndpoint'];
 
 /**
  * Validates options and fills in defaults. Throws `TypeError`/`RangeError` naming the option.
@@ -190,6 +208,13 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
   if (options.maxConnectionAge !== undefined && options.maxConnectionAge > 0 && options.maxConnectionAge < 1_000) {
     throw new RangeError(`ridethrough: option "maxConnectionAge" must be 0 (never) or from 1000 to 86400000 milliseconds, got ${options.maxConnectionAge}`);
   }
+  checkNumber('reResolveWhileWaiting', options.reResolveWhileWaiting, 10, 10_000, { unit: 'milliseconds' });
+  if (options.silentEndpoint !== false) {
+    checkObject('silentEndpoint', options.silentEndpoint);
+    checkKnownKeys('silentEndpoint', options.silentEndpoint, ['after', 'latencyMultiple']);
+    checkNumber('silentEndpoint.after', options.silentEndpoint?.after, 10, 600_000, { unit: 'milliseconds' });
+    checkNumber('silentEndpoint.latencyMultiple', options.silentEndpoint?.latencyMultiple, 1, 100);
+  }
   return {
     deadline: options.deadline ?? defaults.deadline,
     maxAttempts: options.maxAttempts ?? defaults.maxAttempts,
@@ -210,6 +235,8 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
     hedge: options.hedge ?? false,
     balancer: options.balancer ?? defaults.balancer,
     maxConnectionAge: options.maxConnectionAge ?? defaults.maxConnectionAge,
+    reResolveWhileWaiting: options.reResolveWhileWaiting ?? defaults.reResolveWhileWaiting,
+    silentEndpoint: options.silentEndpoint === false ? false : { ...defaults.silentEndpoint, ...options.silentEndpoint },
   };
 }
 

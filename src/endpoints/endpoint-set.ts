@@ -1,28 +1,19 @@
 import { publish } from '../events/channels.js';
+import { isSilent } from '../policy/decisions.js';
 import type { DnsAnswer } from '../resolve/dns-cache.js';
-import { Endpoint } from './endpoint.js';
+import { Balancer, type BalancerKind } from './balancer.js';
+import { Endpoint, type InFlightAttempt } from './endpoint.js';
+import { type EjectionOptions, ejectionDuration, lessBad, mayEjectAnother } from './ejection.js';
+import { type Waiter, WaitingRoom } from './waiting-room.js';
 
-/** Endpoint (per IP) ejection: how long a failing address is kept out of rotation. */
-export interface EjectionOptions {
-  /** First ejection time in ms; doubles on each repeated ejection (with jitter). Default 10000. Range 100–3600000. */
-  readonly baseTime?: number;
-  /** Longest ejection time in ms. Default 120000. Range 100–3600000 and at least `baseTime`. */
-  readonly maxTime?: number;
-  /**
-   * Most endpoints of one host that may be ejected at once, as a percentage (Envoy's max_ejection_percent).
-   * Failing connects still mark an address bad; when every address is bad the least bad one is tried
-   * rather than failing without trying. Default 100 for connect failures is implied; this limits ejection
-   * for 5xx/timeouts. Default 50. Range 0–100.
-   */
-  readonly maxPercent?: number;
-  /** Consecutive 5xx responses or timeouts that eject an address. Default 5 (Envoy). Range 1–1000. */
-  readonly consecutiveFailures?: number;
-}
+export type { EjectionOptions } from './ejection.js';
 
 /** What an endpoint set needs of the options. @internal */
 export interface EndpointSetSettings {
   readonly ejection: Required<EjectionOptions>;
-  readonly balancer: 'p2c' | 'round-robin';
+  readonly balancer: BalancerKind;
+  /** The re-query cadence while requests wait for an endpoint, in ms. */
+  readonly reResolveWhileWaiting: number;
 }
 
 /** Why an endpoint is reported as failed. @internal */
@@ -36,32 +27,40 @@ export type EndpointFailure =
 
 /**
  * The endpoints (resolved addresses) of one host, their health, and the choice of where the next
- * attempt goes: healthy endpoints not yet tried by this request first, power of two choices on
- * requests in flight; when every endpoint is ejected, the least bad one rather than none.
+ * attempt goes: healthy endpoints not yet tried by this request first, then healthy ones, and only when
+ * asked the least bad ejected one. Requests with nowhere to go wait in the set's {@link WaitingRoom}.
  * @internal
  */
 export class EndpointSet {
   /** Endpoints by address. */
   readonly endpoints = new Map<string, Endpoint>();
+  /** Requests waiting for an endpoint of this host. */
+  readonly room: WaitingRoom;
   /** The same endpoints as a list, for the balancer. */
   private list: Endpoint[] = [];
   /** No endpoint is ejected at or after this time (an upper bound: it is not lowered when one is restored early). */
   private ejectedUntilMax = 0;
   /** The answer the endpoints were last reconciled with. */
   private answer: DnsAnswer | undefined;
+  private readonly balancer: Balancer;
 
   /**
    * @param hostname - the host these endpoints serve
-   * @param options - ejection settings
+   * @param options - ejection, balancing and waiting settings
    * @param onRemove - called for an endpoint that left the DNS answer (to drain its pool)
+   * @param refresh - starts a fresh DNS query whose answer comes back through {@link update}
    */
   constructor(
     readonly hostname: string,
     private readonly options: EndpointSetSettings,
     private readonly onRemove: (endpoint: Endpoint) => void,
-  ) {}
+    refresh: () => void = noop,
+  ) {
+    this.balancer = new Balancer(options.balancer);
+    this.room = new WaitingRoom(hostname, options.reResolveWhileWaiting, refresh);
+  }
 
-  /** Reconciles the endpoints with a DNS answer: new addresses join, departed ones are removed. */
+  /** Reconciles the endpoints with a DNS answer: new addresses join (releasing waiting requests), departed ones are removed. */
   update(answer: DnsAnswer): void {
     if (answer === this.answer) return;
     this.answer = answer;
@@ -72,10 +71,20 @@ export class EndpointSet {
         this.onRemove(endpoint);
       }
     }
+    let added = false;
     for (const a of answer.addresses) {
-      if (!this.endpoints.has(a.address)) this.endpoints.set(a.address, new Endpoint(a));
+      if (!this.endpoints.has(a.address)) {
+        this.endpoints.set(a.address, new Endpoint(a));
+        added = true;
+      }
     }
     this.list = [...this.endpoints.values()];
+    if (added) this.room.release('dns');
+  }
+
+  /** Whether the set has any endpoint (DNS answered at least once). */
+  get isEmpty(): boolean {
+    return this.list.length === 0;
   }
 
   /**
@@ -87,21 +96,36 @@ export class EndpointSet {
       const now = Date.now();
       if (now < this.ejectedUntilMax) return this.pick(undefined, undefined, now);
     }
-    return this.chooseAmongAll();
+    return this.list.length > 0 ? this.balancer.choose(this.list) : undefined;
   }
 
   /**
-   * Picks the endpoint for the next attempt.
-   * @param tried - addresses this request already tried (avoided while others exist)
+   * Picks the endpoint for the next attempt: one not tried yet, then any healthy one but `last`, then
+   * the least bad ejected one.
+   * @param tried - addresses this request already tried
    * @param last - the address that just failed (avoided above all)
    */
   pick(tried: readonly string[] | undefined, last: string | undefined, now: number): Endpoint | undefined {
+    return this.select(tried, last, now, 'any');
+  }
+
+  /** Like {@link pick}, but never an ejected endpoint: undefined when only those are left. */
+  pickUsable(tried: readonly string[] | undefined, last: string | undefined, now: number): Endpoint | undefined {
+    return this.select(tried, last, now, 'usable');
+  }
+
+  /** A healthy endpoint this request has not tried, or undefined. */
+  pickUntried(tried: readonly string[] | undefined, now: number): Endpoint | undefined {
+    return this.select(tried, undefined, now, 'untried');
+  }
+
+  private select(tried: readonly string[] | undefined, last: string | undefined, now: number, mode: 'any' | 'usable' | 'untried'): Endpoint | undefined {
     // The hot path: nothing tried yet and nothing ejected. Straight to the balancer, no allocation.
-    if (tried === undefined && now >= this.ejectedUntilMax) return this.chooseAmongAll();
+    if (tried === undefined && now >= this.ejectedUntilMax) return this.list.length > 0 ? this.balancer.choose(this.list) : undefined;
     const fresh: Endpoint[] = [];
     let healthy: Endpoint[] = [];
     let leastBad: Endpoint | undefined;
-    for (const e of this.endpoints.values()) {
+    for (const e of this.list) {
       if (!e.isEjected(now)) {
         healthy.push(e);
         if (!tried?.includes(e.address.address)) fresh.push(e);
@@ -109,39 +133,37 @@ export class EndpointSet {
         leastBad = e;
       }
     }
-    if (fresh.length > 0) return this.choose(fresh);
+    if (fresh.length > 0) return this.balancer.choose(fresh);
+    if (mode === 'untried') return undefined;
     if (healthy.length > 1 && last !== undefined) healthy = healthy.filter((e) => e.address.address !== last);
-    if (healthy.length > 0) return this.choose(healthy);
-    return leastBad;
-  }
-
-  private turn = 0;
-
-  /** The balancer over every endpoint (none ejected, none tried): no allocation. */
-  private chooseAmongAll(): Endpoint | undefined {
-    return this.list.length > 0 ? this.choose(this.list) : undefined;
-  }
-
-  /** Round-robin, or power of two choices on requests in flight. */
-  private choose(list: Endpoint[]): Endpoint {
-    const n = list.length;
-    const i = this.turn % n;
-    // Kept a small integer: a counter past 2^30 would become a boxed number.
-    this.turn = this.turn === 0x3fffffff ? 0 : this.turn + 1;
-    if (this.options.balancer === 'round-robin' || n === 1) return list[i]!;
-    return twoChoices(list, i);
+    if (healthy.length > 0) return this.balancer.choose(healthy);
+    return mode === 'any' ? leastBad : undefined;
   }
 
   /** Whether any endpoint other than those tried is in rotation. */
   hasUntried(tried: readonly string[] | undefined, now: number): boolean {
-    for (const e of this.endpoints.values()) if (!e.isEjected(now) && !tried?.includes(e.address.address)) return true;
-    return false;
+    return this.pickUntried(tried, now) !== undefined;
   }
 
-  /** Records a success: clears the failure streak and restores an endpoint on trial. */
+  /** Parks a request until an endpoint may be usable (see {@link WaitingRoom}); an ejection's end releases it too. */
+  park(waiter: Waiter): void {
+    this.room.park(waiter);
+    let soonest = Infinity;
+    const now = Date.now();
+    for (const e of this.list) if (e.isEjected(now) && e.ejectedUntil < soonest) soonest = e.ejectedUntil;
+    if (soonest !== Infinity) this.room.wakeAt(soonest);
+  }
+
+  /** Records response headers from an endpoint (any status): it is not silent. */
+  answered(endpoint: Endpoint, at: number): void {
+    endpoint.lastAnsweredAt = at;
+  }
+
+  /** Records a success: clears the failure streak, restores an endpoint on trial, and releases waiting requests when it had been failing. */
   succeeded(endpoint: Endpoint): void {
+    const wasFailing = endpoint.consecutiveFailures !== 0;
     endpoint.consecutiveFailures = 0;
-    if (endpoint.ejectedUntil === 0 && endpoint.ejections === 0) return;
+    if (endpoint.ejectedUntil === 0 && endpoint.ejections === 0 && !wasFailing) return;
     const now = Date.now();
     if (endpoint.ejectedUntil !== 0) {
       endpoint.ejectedUntil = 0;
@@ -149,11 +171,10 @@ export class EndpointSet {
     }
     // A long healthy spell forgives earlier ejections (Envoy decrements its multiplier likewise).
     if (endpoint.ejections > 0 && now - endpoint.lastEjectedAt > this.options.ejection.maxTime) endpoint.ejections = 0;
+    if (wasFailing) this.room.release('restored');
   }
 
-  /**
-   * Records a failure. Returns true when the endpoint was ejected by it.
-   */
+  /** Records a failure. Returns true when the endpoint was ejected by it. */
   failed(endpoint: Endpoint, kind: EndpointFailure, reason: string, now: number): boolean {
     endpoint.failures++;
     endpoint.consecutiveFailures++;
@@ -162,57 +183,75 @@ export class EndpointSet {
       if (endpoint.consecutiveFailures < this.options.ejection.consecutiveFailures) return false;
       if (!this.mayEject(now)) return false;
     }
-    this.eject(endpoint, reason, now);
-    return true;
+    return this.eject(endpoint, reason, now);
+  }
+
+  /**
+   * Finds endpoints that went silent while their peers answer ({@link isSilent}), ejects them (within
+   * `maxPercent`) and tells their attempts in flight. Returns whether any attempt awaits headers here.
+   * @param now - performance.now()
+   * @param threshold - the silence threshold in ms (asked only when an attempt is old enough to matter)
+   */
+  checkSilence(now: number, threshold: () => number): boolean {
+    let busy = false;
+    let limit: number | undefined;
+    for (const e of this.list) {
+      const oldest = oldestUnanswered(e);
+      if (oldest === undefined) {
+        busy ||= e.oldest !== undefined;
+        continue;
+      }
+      busy = true;
+      limit ??= threshold();
+      if (!isSilent(now, oldest.startedAt, e.lastAnsweredAt, this.peerLastAnswered(e), limit)) continue;
+      const wall = Date.now();
+      if (!e.isEjected(wall) && this.mayEject(wall)) this.eject(e, 'silent', wall);
+      else e.notifyLost('silent');
+    }
+    return busy;
+  }
+
+  /** Removes every endpoint (calls `onRemove` for each) and forgets waiting requests. */
+  clear(): void {
+    for (const e of this.list) this.onRemove(e);
+    this.endpoints.clear();
+    this.list = [];
+    this.answer = undefined;
+    this.room.close();
+  }
+
+  private peerLastAnswered(self: Endpoint): number {
+    let latest = 0;
+    for (const e of this.list) if (e !== self && e.lastAnsweredAt > latest) latest = e.lastAnsweredAt;
+    return latest;
   }
 
   private mayEject(now: number): boolean {
     let ejected = 0;
-    for (const e of this.endpoints.values()) if (e.isEjected(now)) ejected++;
-    return ((ejected + 1) / this.endpoints.size) * 100 <= this.options.ejection.maxPercent;
+    for (const e of this.list) if (e.isEjected(now)) ejected++;
+    return mayEjectAnother(ejected, this.list.length, this.options.ejection.maxPercent);
   }
 
-  private eject(endpoint: Endpoint, reason: string, now: number): void {
-    const { baseTime, maxTime } = this.options.ejection;
-    if (endpoint.isEjected(now)) return;
-    const base = Math.min(maxTime, baseTime * 2 ** Math.min(endpoint.ejections, 20));
-    const duration = Math.round(base * (0.85 + Math.random() * 0.3));
+  private eject(endpoint: Endpoint, reason: string, now: number): boolean {
+    if (endpoint.isEjected(now)) return false;
+    const duration = ejectionDuration(this.options.ejection, endpoint.ejections, Math.random());
     endpoint.ejections++;
     endpoint.lastEjectedAt = now;
-    endpoint.ejectedUntil = now + Math.min(maxTime, duration);
+    endpoint.ejectedUntil = now + duration;
+    endpoint.ejectedFor = reason;
     if (endpoint.ejectedUntil > this.ejectedUntilMax) this.ejectedUntilMax = endpoint.ejectedUntil;
-    publish('endpointEjected', () => ({ hostname: this.hostname, address: endpoint.address.address, reason, ejectedForMs: endpoint.ejectedUntil - now }));
-  }
-
-  /** Removes every endpoint (calls `onRemove` for each). */
-  clear(): void {
-    for (const e of this.endpoints.values()) this.onRemove(e);
-    this.endpoints.clear();
-    this.list = [];
-    this.answer = undefined;
+    publish('endpointEjected', () => ({ hostname: this.hostname, address: endpoint.address.address, reason, ejectedForMs: duration }));
+    // Attempts still on it need not wait out their timers: each decides whether to move elsewhere.
+    endpoint.notifyLost(reason);
+    return true;
   }
 }
 
-/** Among ejected endpoints: the one that did not just fail, then the one whose ejection ends first. */
-function lessBad(a: Endpoint, b: Endpoint, last: string | undefined): boolean {
-  const aLast = a.address.address === last;
-  const bLast = b.address.address === last;
-  if (aLast !== bLast) return bLast;
-  return a.ejectedUntil < b.ejectedUntil;
+/** The oldest attempt on `e` that started after its last answer (older ones are slow requests, not silence). */
+function oldestUnanswered(e: Endpoint): InFlightAttempt | undefined {
+  let a = e.oldest;
+  while (a !== undefined && a.startedAt <= e.lastAnsweredAt) a = a.inFlightNext;
+  return a;
 }
 
-/**
- * Power of two choices on requests in flight: the endpoint next in rotation (`list[i]`) against one
- * other picked at random; fewer requests in flight wins, and a tie goes to the rotation's. Under even
- * load this is round-robin, which spreads requests, and so connections, evenly (two random picks made
- * each pool open more connections for its bursts: 89 instead of 64 for 32 requests in flight over 8
- * endpoints in the loopback benchmark); a slow or stuck endpoint, whose requests pile up, loses every
- * comparison it is drawn into.
- */
-function twoChoices(list: Endpoint[], i: number): Endpoint {
-  let j = Math.floor(Math.random() * (list.length - 1));
-  if (j >= i) j++;
-  const a = list[i]!;
-  const b = list[j]!;
-  return b.inFlight < a.inFlight ? b : a;
-}
+function noop(): void {}

@@ -7,6 +7,8 @@ export interface EndpointStats {
   readonly address: string;
   /** `healthy`, or `ejected` while kept out of rotation. */
   readonly state: 'healthy' | 'ejected';
+  /** Why the endpoint was last ejected (an error code, `HTTP <status>` or `silent`), while it is ejected. */
+  readonly ejectedFor: string | undefined;
   /** Requests in flight on this endpoint now. */
   readonly inFlight: number;
   /** Attempts sent to this endpoint. */
@@ -21,6 +23,20 @@ export interface EndpointStats {
   readonly ejectedUntil: number;
   /** Exponentially weighted moving average of time to response headers, in ms (0 before the first response). */
   readonly latencyMs: number;
+}
+
+/**
+ * An attempt in flight on an endpoint, as the endpoint sees it: linked into the endpoint's list in start
+ * order (no allocation), so the oldest is at hand for silence detection.
+ * @internal
+ */
+export interface InFlightAttempt {
+  /** When the attempt was sent (performance.now()). */
+  readonly startedAt: number;
+  /** Called when the endpoint is ejected or found silent while this attempt is on it. */
+  endpointLost(reason: string): void;
+  /** @internal */ inFlightPrev: InFlightAttempt | undefined;
+  /** @internal */ inFlightNext: InFlightAttempt | undefined;
 }
 
 /**
@@ -42,8 +58,15 @@ export class Endpoint {
   ejectedUntil = 0;
   /** When the endpoint was last ejected (epoch ms). */
   lastEjectedAt = 0;
+  /** Why it was last ejected. */
+  ejectedFor: string | undefined = undefined;
   /** EWMA of time to headers, ms. */
   latencyMs = 0;
+  /** When this endpoint last answered with response headers (performance.now()); 0 before. */
+  lastAnsweredAt = 0;
+  /** The oldest attempt in flight that is linked here (HTTP attempts), and the newest. */
+  oldest: InFlightAttempt | undefined = undefined;
+  private newest: InFlightAttempt | undefined = undefined;
   /** The connection pool for this address, created on first use by the agent. */
   pool: Dispatcher | undefined;
   /** Set by the pool's age timer (`maxConnectionAge`): the next request makes a new pool. */
@@ -66,17 +89,47 @@ export class Endpoint {
     this.latencyMs = this.latencyMs === 0 ? ms : this.latencyMs * 0.7 + ms * 0.3;
   }
 
+  /** Links an attempt in flight (newest last). */
+  link(attempt: InFlightAttempt): void {
+    attempt.inFlightPrev = this.newest;
+    attempt.inFlightNext = undefined;
+    if (this.newest) this.newest.inFlightNext = attempt;
+    else this.oldest = attempt;
+    this.newest = attempt;
+  }
+
+  /** Unlinks an attempt (no-op for one not linked here). */
+  unlink(attempt: InFlightAttempt): void {
+    const { inFlightPrev: prev, inFlightNext: next } = attempt;
+    if (prev) prev.inFlightNext = next;
+    else if (this.oldest === attempt) this.oldest = next;
+    else return;
+    if (next) next.inFlightPrev = prev;
+    else this.newest = prev;
+    attempt.inFlightPrev = undefined;
+    attempt.inFlightNext = undefined;
+  }
+
+  /** Tells every linked attempt that this endpoint is lost (each decides whether to move). */
+  notifyLost(reason: string): void {
+    const lost: InFlightAttempt[] = [];
+    for (let a = this.oldest; a; a = a.inFlightNext) lost.push(a);
+    for (const a of lost) a.endpointLost(reason);
+  }
+
   /** A snapshot for stats(). */
   snapshot(now: number): EndpointStats {
+    const ejected = this.isEjected(now);
     return {
       address: this.address.address,
-      state: this.isEjected(now) ? 'ejected' : 'healthy',
+      state: ejected ? 'ejected' : 'healthy',
+      ejectedFor: ejected ? this.ejectedFor : undefined,
       inFlight: this.inFlight,
       attempts: this.attempts,
       failures: this.failures,
       consecutiveFailures: this.consecutiveFailures,
       ejections: this.ejections,
-      ejectedUntil: this.isEjected(now) ? this.ejectedUntil : 0,
+      ejectedUntil: ejected ? this.ejectedUntil : 0,
       latencyMs: Math.round(this.latencyMs * 100) / 100,
     };
   }

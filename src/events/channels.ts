@@ -58,7 +58,7 @@ export interface ResolveEvent {
   readonly durationMs: number;
 }
 
-/** Published when DNS failed and the last good answer is served instead. */
+/** Published when DNS failed or is slow and the last good answer is served past its TTL. */
 export interface StaleEvent {
   /** Host name. */
   readonly hostname: string;
@@ -68,6 +68,11 @@ export interface StaleEvent {
   readonly error: string;
   /** Age of the served answer, in milliseconds. */
   readonly ageMs: number;
+  /**
+   * True when the answer is served because its refresh is slow (no reply within 100 ms; `error` is then
+   * `ETIMEOUT`) and still running; absent when the refresh failed.
+   */
+  readonly refreshing?: boolean;
 }
 
 /** Published when ridethrough gives up on a request. */
@@ -100,6 +105,30 @@ export interface HedgeEvent {
   readonly address: string | undefined;
   /** Delay after which the hedge was sent, in milliseconds. */
   readonly delayMs: number;
+  /** Why: the `hedge` delay passed, or the endpoint of the attempt in flight was found silent or ejected. */
+  readonly reason: 'delay' | 'endpoint-lost';
+}
+
+/** Published when a request finds no endpoint it can use now and parks in its host's waiting room. */
+export interface WaitEvent {
+  /** The request origin. */
+  readonly origin: string;
+  /** HTTP method (`CONNECT` for TCP connects). */
+  readonly method: string;
+  /** Attempts made so far. */
+  readonly attempts: number;
+  /** Longest the request waits before probing the least bad endpoint, in milliseconds. */
+  readonly maxWaitMs: number;
+}
+
+/** Published when requests parked in a host's waiting room are released. */
+export interface ReleaseEvent {
+  /** The host name. */
+  readonly hostname: string;
+  /** How many parked requests were released. */
+  readonly waiters: number;
+  /** What made an endpoint usable: a DNS answer with new addresses, an endpoint that answered again, or an ejection that ended. */
+  readonly reason: 'dns' | 'restored' | 'ejection-ended';
 }
 
 /**
@@ -117,7 +146,7 @@ export const channelNames = {
   endpointRestored: 'ridethrough:endpoint:restored',
   /** {@link ResolveEvent}: a DNS resolution finished. */
   resolve: 'ridethrough:dns:resolve',
-  /** {@link StaleEvent}: DNS failed, the last good answer is served. */
+  /** {@link StaleEvent}: DNS failed or is slow, the last good answer is served past its TTL. */
   stale: 'ridethrough:dns:stale',
   /** {@link GiveUpEvent}: the overall deadline was hit. */
   deadline: 'ridethrough:deadline',
@@ -127,6 +156,10 @@ export const channelNames = {
   breaker: 'ridethrough:breaker',
   /** {@link HedgeEvent}: a hedged attempt was sent. */
   hedge: 'ridethrough:hedge',
+  /** {@link WaitEvent}: a request parked until an endpoint becomes usable. */
+  wait: 'ridethrough:wait',
+  /** {@link ReleaseEvent}: parked requests were released. */
+  release: 'ridethrough:release',
 } as const;
 
 /** Map from channel key to the event type published on it. */
@@ -141,6 +174,8 @@ export interface ChannelEvents {
   giveUp: GiveUpEvent;
   breaker: BreakerEvent;
   hedge: HedgeEvent;
+  wait: WaitEvent;
+  release: ReleaseEvent;
 }
 
 const channelObjects = Object.fromEntries(

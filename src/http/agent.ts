@@ -1,17 +1,28 @@
-import type { LookupAddress, LookupAllOptions } from 'node:dns';
-import type { LookupFunction } from 'node:net';
-import { Dispatcher, Pool } from 'undici';
+import { Dispatcher, errors } from 'undici';
 import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from './legacy-handler.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { validateOverrides, type RequestOverrides, type ResilienceOptions } from '../core/options.js';
 import { type OriginStats, ResilienceContext } from '../core/context.js';
-import { urlHost, type ParsedOrigin } from './origin.js';
+import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
 import { type AttemptTransport, type FlowExtras, RequestFlow, type ResilientDispatchOptions, undiciHeadersTimeout } from './request-flow.js';
+import { checkDispatchEnvelope, checkDispatchOptions, checkDispatchOrigin } from './dispatch-options.js';
+import { endpointConnect, splitAgentOptions, type UndiciAgentOptions, type UndiciSettings } from './undici-options.js';
+import { H2WebSocketFallback } from './h2-websocket.js';
 
-/** Options of {@link ResilientAgent}. */
-export type ResilientAgentOptions = ResilienceOptions;
+export type { UndiciAgentOptions };
 
+/**
+ * Options of {@link ResilientAgent}: undici's `Agent` options (each reaches every endpoint pool, validated
+ * as undici validates it) plus ridethrough's. Where the two overlap, see docs/compatibility.md.
+ */
+export interface ResilientAgentOptions extends ResilienceOptions, UndiciAgentOptions {}
+
+const { InvalidArgumentError, ClientClosedError, ClientDestroyedError, MaxOriginsReachedError } = errors;
 const kDispatchWith = Symbol('ridethrough.dispatchWith');
+const noop = (): void => {};
+
+/** undici's close/destroy callback. */
+type Done = (err: Error | null, data: null) => void;
 
 /**
  * An undici `Dispatcher` that rides out a moved pod: it resolves host names through a short-TTL DNS
@@ -19,34 +30,56 @@ const kDispatchWith = Symbol('ridethrough.dispatchWith');
  * different endpoint within an overall deadline, and never re-sends a request that may have reached the
  * server unless it is idempotent.
  *
- * Works with undici's `request`/`stream`/`fetch`, with Node's built-in `fetch` on Node 22, 24 and 26
- * (it accepts both the undici 6/7 and the undici 8 handler shapes), and as the global dispatcher.
+ * A drop-in for undici's `Agent`: it takes the same options (`new ResilientAgent(opts)` wherever
+ * `new Agent(opts)` stands), validates requests as undici does, and works with undici's
+ * `request`/`stream`/`pipeline`/`upgrade`/`connect`/`fetch`, WebSocket and EventSource, with Node's
+ * built-in `fetch` on Node 22, 24 and 26 (it accepts both the undici 6/7 and the undici 8 handler
+ * shapes), and as the global dispatcher. The differences are listed in docs/compatibility.md.
  *
  * @example
  * ```ts
  * import { request } from 'undici';
  * import { ResilientAgent } from 'ridethrough';
- * const agent = new ResilientAgent({ deadline: 15_000 });
+ * const agent = new ResilientAgent({ deadline: 15_000, connect: { ca } });
  * const { statusCode, body } = await request('http://inventory.shop.svc.cluster.local:8080/items/42', { dispatcher: agent });
  * ```
  */
 export class ResilientAgent extends Dispatcher {
   private readonly ctx: ResilienceContext;
+  private readonly undici: UndiciSettings;
   private readonly pools = new Set<Dispatcher>();
-  private closed = false;
+  /** HTTP/1.1-only pools, for requests with `allowH2: false` while the agent's own pools may use HTTP/2. */
+  private readonly http1Pools = new Map<Endpoint, Dispatcher>();
+  /** The pools of each origin, kept only under a finite `maxOrigins`. */
+  private readonly originPools: Map<string, Set<Dispatcher>> | undefined;
   private readonly transport: AttemptTransport;
+  /** close() was called. */
+  private isClosed = false;
+  /** destroy() was called (close() ends with it, as undici's does). */
+  private isDestroyed = false;
+  private onClosed: Done[] | null = null;
+  private onDestroyed: Done[] | null = null;
 
   /**
-   * @param options - see {@link ResilienceOptions}; validated here (throws `TypeError`/`RangeError` naming the option)
+   * @param options - undici's Agent options and ridethrough's ({@link ResilienceOptions}); undici's are
+   *   validated as undici validates them (`InvalidArgumentError`), ridethrough's throw `TypeError`/`RangeError` naming the option
    */
   constructor(options: ResilientAgentOptions = {}) {
     super();
-    this.ctx = new ResilienceContext(options);
+    const { resilience, undici } = splitAgentOptions(options as Readonly<Record<string, unknown>>);
+    this.ctx = new ResilienceContext(resilience);
+    this.undici = undici;
+    this.originPools = undici.maxOrigins === Infinity ? undefined : new Map();
     this.ctx.onEndpointRemoved((endpoint) => this.retirePool(endpoint));
     this.transport = {
-      // Every pool is made with the body timeout and the undici headers timeout that goes with it (poolFor).
+      // Every pool is made with the body timeout and the undici headers timeout that goes with it (makePool).
       appliesTimeouts: true,
       send: (origin, endpoint, opts, handler) => {
+        // One test of three fields keeps the common request on the short path.
+        if (this.isClosed || (opts as { allowH2?: boolean }).allowH2 === false || opts.upgrade != null) {
+          this.sendSpecial(origin, endpoint, opts, handler);
+          return;
+        }
         this.poolFor(origin, endpoint).dispatch(opts, handler);
       },
     };
@@ -62,18 +95,25 @@ export class ResilientAgent extends Dispatcher {
 
   /** @internal */
   [kDispatchWith](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler | LegacyHandler, extras: FlowExtras | undefined): boolean {
-    const modern = isModernHandler(handler) ? handler : new LegacyHandlerAdapter(handler);
-    if (this.closed) {
-      const err = Object.assign(new Error('ridethrough: the agent is closed'), { code: 'UND_ERR_DESTROYED' });
-      queueMicrotask(() => modern.onResponseError?.(null as never, err));
-      return true;
-    }
+    if (handler === null || typeof handler !== 'object') throw new InvalidArgumentError('handler must be an object');
+    const legacy = !isModernHandler(handler);
+    const modern: Dispatcher.DispatchHandler = legacy ? new LegacyHandlerAdapter(handler as LegacyHandler) : (handler as Dispatcher.DispatchHandler);
     let flow: RequestFlow;
     try {
-      validateOverrides((options as ResilientDispatchOptions).ridethrough);
-      flow = new RequestFlow(this.ctx, this.transport, options, modern, extras);
+      // undici's checks, in undici's order, before any DNS query or connection.
+      checkDispatchEnvelope(options);
+      if (this.isDestroyed) throw new ClientDestroyedError();
+      if (this.isClosed) throw new ClientClosedError();
+      checkDispatchOrigin(options.origin);
+      if (this.originPools !== undefined) this.checkOrigins(options.origin!);
+      let opts = checkDispatchOptions(options, legacy ? undefined : modern);
+      // An undici 6/7 consumer (Node 22/24's WebSocket) cannot fall back from an HTTP/2 handshake: HTTP/1.1, as undici's Dispatcher1Wrapper.
+      if (legacy && opts.upgrade) opts = { ...opts, allowH2: false } as Dispatcher.DispatchOptions;
+      validateOverrides((opts as ResilientDispatchOptions).ridethrough);
+      flow = new RequestFlow(this.ctx, this.transport, opts, modern, extras);
     } catch (err) {
-      queueMicrotask(() => modern.onResponseError?.(null as never, err as Error));
+      if (typeof modern.onResponseError !== 'function') throw err;
+      modern.onResponseError(null as never, err as Error);
       return true;
     }
     // Started synchronously, as undici's own dispatchers do: on a warm connection the request is on the
@@ -111,44 +151,131 @@ export class ResilientAgent extends Dispatcher {
     return this.ctx.stats();
   }
 
+  /** `true` once `close()` or `destroy()` was called (undici's `Agent.closed`). */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** `true` once `destroy()` was called, or `close()` has finished (undici's `Agent.destroyed`). */
+  get destroyed(): boolean {
+    return this.isDestroyed;
+  }
+
+  /** The WebSocket limits undici's WebSocket reads from its dispatcher (the `webSocket` option, undici's defaults). */
+  get webSocketOptions(): { maxFragments: number; maxPayloadSize: number } {
+    return (this.undici.reference as unknown as { webSocketOptions: { maxFragments: number; maxPayloadSize: number } }).webSocketOptions;
+  }
+
+  /** The EventSource limits undici's EventSource reads from its dispatcher (the `eventSource` option, undici's defaults). */
+  get eventSourceOptions(): { maxEventSize: number } {
+    return (this.undici.reference as unknown as { eventSourceOptions: { maxEventSize: number } }).eventSourceOptions;
+  }
+
   /**
-   * Closes every pool after in-flight requests finish.
+   * Closes every pool after the requests on them finish, then destroys the agent (as undici's `close`).
+   * A request waiting to retry when it is called makes its next attempt on a connection closed right
+   * after it, until the close has finished; after that it fails with undici's `ClientDestroyedError`.
    */
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    const p = this.shutdown((pool) => pool.close());
-    if (callback) {
-      p.then(() => callback(), () => callback());
+    if (callback === undefined) {
+      return new Promise<void>((resolve, reject) => this.close(((err: Error | null) => (err ? reject(err) : resolve())) as () => void));
+    }
+    if (typeof callback !== 'function') throw new InvalidArgumentError('invalid callback');
+    const done = callback as Done;
+    if (this.isDestroyed) {
+      const err = new ClientDestroyedError();
+      queueMicrotask(() => done(err, null));
       return;
     }
-    return p;
+    if (this.isClosed) {
+      if (this.onClosed) this.onClosed.push(done);
+      else queueMicrotask(() => done(null, null));
+      return;
+    }
+    this.isClosed = true;
+    this.onClosed = [done];
+    void Promise.all([...this.pools].map((p) => p.close().catch(noop)))
+      .then(() => this.destroy())
+      .then(() =>
+        queueMicrotask(() => {
+          const callbacks = this.onClosed ?? [];
+          this.onClosed = null;
+          for (const cb of callbacks) cb(null, null);
+        }),
+      );
   }
 
   /**
-   * Destroys every pool at once, failing requests in flight.
+   * Destroys every pool at once, failing requests in flight with `err` (undici's `ClientDestroyedError`
+   * when none is given), and forgets the agent's DNS and endpoint state.
    */
   override destroy(): Promise<void>;
   override destroy(err: Error | null): Promise<void>;
   override destroy(callback: () => void): void;
   override destroy(err: Error | null, callback: () => void): void;
   override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
-    const err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
+    let err = typeof errOrCallback === 'function' ? null : (errOrCallback ?? null);
     const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
-    const p = this.shutdown((pool) => pool.destroy(err));
-    if (cb) {
-      p.then(() => cb(), () => cb());
+    if (cb === undefined) {
+      return new Promise<void>((resolve, reject) => this.destroy(err, ((e: Error | null) => (e ? reject(e) : resolve())) as () => void));
+    }
+    if (typeof cb !== 'function') throw new InvalidArgumentError('invalid callback');
+    const done = cb as Done;
+    if (this.isDestroyed) {
+      if (this.onDestroyed) this.onDestroyed.push(done);
+      else queueMicrotask(() => done(null, null));
       return;
     }
-    return p;
-  }
-
-  private async shutdown(how: (pool: Dispatcher) => Promise<void>): Promise<void> {
-    this.closed = true;
+    err ??= new ClientDestroyedError();
+    this.isDestroyed = true;
+    this.onDestroyed = [done];
     const pools = [...this.pools];
     this.pools.clear();
+    this.http1Pools.clear();
+    this.originPools?.clear();
     this.ctx.close();
-    await Promise.all(pools.map((p) => how(p).catch(() => {})));
+    void Promise.all(pools.map((p) => p.destroy(err).catch(noop))).then(() =>
+      queueMicrotask(() => {
+        const callbacks = this.onDestroyed ?? [];
+        this.onDestroyed = null;
+        for (const c of callbacks) c(null, null);
+      }),
+    );
+  }
+
+  /** undici's `maxOrigins`: a request to a new origin fails while that many origins have pools. */
+  private checkOrigins(origin: string | URL): void {
+    const key = parseOrigin(origin).key;
+    if (this.originPools!.size >= this.undici.maxOrigins && !this.originPools!.has(key)) throw new MaxOriginsReachedError();
+  }
+
+  /** Attempts off the short path: after close(), `allowH2: false`, upgrades (a WebSocket may need an HTTP/1.1 fallback). */
+  private sendSpecial(origin: ParsedOrigin, endpoint: Endpoint, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    if (this.isDestroyed) {
+      handler.onResponseError?.(null as never, new ClientDestroyedError());
+      return;
+    }
+    const mayUseH2 = origin.protocol === 'https:' ? this.undici.allowH2 : this.undici.h2c;
+    const http1 = (opts as { allowH2?: boolean }).allowH2 === false && mayUseH2;
+    if (this.isClosed) {
+      // Closing: the pools are draining; this attempt gets a connection of its own, closed once it is done.
+      const pool = this.makePool(origin, endpoint, http1, true);
+      pool.dispatch(opts, handler);
+      pool.close().catch(noop);
+      return;
+    }
+    if (http1) {
+      this.http1PoolFor(origin, endpoint).dispatch(opts, handler);
+      return;
+    }
+    if (opts.upgrade === 'websocket' && mayUseH2) {
+      const fallback = new H2WebSocketFallback(handler, (h) => this.http1PoolFor(origin, endpoint).dispatch({ ...opts, allowH2: false } as Dispatcher.DispatchOptions, h));
+      this.poolFor(origin, endpoint).dispatch(opts, fallback);
+      return;
+    }
+    this.poolFor(origin, endpoint).dispatch(opts, handler);
   }
 
   private poolFor(origin: ParsedOrigin, endpoint: Endpoint): Dispatcher {
@@ -159,47 +286,102 @@ export class ResilientAgent extends Dispatcher {
       // over new pods); the old one closes once its requests are done.
       this.retirePool(endpoint);
     }
+    const pool = this.makePool(origin, endpoint, false, false);
+    endpoint.pool = pool;
+    const age = this.ctx.options.maxConnectionAge;
+    if (age > 0) {
+      // Jittered per pool (±10 %), so pools created together do not all reconnect at once.
+      // retirePool() clears this timer (and the flag), so when it fires the pool is still this one.
+      endpoint.poolTimer = setTimeout(() => {
+        endpoint.poolTimer = undefined;
+        endpoint.poolExpired = true;
+      }, Math.round(age * (0.9 + Math.random() * 0.2)));
+      endpoint.poolTimer.unref();
+    }
+    return pool;
+  }
+
+  private http1PoolFor(origin: ParsedOrigin, endpoint: Endpoint): Dispatcher {
+    let pool = this.http1Pools.get(endpoint);
+    if (!pool) {
+      pool = this.makePool(origin, endpoint, true, false);
+      this.http1Pools.set(endpoint, pool);
+    }
+    return pool;
+  }
+
+  /**
+   * One endpoint's dispatcher, made as undici's Agent makes an origin's (its factory, its options) with
+   * ridethrough's connect settings, timeouts and connection limit, and the endpoint pinned.
+   * @param http1 - HTTP/1.1 only (`allowH2: false`)
+   * @param temporary - closed by the caller once its request is done: not tracked
+   */
+  private makePool(origin: ParsedOrigin, endpoint: Endpoint, http1: boolean, temporary: boolean): Dispatcher {
     const o = this.ctx.options;
+    const u = this.undici;
     const { address, family } = endpoint.address;
+    const keepAliveMaxTimeout = u.poolOptions.keepAliveMaxTimeout as number | null | undefined;
     // The pool's origin keeps the host name, so undici writes the Host header and picks the TLS
-    // servername itself (no per-request header to add and validate); the lookup pins it to this endpoint.
-    const pool = new Pool(`${origin.protocol}//${urlHost(origin.hostname)}:${origin.port}`, {
-      connect: {
-        timeout: o.connectTimeout,
-        lookup: pinnedLookup(address, family),
-        ...(origin.protocol === 'https:' ? o.tls : {}),
-      },
+    // servername itself (no per-request header to add and validate); the connect settings pin it to this endpoint.
+    const pool = u.factory(`${origin.protocol}//${origin.host}`, {
+      ...u.poolOptions,
+      ...(http1 ? { allowH2: false } : undefined),
+      connect: endpointConnect(u.connect, origin.protocol === 'https:' ? o.tls : undefined, o.connectTimeout, address, family),
       keepAliveTimeout: o.keepAliveTimeout,
-      keepAliveMaxTimeout: Math.max(o.keepAliveTimeout, 600_000),
+      keepAliveMaxTimeout: keepAliveMaxTimeout ?? Math.max(o.keepAliveTimeout, 600_000),
       connections: o.connectionsPerEndpoint ?? null,
       // The attempt timeout is each attempt's own timer (AttemptHandler); undici's headers timeout equals
       // the body timeout, so its parser keeps one timer per response instead of making a second.
       headersTimeout: undiciHeadersTimeout(o.bodyTimeout, o.attemptTimeout),
       bodyTimeout: o.bodyTimeout,
     });
-    endpoint.pool = pool;
-    if (o.maxConnectionAge > 0) {
-      // Jittered per pool (±10 %), so pools created together do not all reconnect at once.
-      // retirePool() clears this timer (and the flag), so when it fires the pool is still this one.
-      endpoint.poolTimer = setTimeout(() => {
-        endpoint.poolTimer = undefined;
-        endpoint.poolExpired = true;
-      }, Math.round(o.maxConnectionAge * (0.9 + Math.random() * 0.2)));
-      endpoint.poolTimer.unref();
-    }
+    // undici's Agent re-emits its pools' events with itself first among the targets.
+    pool.on('connect', (url, targets) => this.emit('connect', url, [this, ...targets]));
+    pool.on('disconnect', (url, targets, err) => this.emit('disconnect', url, [this, ...targets], err));
+    pool.on('connectionError', (url, targets, err) => this.emit('connectionError', url, [this, ...targets], err));
+    pool.on('drain', (url) => this.emit('drain', url));
+    if (temporary) return pool;
     this.pools.add(pool);
+    const originPools = this.originPools;
+    if (originPools !== undefined) {
+      let set = originPools.get(origin.key);
+      if (!set) originPools.set(origin.key, (set = new Set()));
+      set.add(pool);
+      // As undici's Agent, an origin whose connections are all gone and which has nothing to do leaves the count.
+      pool.on('disconnect', () => {
+        const stats = (pool as { stats?: { connected?: number; pending?: number; running?: number } }).stats;
+        if (stats && stats.connected === 0 && stats.pending === 0 && stats.running === 0) this.retireOne(endpoint, pool);
+      });
+    }
     return pool;
   }
 
   private retirePool(endpoint: Endpoint): void {
+    const http1 = this.http1Pools.get(endpoint);
+    if (http1) this.retireOne(endpoint, http1);
     const pool = endpoint.pool;
-    if (!pool) return;
-    endpoint.pool = undefined;
-    endpoint.poolExpired = false;
-    clearTimeout(endpoint.poolTimer);
-    endpoint.poolTimer = undefined;
+    if (pool) this.retireOne(endpoint, pool);
+  }
+
+  /** Takes one of an endpoint's pools out of use; it closes once its requests are done. */
+  private retireOne(endpoint: Endpoint, pool: Dispatcher): void {
+    if (endpoint.pool === pool) {
+      endpoint.pool = undefined;
+      endpoint.poolExpired = false;
+      clearTimeout(endpoint.poolTimer);
+      endpoint.poolTimer = undefined;
+    } else if (this.http1Pools.get(endpoint) === pool) {
+      this.http1Pools.delete(endpoint);
+    } else {
+      return;
+    }
     this.pools.delete(pool);
-    pool.close().catch(() => {});
+    if (this.originPools !== undefined) {
+      for (const [key, set] of this.originPools) {
+        if (set.delete(pool) && set.size === 0) this.originPools.delete(key);
+      }
+    }
+    pool.close().catch(noop);
   }
 }
 
@@ -220,6 +402,16 @@ export class ResilientView extends Dispatcher {
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     return this.agent[kDispatchWith](options, handler, this.extras);
+  }
+
+  /** The agent's WebSocket limits. */
+  get webSocketOptions(): { maxFragments: number; maxPayloadSize: number } {
+    return this.agent.webSocketOptions;
+  }
+
+  /** The agent's EventSource limits. */
+  get eventSourceOptions(): { maxEventSize: number } {
+    return this.agent.eventSourceOptions;
   }
 
   /** A view does not own connections: closing it does nothing. */
@@ -246,12 +438,4 @@ export class ResilientView extends Dispatcher {
     }
     return Promise.resolve();
   }
-}
-
-/** A `net.connect` lookup that answers every query with one address (net asks with `all: true` when it races families). */
-function pinnedLookup(address: string, family: 4 | 6): LookupFunction {
-  return (_hostname, options, callback) => {
-    if ((options as LookupAllOptions).all) (callback as (err: null, addresses: LookupAddress[]) => void)(null, [{ address, family }]);
-    else callback(null, address, family);
-  };
 }

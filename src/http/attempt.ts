@@ -1,6 +1,6 @@
 import { type Dispatcher, errors } from 'undici';
 import type { DeadlineEntry, Deadlines } from '../timing/deadlines.js';
-import type { Endpoint } from '../endpoints/endpoint.js';
+import type { Endpoint, InFlightAttempt } from '../endpoints/endpoint.js';
 
 /** How one attempt ended, as far as the request flow is concerned. @internal */
 export type AttemptOutcome =
@@ -34,8 +34,10 @@ export interface AttemptOwner {
   abandonedError?(attempt: AttemptHandler, error: Error): void;
   /** Undici handed the attempt to a connection: from now on it may have reached the server. */
   attemptStarted(attempt: AttemptHandler): void;
-  /** The attempt is decided, and nobody awaits {@link AttemptHandler.outcome}. */
+  /** The attempt is decided. */
   settled(attempt: AttemptHandler, outcome: AttemptOutcome): void;
+  /** The attempt's endpoint was ejected or found silent while the attempt awaited headers. */
+  endpointLost(attempt: AttemptHandler, reason: string): void;
 }
 
 const committed: AttemptOutcome = Object.freeze({ kind: 'committed' });
@@ -58,18 +60,21 @@ const maxDrainBytes = 256 * 1024;
  * {@link expire}): one entry per request instead of two.
  * @internal
  */
-export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry {
+export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry, InFlightAttempt {
   /** Whether undici handed the request to a connection (it may then have reached the server). */
   started = false;
   /** The controller of this attempt's undici request, once started. */
   controller: Dispatcher.DispatchController | undefined;
 
+  /** Set once the endpoint was reported lost for this attempt (each attempt is moved or hedged once). */
+  lost = false;
+  /** @internal */ inFlightPrev: InFlightAttempt | undefined = undefined;
+  /** @internal */ inFlightNext: InFlightAttempt | undefined = undefined;
   private abandoned = false;
   private committed = false;
   private drain: { status: number; delayMs: number; bytes: number } | undefined;
   /** How the attempt ended, once decided. */
   private result: AttemptOutcome | undefined;
-  private waiter: ((outcome: AttemptOutcome) => void) | undefined;
   /** When the attempt times out without response headers (performance.now()); set by the deadline queue. @internal */
   deadlineExpiresAt = 0;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
@@ -94,7 +99,15 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   ) {
     endpoint.inFlight++;
     endpoint.attempts++;
+    endpoint.link(this);
     if (timeoutMs > 0) timeouts?.add(this, timeoutMs, startedAt);
+  }
+
+  /** The endpoint was ejected or found silent (called by the endpoint): the owner decides, once. @internal */
+  endpointLost(reason: string): void {
+    if (this.lost || this.result || this.abandoned) return;
+    this.lost = true;
+    this.owner.endpointLost(this, reason);
   }
 
   /**
@@ -114,17 +127,6 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     }
     this.abandoned = true;
     this.done({ kind: 'error', error, started: false });
-  }
-
-  /**
-   * Settles when the attempt is decided (at once if it already is). Without a caller of this method the
-   * outcome goes to the owner's `settled` instead: the hot path needs no promise.
-   */
-  outcome(): Promise<AttemptOutcome> {
-    if (this.result) return Promise.resolve(this.result);
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-    });
   }
 
   /** Gives up on this attempt: aborts it if it is on a connection, and ignores whatever it reports. */
@@ -157,6 +159,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     if (this.abandoned) return;
     // Informational responses (100 Continue, 103 Early Hints) are not the final answer.
     if (statusCode < 200) return;
+    this.endpoint.unlink(this);
     const decision = this.owner.decideStatus(this, statusCode, headers);
     if (decision.retry) {
       // Headers came: the attempt timer is done; the body being drained has undici's body timeout.
@@ -235,6 +238,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     if (this.released) return;
     this.released = true;
     this.endpoint.inFlight--;
+    this.endpoint.unlink(this);
   }
 
   private done(outcome: AttemptOutcome): void {
@@ -242,9 +246,6 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.timeouts?.remove(this);
     if (outcome.kind !== 'committed') this.release();
     this.result = outcome;
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    if (waiter) waiter(outcome);
-    else this.owner.settled(this, outcome);
+    this.owner.settled(this, outcome);
   }
 }

@@ -38,7 +38,13 @@ export class RequestBody {
     } else if (isBlobLike(body)) {
       this.value = body;
       this.replayable = true;
-    } else if (isAsyncIterable(body) || body instanceof Readable) {
+    } else if (body instanceof Readable) {
+      // Handed to undici as it is, so undici sees a stream (a content-length when it has ended, its errors
+      // and destroy); it counts as read once an attempt reached a connection (markSent), when undici reads it.
+      this.value = body;
+      this.replayable = false;
+      this.opaque = true;
+    } else if (isAsyncIterable(body)) {
       // Track whether undici ever starts reading: an unread one-shot body can still go to another endpoint.
       const source = body as AsyncIterable<unknown>;
       // eslint-disable-next-line @typescript-eslint/no-this-alias

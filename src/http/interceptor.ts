@@ -1,9 +1,12 @@
-import type { Dispatcher } from 'undici';
+import { isIP } from 'node:net';
+import { type Dispatcher, errors } from 'undici';
 import { withHost } from '../utils/headers.js';
+import { checkDispatchEnvelope, checkDispatchOptions, checkDispatchOrigin } from './dispatch-options.js';
+import { H2WebSocketFallback } from './h2-websocket.js';
 import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from './legacy-handler.js';
 import { ResilienceContext } from '../core/context.js';
 import { type ResilienceOptions, validateOverrides } from '../core/options.js';
-import { urlHost } from './origin.js';
+import { urlHost } from '../core/origin.js';
 import { type AttemptTransport, RequestFlow, type ResilientDispatchOptions } from './request-flow.js';
 
 /**
@@ -29,25 +32,38 @@ export function resilience(options: ResilienceOptions = {}): Dispatcher.Dispatch
       // The composed agent's timeouts are its own: each attempt carries ridethrough's.
       appliesTimeouts: false,
       send(origin, endpoint, attemptOpts, attemptHandler) {
-        dispatch(
-          {
-            ...attemptOpts,
-            origin: `${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`,
-            headers: withHost(attemptOpts.headers, origin.host),
-            ...(origin.protocol === 'https:' ? { servername: origin.hostname } : {}),
-          } as Dispatcher.DispatchOptions,
-          attemptHandler,
-        );
+        const opts = {
+          ...attemptOpts,
+          origin: `${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`,
+          headers: withHost(attemptOpts.headers, origin.host),
+          // An IP is no TLS server name (Node 26 refuses one): undici then sends no SNI, as for an IP origin.
+          ...(origin.protocol === 'https:' && isIP(origin.hostname) === 0 ? { servername: origin.hostname } : {}),
+        } as Dispatcher.DispatchOptions;
+        // A WebSocket handshake an HTTP/2 server without RFC 8441 refuses is sent again over HTTP/1.1 (see H2WebSocketFallback).
+        const handler =
+          attemptOpts.upgrade === 'websocket' && (attemptOpts as { allowH2?: boolean }).allowH2 !== false
+            ? new H2WebSocketFallback(attemptHandler, (h) => dispatch({ ...opts, allowH2: false } as Dispatcher.DispatchOptions, h))
+            : attemptHandler;
+        dispatch(opts, handler);
       },
     };
     return function resilientDispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-      const modern = isModernHandler(handler) ? handler : new LegacyHandlerAdapter(handler as LegacyHandler);
+      if (handler === null || typeof handler !== 'object') throw new errors.InvalidArgumentError('handler must be an object');
+      const legacy = !isModernHandler(handler);
+      const modern = legacy ? new LegacyHandlerAdapter(handler as LegacyHandler) : handler;
       let flow: RequestFlow;
       try {
-        validateOverrides((opts as ResilientDispatchOptions).ridethrough);
-        flow = new RequestFlow(ctx, transport, opts, modern);
+        // undici's checks, in undici's order, before any DNS query (the composed agent would make them only per attempt).
+        checkDispatchEnvelope(opts);
+        checkDispatchOrigin(opts.origin);
+        let checked = checkDispatchOptions(opts, legacy ? undefined : modern);
+        // An undici 6/7 consumer cannot fall back from an HTTP/2 WebSocket handshake: HTTP/1.1, as undici's Dispatcher1Wrapper.
+        if (legacy && checked.upgrade) checked = { ...checked, allowH2: false } as Dispatcher.DispatchOptions;
+        validateOverrides((checked as ResilientDispatchOptions).ridethrough);
+        flow = new RequestFlow(ctx, transport, checked, modern);
       } catch (err) {
-        queueMicrotask(() => modern.onResponseError?.(null as never, err as Error));
+        if (typeof modern.onResponseError !== 'function') throw err;
+        modern.onResponseError(null as never, err as Error);
         return true;
       }
       flow.start();

@@ -1,11 +1,13 @@
+// Longer than the ~350 lines files here aim at, for a reason: this is the request's one state machine
+// (the `phase` field and every transition of it). Its parts live elsewhere: the caller's controller
+// (caller-controller.ts), the attempts on the wire (running-attempts.ts), retry-only state
+// (retry-state.ts), each attempt (attempt.ts), and every decision (policy/decisions.ts).
 import type { Dispatcher } from 'undici';
-import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from './attempt.js';
-import { RequestBody } from './body.js';
-import { classifyError, errorCode, isConnectFailure } from '../policy/failure.js';
-import { isIdempotent, normalizeMethod } from '../policy/idempotency.js';
+import type { OriginState, ResilienceContext } from '../core/context.js';
+import type { HedgeOptions, RequestOverrides, ResolvedOptions } from '../core/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
-import type { BreakerTicket, BreakerVerdict } from '../health/circuit-breaker.js';
+import type { Waiter, WakeReason } from '../endpoints/waiting-room.js';
 import {
   type AttemptRecord,
   AttemptsExhaustedError,
@@ -13,17 +15,22 @@ import {
   CircuitOpenError,
   DeadlineExceededError,
   DnsResolutionError,
-  NoEndpointError,
   NotRetryableError,
   RidethroughError,
 } from '../errors/errors.js';
 import { publish, subscribed } from '../events/channels.js';
-import { Backoff } from '../policy/backoff.js';
+import type { BreakerTicket } from '../health/circuit-breaker.js';
+import { type BreakerVerdict, breakerVerdictOf, decideAfterError, decideStatus } from '../policy/decisions.js';
+import { classifyError, errorCode, isConnectFailure, type FailureClass } from '../policy/failure.js';
+import { isIdempotent, normalizeMethod } from '../policy/idempotency.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
-import type { OriginState, ResilienceContext } from '../core/context.js';
 import type { DeadlineEntry } from '../timing/deadlines.js';
-import type { HedgeOptions, RequestOverrides, ResolvedOptions } from '../core/options.js';
-import { type ParsedOrigin, parseOrigin } from './origin.js';
+import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from './attempt.js';
+import { RequestBody } from './body.js';
+import { hedgeDefaults, hedgeDelay } from './hedging.js';
+import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
+import { RetryState } from './retry-state.js';
+import { RunningAttempts } from './running-attempts.js';
 
 /** Sends attempts to endpoints: the agent through its own pools, the interceptor through the next dispatcher. @internal */
 export interface AttemptTransport {
@@ -44,56 +51,36 @@ export interface FlowExtras {
 /** Dispatch options plus ridethrough's own per-request key. */
 export type ResilientDispatchOptions = Dispatcher.DispatchOptions & { ridethrough?: RequestOverrides };
 
-class Interrupted extends Error {}
+/**
+ * Where a request is in its life (as grpc-js names its retry states): one field, not a set of flags.
+ * - `sending`: one attempt on the wire, or more once hedged; none answered yet.
+ * - `waiting`: nothing on the wire: resolving DNS, or parked until an endpoint is usable or a backoff ends.
+ * - `committed`: the response was handed to the caller; ridethrough passes it through.
+ * - `done`: the response ended, or the caller got an error.
+ */
+type Phase = 'sending' | 'waiting' | 'committed' | 'done';
 
-/** The part of a request's state that only retries, backoffs and failures need: most requests never make one. */
-class RetryState {
-  /** The backoff sequence, made on the first retry. */
-  backoff: Backoff | undefined = undefined;
-  /** Addresses tried so far (made on the second attempt). */
-  tried: string[] | undefined = undefined;
-  /** What each attempt did, for errors and events. */
-  readonly records: AttemptRecord[] = [];
-  /** The backoff timer while waiting to retry. */
-  sleepTimer: NodeJS.Timeout | undefined = undefined;
-  /** Ends whatever the retry loop awaits (deadline, abort, failure). */
-  interruptReject: ((err: Error) => void) | undefined = undefined;
-  interrupt: Promise<never> | undefined = undefined;
-}
+/** Where the next attempt goes: any endpoint (the least bad ejected one will do), or one not tried yet (else wait). */
+type NextStep = 'any' | 'untried';
 
 const noOverrides: RequestOverrides = Object.freeze({});
 const noExtras: FlowExtras = Object.freeze({});
 const noRecords: readonly AttemptRecord[] = Object.freeze([]);
 const noRetry: StatusDecision = Object.freeze({ retry: false });
-/** No attempt on the wire (shared: never mutated). */
-const noAttempts: readonly AttemptHandler[] = Object.freeze([]);
 
 /**
- * One request's way through ridethrough: resolve → pick endpoint → attempt → classify → retry or return.
- * Nothing reaches the caller's handler until an attempt's response is accepted, so failures before
- * that point can be retried on another endpoint within the deadline.
- *
- * The flow is also the controller the caller's handler holds (one object per request, not two): abort
- * and pause reach whichever attempt is current.
+ * One request's way through ridethrough: resolve → pick endpoint → attempt → classify → retry, wait or
+ * return. Nothing reaches the caller's handler until an attempt's response is accepted, so failures
+ * before that point can be retried on another endpoint within the deadline. Every attempt's outcome
+ * comes back through {@link settled}; a request with nowhere to go parks in its host's waiting room and
+ * is woken the moment an endpoint may be usable ({@link wake}).
  * @internal
  */
-export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.DispatchController {
+export class RequestFlow extends RunningAttempts implements AttemptOwner, DeadlineEntry, Waiter {
   readonly userHandler: Dispatcher.DispatchHandler;
-  /** The response's raw headers, as the controller the caller holds shows them. */
-  rawHeaders: Buffer[] | string[] | null = null;
-  /** The response's raw trailers, as the controller the caller holds shows them. */
-  rawTrailers: Buffer[] | string[] | null = null;
-  private abortReason: Error | null = null;
-  private isPaused = false;
-  /** The attempt whose response was handed to the caller, or the latest one started. */
-  current: AttemptHandler | undefined;
-  /** The attempt on the wire now, when there is exactly one and {@link runningMany} is unset (no array per request). */
-  private runningOne: AttemptHandler | undefined = undefined;
-  /** The attempts on the wire now once a hedge joined the first (then {@link runningOne} is unset). */
-  private runningMany: AttemptHandler[] | undefined = undefined;
-  /** The first attempt when start() sent it synchronously (the hot path); its outcome comes to {@link settled}. */
-  private fastAttempt: AttemptHandler | undefined;
-
+  private phase: Phase = 'sending';
+  /** The first attempt when start() sent it and its timer is the flow's own queue entry. */
+  private firstAttempt: AttemptHandler | undefined = undefined;
   private readonly origin: ParsedOrigin;
   private readonly state: OriginState;
   private readonly hedge: HedgeOptions | undefined;
@@ -106,21 +93,15 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
   /** How long each attempt may wait for response headers (0: no limit). */
   private readonly attemptTimeoutMs: number;
   private readonly maxAttempts: number;
-  /** What only a request that retries, waits or fails needs (made on first use: most requests never do). */
+  /** What only a request that retries, waits or fails needs (made on first use). */
   private retry: RetryState | undefined = undefined;
   private attemptCount = 0;
-  private lastAddress: string | undefined;
-  private done = false;
-  /** When the overall deadline passes (performance.now(): a monotonic clock). */
+  private lastAddress: string | undefined = undefined;
+  /** When the overall deadline passes (performance.now()). */
   private deadlineAt = 0;
-  /**
-   * True while the flow's entry on the deadline queue stands in for its first attempt's time-to-headers
-   * timer (the hot path: one queue entry per request instead of two); when it fires, the entry moves on
-   * to the overall deadline.
-   */
+  /** True while the flow's deadline-queue entry stands in for the first attempt's time-to-headers timer (one entry per request, not two). */
   private attemptTimerOnFlow = false;
-  /** When this flow's deadline-queue entry fires (performance.now()); set by the queue. @internal */
-  deadlineExpiresAt = 0;
+  /** @internal */ deadlineExpiresAt = 0;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
@@ -139,6 +120,7 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     handler: Dispatcher.DispatchHandler,
     extras: FlowExtras = noExtras,
   ) {
+    super();
     const ridethrough = opts.ridethrough;
     const overrides = ridethrough === undefined ? (extras.overrides ?? noOverrides) : extras.overrides === undefined ? ridethrough : { ...extras.overrides, ...ridethrough };
     const o = ctx.options;
@@ -162,7 +144,6 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
       const bodyTimeout = opts.bodyTimeout ?? o.bodyTimeout;
       this.opts = {
         ...opts,
-        // ridethrough's own options stay here; undici would ignore them anyway.
         ridethrough: undefined,
         body: this.body.value as Dispatcher.DispatchOptions['body'],
         headersTimeout: undiciHeadersTimeout(bodyTimeout, this.attemptTimeoutMs),
@@ -171,17 +152,18 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     }
   }
 
+  /** The controller the caller's handler holds: this flow. */
+  get userController(): Dispatcher.DispatchController {
+    return this;
+  }
+
   /** Starts the flow. Errors reach the caller's handler, never the caller of start(). */
   start(): void {
-    // Numbers do not travel between functions here unless they must: a timestamp passed to a function
-    // V8 did not inline is boxed, an allocation per request. One clock read serves the deadline, the
-    // first attempt's timer, the DNS answer's freshness and (when the request ends) the retry budget.
+    // One clock read serves the deadline, the first attempt's timer, the DNS answer's freshness and the budget.
     const now = performance.now();
     this.deadlineAt = now + this.deadlineMs;
     const attemptTimeout = this.attemptTimeoutMs;
-    // The hot path sends the first attempt from here: when its timer fires before the deadline, the
-    // flow's queue entry is that timer (see expire()); otherwise the entry is the deadline.
-    if (attemptTimeout > 0 && attemptTimeout < this.deadlineMs && !this.hedge) {
+    if (attemptTimeout > 0 && attemptTimeout < this.deadlineMs) {
       this.attemptTimerOnFlow = true;
       this.ctx.deadlines.add(this, attemptTimeout, now);
     } else {
@@ -191,10 +173,10 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
       // As undici does: the context is null for HTTP/1.1 and HTTP/2 requests.
       this.userHandler.onRequestStart?.(this, null);
     } catch (err) {
-      this.fail(err as Error);
+      this.fail(toError(err));
       return;
     }
-    if (this.done) return;
+    if (this.phase === 'done') return;
     const breaker = this.state.breaker;
     if (breaker) {
       this.ticket = breaker.acquire();
@@ -203,78 +185,300 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
         return;
       }
     }
-    // The hot path: a fresh DNS answer and no hedging. The first attempt goes out now, synchronously,
-    // and its outcome comes back through settled(); only a failure enters the async retry loop.
-    if (!this.hedge) {
-      const answer = this.ctx.freshAnswer(this.state, this.origin.hostname, now);
-      if (answer) {
-        this.endpoints.update(answer);
-        const endpoint = this.endpoints.pickFirst();
-        if (endpoint) {
-          this.startAttempt(endpoint, true);
-          return;
-        }
+    // The hot path: a fresh DNS answer; the first attempt goes out now, synchronously.
+    const answer = this.ctx.freshAnswer(this.state, this.origin.hostname, now);
+    if (answer) {
+      this.endpoints.update(answer);
+      const endpoint = this.endpoints.pickFirst();
+      if (endpoint) {
+        this.startAttempt(endpoint, true);
+        return;
       }
     }
-    this.run().catch((err: unknown) => this.fail(toError(err)));
+    this.resolve('any');
   }
 
-  /** The controller the caller's handler holds: this flow. */
-  get userController(): Dispatcher.DispatchController {
-    return this;
+  /**
+   * Resolves the host (the cache queries DNS when it must), reconciles the endpoints with the answer,
+   * then runs `next`.
+   */
+  private resolve(next: NextStep): void {
+    this.phase = 'waiting';
+    const endpoints = this.endpoints;
+    this.ctx.dns.resolve(this.origin.hostname).then(
+      (answer) => {
+        endpoints.update(answer);
+        if (this.phase === 'waiting' && this.retry?.waiting !== true) this.take(next);
+      },
+      (err: unknown) => this.resolveFailed(toError(err)),
+    );
   }
 
-  /** Whether the caller aborted the request. */
-  get aborted(): boolean {
-    return this.abortReason !== null;
-  }
-
-  /** Why the caller aborted, if it did. */
-  get reason(): Error | null {
-    return this.abortReason;
-  }
-
-  /** Whether the caller paused the response. */
-  get paused(): boolean {
-    return this.isPaused;
-  }
-
-  /** Caller abort: stops whatever is going on and reports the reason to the caller's handler. */
-  abort(reason: Error): void {
-    if (this.abortReason) return;
-    this.abortReason = reason ?? new DOMException('The operation was aborted.', 'AbortError');
-    if (this.done) return;
-    if (this.current && this.isCommitted) {
-      this.current.controller?.abort(this.abortReason);
+  private resolveFailed(err: Error): void {
+    if (this.phase !== 'waiting') return;
+    if (err instanceof DnsResolutionError && !err.retryable) {
+      this.fail(new DnsResolutionError(err.hostname, err.dnsCode, { ...this.errorOptions(err), retryable: false }));
       return;
     }
-    this.abandonRunning(this.abortReason);
-    this.fail(this.abortReason);
+    const code = err instanceof DnsResolutionError ? err.dnsCode : errorCode(err);
+    this.record({ attempt: ++this.attemptCount, address: undefined, code, status: undefined, durationMs: 0, maybeSent: false });
+    this.retryState().lastError = err;
+    if (this.attemptCount >= this.maxAttempts) {
+      this.giveUp(new AttemptsExhaustedError(this.maxAttempts, this.errorOptions(err)));
+      return;
+    }
+    // The waiting room re-queries the host while the request waits; an answer with addresses wakes it.
+    this.wait(this.retryState().nextDelay(), code, undefined, true);
   }
 
-  /** Pauses the response (backpressure from the caller). */
-  pause(): void {
-    this.isPaused = true;
-    this.current?.controller?.pause();
+  /**
+   * Brings the endpoints up to date with DNS (waiting for the cache only when its answer is not fresh),
+   * then runs `next`.
+   */
+  private withCurrentEndpoints(next: NextStep): void {
+    const answer = this.ctx.freshAnswer(this.state, this.origin.hostname, performance.now());
+    if (answer === undefined) {
+      this.resolve(next);
+      return;
+    }
+    this.endpoints.update(answer);
+    this.take(next);
   }
 
-  /** Resumes a paused response. */
-  resume(): void {
-    this.isPaused = false;
-    this.current?.controller?.resume();
+  private take(next: NextStep): void {
+    if (next === 'any') this.sendToAny();
+    else this.sendToUntried();
   }
 
-  /** The outcome of the attempt start() sent synchronously. @internal */
+  /** Sends to the endpoint {@link EndpointSet.pick} chooses (the least bad ejected one will do), or waits when there is none. */
+  private sendToAny(): void {
+    const endpoint = this.endpoints.pick(this.triedList(), this.lastAddress, Date.now());
+    if (endpoint) this.startAttempt(endpoint);
+    else this.wait(this.retryState().nextDelay(), 'no endpoint', undefined, true);
+  }
+
+  /** After a failure: another endpoint this request has not tried goes at once; none, and the request waits in the host's waiting room. */
+  private sendToUntried(): void {
+    const next = this.endpoints.pickUntried(this.triedList(), Date.now());
+    const address = this.lastAddress;
+    const reason = this.lastReason();
+    if (next) {
+      publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs: 0 }));
+      this.startAttempt(next);
+      return;
+    }
+    this.wait(this.retryState().nextDelay(), reason, address, true);
+  }
+
+  /** The code (or `HTTP <status>`) of the latest record, for events. */
+  private lastReason(): string {
+    const r = this.retry?.records.at(-1);
+    return r === undefined ? 'unknown' : (r.code ?? `HTTP ${r.status}`);
+  }
+
+  /**
+   * Waits `delayMs` (never past the deadline), then sends to the least bad endpoint. `park`: wait in the
+   * host's waiting room, so a usable endpoint ends the wait at once.
+   */
+  private wait(delayMs: number, reason: string, address: string | undefined, park: boolean): void {
+    this.phase = 'waiting';
+    const retry = this.retryState();
+    const ms = Math.max(0, Math.min(delayMs, this.deadlineAt - performance.now()));
+    publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs: Math.round(ms) }));
+    retry.waiting = true;
+    retry.waitTimer = setTimeout(() => this.waitEnded(), ms);
+    if (!park) return;
+    this.endpoints.park(this);
+    publish('wait', () => ({ origin: this.origin.key, method: this.method, attempts: this.attemptCount, maxWaitMs: Math.round(ms) }));
+  }
+
+  /**
+   * The wait's timer fired. A DNS refresh still in flight with nowhere new to go is worth its few
+   * milliseconds: the request waits for it (the set releases the room if it brings a new address).
+   */
+  private waitEnded(): void {
+    const retry = this.retry!;
+    retry.waitTimer = undefined;
+    if (this.phase !== 'waiting' || !retry.waiting) return;
+    const pending = this.ctx.dns.pending(this.origin.hostname);
+    if (pending !== undefined && !this.endpoints.hasUntried(this.triedList(), Date.now())) {
+      const then = (): void => this.finishWait();
+      pending.then(then, then);
+      return;
+    }
+    this.finishWait();
+  }
+
+  private finishWait(): void {
+    const retry = this.retry!;
+    if (this.phase !== 'waiting' || !retry.waiting) return;
+    retry.waiting = false;
+    this.endpoints.room.leave(this);
+    this.withCurrentEndpoints('any');
+  }
+
+  /** The host's waiting room was released: an endpoint may be usable. @internal */
+  wake(_reason: WakeReason): void {
+    const retry = this.retry;
+    if (retry === undefined) return;
+    if (this.phase === 'waiting' && retry.waiting) {
+      const endpoint = this.endpoints.pickUsable(this.triedList(), this.lastAddress, Date.now());
+      if (!endpoint) {
+        this.endpoints.park(this);
+        return;
+      }
+      retry.clearTimers();
+      this.startAttempt(endpoint);
+    } else if (this.phase === 'sending' && retry.wantsHedge) {
+      retry.wantsHedge = false;
+      this.seekElsewhere();
+    }
+  }
+
+  /** The attempt's endpoint was ejected or found silent. @internal */
+  endpointLost(attempt: AttemptHandler, reason: string): void {
+    if (this.phase !== 'sending' || !this.isRunning(attempt)) return;
+    if (!attempt.started) {
+      // It never left the client: move it now, whatever the method.
+      this.noteRecord(attempt, `RIDETHROUGH_ENDPOINT_${reason === 'silent' ? 'SILENT' : 'EJECTED'}`, false);
+      attempt.abandon(new DOMException(`ridethrough: endpoint ${reason}, attempt moved`, 'AbortError'));
+      if (this.runningCount === 0) this.retryAfterError('unsent');
+      return;
+    }
+    this.seekElsewhere();
+  }
+
+  /**
+   * The attempts on the wire are on a lost or ejected endpoint: a usable endpoint not tried yet gets
+   * them (moved when none has left the client, else a hedge for a request that may be sent twice);
+   * with none usable yet, the request waits in the host's waiting room while its attempts go on.
+   */
+  private seekElsewhere(): void {
+    const running = this.runningList();
+    const unsent = running.every((a) => !a.started);
+    if (!unsent && !this.mayHedge()) return;
+    const endpoint = this.endpoints.pickUntried(this.triedList(), Date.now());
+    if (endpoint === undefined) {
+      this.retryState().wantsHedge = true;
+      this.endpoints.park(this);
+      return;
+    }
+    if (unsent) {
+      for (const a of running) this.noteRecord(a, 'RIDETHROUGH_ENDPOINT_EJECTED', false);
+      this.abandonRunning(new DOMException('ridethrough: a usable endpoint appeared, attempt moved', 'AbortError'));
+      publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address: this.lastAddress, reason: 'RIDETHROUGH_ENDPOINT_EJECTED', delayMs: 0 }));
+      this.startAttempt(endpoint);
+      return;
+    }
+    // A second attempt may load the server: it is paid from the budget.
+    if (this.state.budget && !this.state.budget.tryWithdraw()) return;
+    this.sendHedge(endpoint, 'endpoint-lost');
+  }
+
+  /** Whether another attempt may join those on the wire (the request may be sent twice). */
+  private mayHedge(): boolean {
+    return this.idempotent && this.body.canSend && this.attemptCount < this.maxAttempts;
+  }
+
+  /** Starts one attempt on `endpoint`. `first`: sent by start(), its timer is the flow's queue entry. */
+  private startAttempt(endpoint: Endpoint, first = false): void {
+    this.phase = 'sending';
+    const number = ++this.attemptCount;
+    const startedAt = first ? this.startedAt : performance.now();
+    const onFlow = first && this.attemptTimerOnFlow;
+    const handler = new AttemptHandler(this, endpoint, number, startedAt, onFlow ? undefined : this.ctx.attemptDeadlines, this.attemptTimeoutMs);
+    const address = endpoint.address.address;
+    if (onFlow) this.firstAttempt = handler;
+    this.current = handler;
+    this.addRunning(handler);
+    if (this.lastAddress !== undefined) {
+      const tried = this.triedList()!;
+      if (!tried.includes(address)) tried.push(address);
+    }
+    this.lastAddress = address;
+    this.ctx.watchdog?.ensureRunning();
+    if (subscribed('attempt')) {
+      const hedge = this.runningCount > 1;
+      publish('attempt', () => ({ origin: this.origin.key, method: this.method, attempt: number, address, hedge }));
+    }
+    if (this.hedge !== undefined) this.armHedge();
+    try {
+      this.transport.send(this.origin, endpoint, this.opts, handler);
+    } catch (err) {
+      handler.onResponseError(null, toError(err));
+    }
+    // A probe of an ejected endpoint (nothing better was left): a usable endpoint that appears meanwhile gets the request.
+    if (endpoint.ejectedUntil !== 0 && endpoint.ejectedUntil > Date.now() && this.phase === 'sending') {
+      this.retryState().wantsHedge = true;
+      this.endpoints.park(this);
+    }
+  }
+
+  /** Arms the `hedge` option's timer for the next hedge, if any is left. */
+  private armHedge(): void {
+    const retry = this.retryState();
+    if (retry.hedgeTimer !== undefined) return;
+    if (retry.hedgesLeft < 0) retry.hedgesLeft = this.hedge!.maxHedges ?? hedgeDefaults.maxHedges;
+    if (retry.hedgesLeft <= 0) return;
+    retry.hedgeTimer = setTimeout(() => {
+      retry.hedgeTimer = undefined;
+      if (this.phase !== 'sending' || this.attemptCount >= this.maxAttempts) return;
+      retry.hedgesLeft--;
+      const other = this.endpoints.pickUntried(this.triedList(), Date.now());
+      if (other && (!this.state.budget || this.state.budget.tryWithdraw())) this.sendHedge(other, 'delay');
+      else this.armHedge();
+    }, hedgeDelay(this.hedge!, this.state.latencies));
+  }
+
+  private sendHedge(endpoint: Endpoint, reason: 'delay' | 'endpoint-lost'): void {
+    publish('hedge', () => ({ origin: this.origin.key, method: this.method, address: endpoint.address.address, delayMs: Math.round(performance.now() - this.startedAt), reason }));
+    this.startAttempt(endpoint);
+  }
+
+  /** An attempt was decided (every outcome comes here). @internal */
   settled(attempt: AttemptHandler, outcome: AttemptOutcome): void {
-    if (attempt !== this.fastAttempt) return;
-    this.fastAttempt = undefined;
+    if (attempt === this.firstAttempt) this.firstAttempt = undefined;
     // A committed attempt is taken off the running list by commit().
     if (outcome.kind === 'committed') return;
     this.stopRunning(attempt);
-    if (this.done || outcome.kind === 'abandoned') return;
-    this.afterOutcome(attempt, outcome)
-      .then((again) => (again ? this.run() : undefined))
-      .catch((err: unknown) => this.fail(toError(err)));
+    if (this.phase !== 'sending' || outcome.kind === 'abandoned') return;
+    const address = attempt.endpoint.address.address;
+    if (outcome.kind === 'status') {
+      if (this.runningCount > 0) return;
+      if (this.attemptCount >= this.maxAttempts) {
+        this.giveUp(new AttemptsExhaustedError(this.maxAttempts, this.errorOptions(undefined)));
+        return;
+      }
+      this.wait(outcome.delayMs, `HTTP ${outcome.status}`, address, false);
+      return;
+    }
+    const failure = this.noteError(attempt, outcome.error, outcome.started);
+    // Another attempt of this request is still on its way: it may yet answer.
+    if (this.runningCount > 0) return;
+    this.retryAfterError(failure);
+  }
+
+  /** Decides what follows a failure when nothing else is on the wire. */
+  private retryAfterError(failure: FailureClass): void {
+    const error = this.retry?.lastError;
+    const verdict = decideAfterError({ failure, idempotent: this.idempotent, canSend: this.body.canSend, attempts: this.attemptCount, maxAttempts: this.maxAttempts });
+    switch (verdict.kind) {
+      case 'fail':
+        this.fail(error ?? new Error('ridethrough: attempt failed'));
+        return;
+      case 'not-retryable':
+        this.fail(new NotRetryableError(verdict.reason, this.errorOptions(error)));
+        return;
+      case 'exhausted':
+        this.giveUp(new AttemptsExhaustedError(this.maxAttempts, this.errorOptions(error)));
+        return;
+    }
+    // The request may have loaded the server: this retry is paid from the budget.
+    if (verdict.paid && this.state.budget && !this.state.budget.tryWithdraw()) {
+      this.giveUp(new BudgetExhaustedError(this.errorOptions(error)));
+      return;
+    }
+    this.withCurrentEndpoints('untried');
   }
 
   /** Called when an attempt is handed to a connection (its body may be read from now on). @internal */
@@ -282,360 +486,138 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     if (this.body.opaque) this.body.markSent();
   }
 
-  private isCommitted = false;
-
-  /** The retry loop: resolve → pick endpoint → attempt → classify → retry or return. */
-  private async run(): Promise<void> {
-    while (!this.done) {
-      let endpoint: Endpoint;
-      try {
-        endpoint = await this.chooseEndpoint();
-      } catch (err) {
-        if (this.done || err instanceof Interrupted) return;
-        if (err instanceof DnsResolutionError && !err.retryable) {
-          this.fail(new DnsResolutionError(err.hostname, err.dnsCode, { ...this.errorOptions(err), retryable: false }));
-          return;
-        }
-        const dnsCode = err instanceof DnsResolutionError ? err.dnsCode : errorCode(err);
-        this.record({ attempt: ++this.attemptCount, address: undefined, code: dnsCode, status: undefined, durationMs: 0, maybeSent: false });
-        if (!(await this.retryAfterFailure(err as Error, undefined, dnsCode, this.backoff().next()))) return;
-        continue;
-      }
-      if (this.done) return;
-      const { attempt, outcome } = await this.attemptRound(endpoint);
-      if (!(await this.afterOutcome(attempt, outcome))) return;
-    }
-  }
-
-  /** Classifies a round's outcome: true when another attempt should follow (after any backoff). */
-  private async afterOutcome(attempt: AttemptHandler, outcome: AttemptOutcome): Promise<boolean> {
-    if (this.done || outcome.kind === 'committed' || outcome.kind === 'abandoned') return false;
-    if (outcome.kind === 'status') return this.retryAfterFailure(undefined, attempt.endpoint.address.address, `HTTP ${outcome.status}`, outcome.delayMs);
-    return this.decideAfterError(attempt, outcome.error, outcome.started);
-  }
-
-  /** Resolves the host and picks where the next attempt goes. */
-  private async chooseEndpoint(): Promise<Endpoint> {
-    const hostname = this.origin.hostname;
-    const answer = await this.race(this.ctx.dns.resolve(hostname));
-    this.endpoints.update(answer);
-    // After a failure a fresh resolution may be on its way; if nowhere new is left to go, wait for it.
-    const pending = this.ctx.dns.pending(hostname);
-    if (pending && this.attemptCount > 0 && !this.endpoints.hasUntried(this.triedAddresses(), Date.now())) {
-      try {
-        this.endpoints.update(await this.race(pending));
-      } catch (err) {
-        if (err instanceof Interrupted) throw err;
-        // DNS failed: the stale answer above stays in use.
-      }
-    }
-    const endpoint = this.endpoints.pick(this.triedAddresses(), this.lastAddress, Date.now());
-    if (!endpoint) throw new NoEndpointError(hostname, { origin: this.origin.key });
-    return endpoint;
-  }
-
-  /**
-   * Starts one attempt on `endpoint`.
-   * @param fast - the first attempt, sent synchronously by start(): it started when the request did
-   */
-  private startAttempt(endpoint: Endpoint, fast = false): AttemptHandler {
-    const number = ++this.attemptCount;
-    const startedAt = fast ? this.startedAt : performance.now();
-    // The first attempt of the hot path has its timer on the flow's own queue entry (start()).
-    const timeouts = fast && this.attemptTimerOnFlow ? undefined : this.ctx.attemptDeadlines;
-    const handler = new AttemptHandler(this, endpoint, number, startedAt, timeouts, this.attemptTimeoutMs);
-    const address = endpoint.address.address;
-    if (fast) this.fastAttempt = handler;
-    this.current = handler;
-    this.addRunning(handler);
-    if (number > 1) {
-      const tried = this.triedAddresses()!;
-      if (!tried.includes(address)) tried.push(address);
-    }
-    this.lastAddress = address;
-    if (subscribed('attempt')) {
-      const hedge = this.runningCount > 1;
-      publish('attempt', () => ({ origin: this.origin.key, method: this.method, attempt: number, address, hedge }));
-    }
-    try {
-      this.transport.send(this.origin, endpoint, this.opts, handler);
-    } catch (err) {
-      handler.onResponseError(null, err as Error);
-    }
-    return handler;
-  }
-
-  /**
-   * Runs one attempt, plus hedged attempts on other endpoints when hedging is on and no response came
-   * within the hedge delay. Returns the attempt that decided the round: the one whose response was
-   * accepted, or the last to fail.
-   */
-  private async attemptRound(first: Endpoint): Promise<{ attempt: AttemptHandler; outcome: AttemptOutcome }> {
-    if (!this.hedge) {
-      // One attempt at a time: the deadline and caller aborts settle it (as abandoned), no race needed.
-      const attempt = this.startAttempt(first);
-      const outcome = await attempt.outcome();
-      this.stopRunning(attempt);
-      return { attempt, outcome };
-    }
-    const pending = new Map<AttemptHandler, Promise<{ attempt: AttemptHandler; outcome: AttemptOutcome }>>();
-    const track = (a: AttemptHandler): void => {
-      pending.set(a, a.outcome().then((outcome) => ({ attempt: a, outcome })));
-    };
-    const primary = this.startAttempt(first);
-    track(primary);
-    let hedgesLeft = this.hedge ? (this.hedge.maxHedges ?? 1) : 0;
-    let hedgeTimer: NodeJS.Timeout | undefined;
-    try {
-      for (;;) {
-        let fire: Promise<'hedge'> | undefined;
-        if (hedgesLeft > 0 && this.attemptCount < this.maxAttempts) {
-          fire = new Promise((resolve) => {
-            hedgeTimer = setTimeout(() => resolve('hedge'), this.hedgeDelay());
-          });
-        }
-        const next = await this.race(Promise.race<'hedge' | { attempt: AttemptHandler; outcome: AttemptOutcome }>(fire ? [...pending.values(), fire] : pending.values()));
-        if (hedgeTimer) clearTimeout(hedgeTimer);
-        hedgeTimer = undefined;
-        if (next === 'hedge') {
-          hedgesLeft--;
-          const other = this.endpoints.pick(this.triedAddresses(), this.lastAddress, Date.now());
-          if (other && !this.triedAddresses()!.includes(other.address.address) && (!this.state.budget || this.state.budget.tryWithdraw())) {
-            publish('hedge', () => ({ origin: this.origin.key, method: this.method, address: other.address.address, delayMs: Math.round(performance.now() - primary.startedAt) }));
-            track(this.startAttempt(other));
-          }
-          continue;
-        }
-        pending.delete(next.attempt);
-        this.stopRunning(next.attempt);
-        const { outcome } = next;
-        if (outcome.kind === 'committed' || outcome.kind === 'abandoned' || pending.size === 0) return next;
-        // Another attempt of this round is still on its way: note this failure and wait for that one.
-        if (outcome.kind === 'error') this.noteError(next.attempt, outcome.error, outcome.started);
-        else this.noteStatus(next.attempt, outcome.status);
-      }
-    } catch (err) {
-      if (hedgeTimer) clearTimeout(hedgeTimer);
-      throw err;
-    }
-  }
-
-  /** The request's backoff sequence, made on the first retry (most requests never need one). */
-  private backoff(): Backoff {
-    const retry = this.retryState();
-    retry.backoff ??= new Backoff(this.ctx.options.backoff);
-    return retry.backoff;
-  }
-
-  private hedgeDelay(): number {
-    const h = this.hedge!;
-    const fallback = h.delay ?? 100;
-    if (h.percentile === undefined || this.state.latencies.size < 20) return fallback;
-    return Math.max(h.minDelay ?? 5, this.state.latencies.percentile(h.percentile) ?? fallback);
-  }
-
-  /** Records an attempt's error in the attempt list and in endpoint health; returns its class. */
-  private noteError(attempt: AttemptHandler, error: Error, started: boolean): ReturnType<typeof classifyError> {
-    const now = Date.now();
-    const code = errorCode(error);
-    const cls = classifyError(error, started);
-    const endpoint = attempt.endpoint;
-    this.record({
-      attempt: attempt.number,
-      address: endpoint.address.address,
-      code,
-      status: undefined,
-      durationMs: Math.round(performance.now() - attempt.startedAt),
-      maybeSent: cls === 'maybe-sent',
-    });
-    if (cls === 'fatal') return cls;
-    if (isConnectFailure(error) || !started) this.endpoints.failed(endpoint, 'connect', code, now);
-    else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') this.endpoints.failed(endpoint, 'outlier', code, now);
-    // A reset before any response: often a keep-alive race, sometimes a dying pod.
-    else this.endpoints.failed(endpoint, 'soft', code, now);
-    // Whatever failed, the answer may be stale: look again (rate-limited).
-    this.ctx.dns.reportFailure(this.origin.hostname);
-    return cls;
-  }
-
-  /** Records a retryable status of an attempt that lost to another (its body was drained). */
-  private noteStatus(attempt: AttemptHandler, status: number): void {
-    this.record({ attempt: attempt.number, address: attempt.endpoint.address.address, code: undefined, status, durationMs: Math.round(performance.now() - attempt.startedAt), maybeSent: true });
-  }
-
-  /** Classifies the deciding attempt's error and retries or gives up. */
-  private async decideAfterError(attempt: AttemptHandler, error: Error, started: boolean): Promise<boolean> {
-    const cls = this.noteError(attempt, error, started);
-    if (cls === 'fatal') {
-      this.fail(error);
-      return false;
-    }
-    if (!this.body.canSend) {
-      this.fail(new NotRetryableError('body-not-replayable', this.errorOptions(error)));
-      return false;
-    }
-    if (cls === 'maybe-sent') {
-      if (!this.idempotent) {
-        this.fail(new NotRetryableError('not-idempotent', this.errorOptions(error)));
-        return false;
-      }
-      // The request may have loaded the server: this retry is paid from the budget.
-      if (this.attemptCount < this.maxAttempts && this.state.budget && !this.state.budget.tryWithdraw()) {
-        this.giveUp(new BudgetExhaustedError(this.errorOptions(error)));
-        return false;
-      }
-    }
-    return this.retryAfterFailure(error, attempt.endpoint.address.address, errorCode(error), this.backoff().next());
-  }
-
-  /** Waits `delayMs` and returns true when another attempt fits; otherwise fails the request and returns false. */
-  private async retryAfterFailure(error: Error | undefined, address: string | undefined, reason: string, delayMs: number): Promise<boolean> {
-    if (this.attemptCount >= this.maxAttempts) {
-      this.giveUp(new AttemptsExhaustedError(this.maxAttempts, this.errorOptions(error)));
-      return false;
-    }
-    if (performance.now() + delayMs >= this.deadlineAt) {
-      this.giveUp(new DeadlineExceededError(this.deadlineMs, this.errorOptions(error)));
-      return false;
-    }
-    publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs }));
-    try {
-      await this.race(new Promise<void>((resolve) => {
-        this.retryState().sleepTimer = setTimeout(resolve, delayMs);
-      }));
-    } catch {
-      return false;
-    } finally {
-      this.retryState().sleepTimer = undefined;
-    }
-    return !this.done;
-  }
-
+  /** Decides, at response headers, whether the response goes to the caller or is drained and retried. @internal */
   decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>): StatusDecision {
     const o = this.ctx.options;
     const t = performance.now();
     const latency = t - attempt.startedAt;
+    const endpoint = attempt.endpoint;
     this.state.latencies.add(latency);
+    endpoint.lastAnsweredAt = t;
     const listed = isListedStatus(o, status);
     // A 429 is retried only when it says when (Retry-After); without, it is an answer like any other.
-    const retryAfter = listed || status === 429 ? parseRetryAfter(headers['retry-after'], Date.now()) : undefined;
-    if (!listed && retryAfter === undefined) {
+    const retryAfterMs = listed || status === 429 ? parseRetryAfter(headers['retry-after'], Date.now()) : undefined;
+    if (!listed && retryAfterMs === undefined) {
       // Only answers that count as working teach the latency average (a fast 503 is no good sign).
-      attempt.endpoint.recordLatency(latency);
-      this.endpoints.succeeded(attempt.endpoint);
+      endpoint.recordLatency(latency);
+      this.endpoints.succeeded(endpoint);
       return noRetry;
     }
-    const now = Date.now();
-    this.endpoints.failed(attempt.endpoint, 'outlier', `HTTP ${status}`, now);
-    // Another attempt of a hedged round still running: let that one answer instead.
-    if (this.runningCount > 1 && this.body.canSend) return { retry: true, delayMs: 0 };
-    if (!this.idempotent || !this.body.canSend || this.attemptCount >= this.maxAttempts) return noRetry;
-    if (retryAfter !== undefined && retryAfter > o.maxRetryAfter) return noRetry;
-    const delayMs = retryAfter ?? this.backoff().next();
+    this.endpoints.failed(endpoint, 'outlier', `HTTP ${status}`, Date.now());
+    const verdict = decideStatus({
+      listed,
+      retryAfterMs,
+      maxRetryAfterMs: o.maxRetryAfter,
+      idempotent: this.idempotent,
+      canSend: this.body.canSend,
+      attempts: this.attemptCount,
+      maxAttempts: this.maxAttempts,
+      othersRunning: this.runningCount > 1,
+    });
+    if (verdict.kind === 'answer') return noRetry;
+    if (verdict.kind === 'await-others') return { retry: true, delayMs: 0 };
+    const delayMs = verdict.delayMs ?? this.retryState().nextDelay();
+    // A wait past the deadline would end in a timeout: the caller is better served by this response.
     if (t + delayMs >= this.deadlineAt) return noRetry;
-    // A retry after a response loads the server: it is paid from the budget (none left: the caller gets this response).
     if (this.state.budget && !this.state.budget.tryWithdraw()) return noRetry;
-    this.noteStatus(attempt, status);
+    this.noteRecord(attempt, undefined, true, status);
     return { retry: true, delayMs };
   }
 
+  /** Hands the response to the caller. @internal */
   commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void {
-    this.isCommitted = true;
-    this.current = attempt;
-    this.stopRunning(attempt);
-    // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
-    if (this.runningMany !== undefined) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
-    this.clearDeadline();
-    this.account(isListedStatus(this.ctx.options, status) ? 'unhealthy' : 'healthy');
-    this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
+    this.settle(attempt, controller, isListedStatus(this.ctx.options, status) ? 'unhealthy' : 'healthy');
+    this.phase = 'committed';
     if (this.isPaused) controller.pause();
     this.userHandler.onResponseStarted?.();
     this.userHandler.onResponseStart?.(this, status, headers, statusMessage);
   }
 
+  /** Hands an upgraded socket to the caller. @internal */
   commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
-    this.isCommitted = true;
-    this.current = attempt;
-    this.stopRunning(attempt);
-    // Only hedged rounds have others on the wire; building an Error (a stack) per request is not free.
-    if (this.runningMany !== undefined) this.abandonRunning(new Error('ridethrough: another attempt answered first'));
-    this.clearDeadline();
-    this.account('healthy');
-    this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
-    this.done = true;
+    this.settle(attempt, controller, 'healthy');
+    this.phase = 'done';
     (this.userHandler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(this, status, headers, socket);
   }
 
-  finished(): void {
-    this.done = true;
-    this.clearDeadline();
+  /** What commit and commitUpgrade share: this attempt answered; the others (hedges) are cancelled. */
+  private settle(attempt: AttemptHandler, controller: Dispatcher.DispatchController, verdict: BreakerVerdict): void {
+    this.current = attempt;
+    this.stopRunning(attempt);
+    // Only hedged requests have others on the wire: they end as aborts, not errors.
+    if (this.runningCount !== 0) this.abandonRunning(new DOMException('ridethrough: another attempt answered first', 'AbortError'));
+    this.stopWaiting();
+    this.account(verdict);
+    this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
   }
 
+  /** The committed response ended or failed. @internal */
+  finished(): void {
+    this.phase = 'done';
+    this.ctx.deadlines.remove(this);
+  }
+
+  /** An attempt given up on failed afterwards: its endpoint's health still learns from it. @internal */
   abandonedError(attempt: AttemptHandler, error: Error): void {
-    // A hedge loser still connecting to a dead address fails later: without this the address would never be ejected.
     if (isConnectFailure(error)) this.endpoints.failed(attempt.endpoint, 'connect', errorCode(error), Date.now());
   }
 
-  /**
-   * The flow's deadline-queue entry fired (called by the agent's deadline queue): the first attempt's
-   * time to headers is up, or the overall deadline passed. @internal
-   */
+  /** The flow's deadline-queue entry fired: the first attempt's time to headers is up, or the deadline passed. @internal */
   expire(): void {
-    if (this.done || this.isCommitted) return;
+    if (this.phase === 'done' || this.phase === 'committed') return;
     if (this.attemptTimerOnFlow) {
       this.attemptTimerOnFlow = false;
-      // From here on the entry is the overall deadline. Queued under the time that is left, entries reach
-      // that list in the order their deadlines fall: they all left the attempt timer's list in start order.
+      // From here on the entry is the overall deadline, queued under the time that is left.
       const rest = this.deadlineMs - this.attemptTimeoutMs;
       this.ctx.deadlines.add(this, rest, this.deadlineAt - rest);
-      // The first attempt times out (a no-op when it has already ended, or is draining a retried status).
-      this.fastAttempt?.expire();
+      this.firstAttempt?.expire();
       return;
     }
-    // Attempts cut short by the deadline belong in the record (and tell the breaker an endpoint was reached).
-    for (const a of this.runningList()) {
-      this.record({ attempt: a.number, address: a.endpoint.address.address, code: 'RIDETHROUGH_DEADLINE_EXCEEDED', status: undefined, durationMs: Math.round(performance.now() - a.startedAt), maybeSent: a.started });
+    for (const a of this.runningList()) this.noteRecord(a, 'RIDETHROUGH_DEADLINE_EXCEEDED', a.started);
+    this.giveUp(new DeadlineExceededError(this.deadlineMs, this.errorOptions(undefined)));
+  }
+
+  protected callerAborted(reason: Error): void {
+    if (this.phase === 'done') return;
+    if (this.phase === 'committed') {
+      this.current?.controller?.abort(reason);
+      return;
     }
-    const error = new DeadlineExceededError(this.deadlineMs, this.errorOptions(undefined));
-    this.abandonRunning(error);
-    this.retry?.interruptReject?.(new Interrupted());
-    this.giveUp(error);
+    this.fail(reason);
   }
 
   private giveUp(error: RidethroughError): void {
-    const event = () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length });
-    if (error instanceof DeadlineExceededError) publish('deadline', event);
+    if (error instanceof DeadlineExceededError) publish('deadline', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length }));
     this.fail(error);
   }
 
-  /** Reports a terminal error to the caller's handler, once. */
+  /** Reports a terminal error to the caller's handler, once; stops whatever is still going on. */
   private fail(error: Error): void {
-    if (this.done) return;
-    this.done = true;
-    this.clearDeadline();
-    this.account(breakerVerdict(error, this.records()));
+    if (this.phase === 'done' || this.phase === 'committed') return;
+    this.phase = 'done';
+    this.abandonRunning(error);
+    this.stopWaiting();
+    const gaveUp = error instanceof RidethroughError && !(error instanceof DnsResolutionError) && !(error instanceof NotRetryableError);
+    this.account(breakerVerdictOf(gaveUp ? { kind: 'gave-up', reachedEndpoint: this.records().some((r) => r.address !== undefined) } : { kind: 'other' }));
     if (error instanceof RidethroughError) {
       publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length }));
     }
-    this.retry?.interruptReject?.(new Interrupted());
     this.userHandler.onResponseError?.(this, error);
   }
 
-  /**
-   * The request has its answer or its error: the breaker learns the verdict, and the retry budget counts
-   * the request (one that never got past an open breaker is not counted: it touched no socket).
-   *
-   * The budget counts a request when it ends rather than when it starts. Its retries are then paid from
-   * the requests that ended before them, which only matters in the first moments of an outage and leaves
-   * the (1 + ratio) × requests + floor bound as it is. It keeps the budget off the path that sends the
-   * first attempt: with the deposit in start(), V8 (measured on Node 24) pretenured undici's
-   * body-consume object in most loopback benchmark runs, and each later request's response objects
-   * then lived until the next full collection (about 2 MB promoted per scavenge instead of 0.2 MB);
-   * with it here, in none (docs/benchmarks.md, "What outlives a request").
-   */
+  /** Leaves the deadline queue, the waiting room and every timer. */
+  private stopWaiting(): void {
+    this.ctx.deadlines.remove(this);
+    const retry = this.retry;
+    if (retry === undefined) return;
+    retry.clearTimers();
+    retry.wantsHedge = false;
+    this.endpoints.room.leave(this);
+  }
+
+  /** The breaker learns the verdict, and the retry budget counts the request (one refused by an open breaker touched no socket). */
   private account(verdict: BreakerVerdict): void {
-    // The request's start (performance.now(), as the budget counts time) stands in for "now": the budget's
-    // buckets are a second wide, and this saves a clock read per request.
+    // The request's start stands in for "now": the budget's buckets are a second wide.
     if (this.attemptCount > 0) this.state.budget?.deposit(this.startedAt);
     const ticket = this.ticket;
     if (ticket === undefined) return;
@@ -643,113 +625,59 @@ export class RequestFlow implements AttemptOwner, DeadlineEntry, Dispatcher.Disp
     this.state.breaker!.release(ticket, verdict);
   }
 
-  /** The attempts on the wire now, as a list (for the paths that are not the hot one). */
-  private runningList(): readonly AttemptHandler[] {
-    if (this.runningMany !== undefined) return this.runningMany;
-    return this.runningOne === undefined ? noAttempts : [this.runningOne];
+  /** Records an attempt's error and tells its endpoint's health; returns its class. */
+  private noteError(attempt: AttemptHandler, error: Error, started: boolean): FailureClass {
+    const code = errorCode(error);
+    const failure = classifyError(error, started);
+    this.noteRecord(attempt, code, failure === 'maybe-sent');
+    this.retryState().lastError = error;
+    if (failure === 'fatal') return failure;
+    const endpoints = this.endpoints;
+    const now = Date.now();
+    if (isConnectFailure(error) || !started) endpoints.failed(attempt.endpoint, 'connect', code, now);
+    else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') endpoints.failed(attempt.endpoint, 'outlier', code, now);
+    // A reset before any response: often a keep-alive race, sometimes a dying pod.
+    else endpoints.failed(attempt.endpoint, 'soft', code, now);
+    // Whatever failed, the answer may be stale: look again (rate-limited); new addresses wake waiting requests.
+    this.ctx.dns.reportFailure(this.origin.hostname)?.then((answer) => endpoints.update(answer), noop);
+    return failure;
   }
 
-  /** How many attempts are on the wire now. */
-  private get runningCount(): number {
-    return this.runningMany !== undefined ? this.runningMany.length : this.runningOne === undefined ? 0 : 1;
-  }
-
-  private addRunning(attempt: AttemptHandler): void {
-    if (this.runningOne === undefined && this.runningMany === undefined) {
-      this.runningOne = attempt;
-      return;
-    }
-    this.runningMany = [...this.runningList(), attempt];
-    this.runningOne = undefined;
-  }
-
-  private abandonRunning(reason: Error): void {
-    const running = this.runningList();
-    this.runningOne = undefined;
-    this.runningMany = undefined;
-    for (const a of running) a.abandon(reason);
-  }
-
-  private stopRunning(attempt: AttemptHandler): void {
-    if (this.runningOne === attempt) {
-      this.runningOne = undefined;
-      return;
-    }
-    const many = this.runningMany;
-    if (many === undefined || !many.includes(attempt)) return;
-    const rest = many.filter((a) => a !== attempt);
-    this.runningMany = rest.length > 0 ? rest : undefined;
-  }
-
-  /** When the request started (performance.now()): its deadline minus the deadline's length, as start() read the clock once. */
-  private get startedAt(): number {
-    return this.deadlineAt - this.deadlineMs;
-  }
-
-  /** The endpoints of the request's host. */
-  private get endpoints(): EndpointSet {
-    return this.state.endpoints;
-  }
-
-  /** The retry-only state, made on first use. */
-  private retryState(): RetryState {
-    return (this.retry ??= new RetryState());
-  }
-
-  /** The attempts recorded so far. */
-  private records(): readonly AttemptRecord[] {
-    return this.retry?.records ?? noRecords;
-  }
-
-  /** The addresses this request tried (undefined before its first attempt). */
-  private triedAddresses(): string[] | undefined {
-    if (this.lastAddress === undefined) return undefined;
-    const retry = this.retryState();
-    retry.tried ??= [this.lastAddress];
-    return retry.tried;
+  private noteRecord(attempt: AttemptHandler, code: string | undefined, maybeSent: boolean, status?: number): void {
+    this.record({ attempt: attempt.number, address: attempt.endpoint.address.address, code, status, durationMs: Math.round(performance.now() - attempt.startedAt), maybeSent });
   }
 
   private record(r: AttemptRecord): void {
     this.retryState().records.push(r);
   }
 
-  private clearDeadline(): void {
-    this.ctx.deadlines.remove(this);
-    const retry = this.retry;
-    if (retry?.sleepTimer !== undefined) {
-      clearTimeout(retry.sleepTimer);
-      retry.sleepTimer = undefined;
-    }
+  private records(): readonly AttemptRecord[] {
+    return this.retry?.records ?? noRecords;
+  }
+
+  /** The addresses this request tried (undefined before its second attempt, when only {@link lastAddress} counts). */
+  private triedList(): string[] | undefined {
+    if (this.lastAddress === undefined) return this.retry?.tried;
+    const retry = this.retryState();
+    retry.tried ??= [this.lastAddress];
+    return retry.tried;
+  }
+
+  private retryState(): RetryState {
+    return (this.retry ??= new RetryState(this.ctx.options.backoff));
   }
 
   private errorOptions(cause: unknown): { cause?: unknown; attempts: AttemptRecord[]; origin: string } {
-    return { cause, attempts: this.records().slice(), origin: this.origin.key };
+    return { cause: cause ?? this.retry?.lastError, attempts: this.records().slice(), origin: this.origin.key };
   }
 
-  /** Awaits `p`, but rejects with Interrupted as soon as the flow ends (deadline, abort). */
-  private race<T>(p: Promise<T>): Promise<T> {
-    if (this.done) return Promise.reject(new Interrupted());
-    const retry = this.retryState();
-    if (!retry.interrupt) {
-      retry.interrupt = new Promise<never>((_, reject) => {
-        retry.interruptReject = reject;
-      });
-      retry.interrupt.catch(() => {});
-    }
-    return Promise.race([p, retry.interrupt]);
+  private get startedAt(): number {
+    return this.deadlineAt - this.deadlineMs;
   }
-}
 
-/**
- * What the breaker learns from a request that failed: unhealthy when retries reached endpoints and could
- * not ride the failure out (deadline, attempts, budget, no endpoint). Neutral for DNS trouble, caller
- * aborts, and a single ambiguous failure that was not retried for safety (a POST reset when its pod was
- * killed): one pod going away resets every request in flight on it at once, which says nothing about the
- * pods that replace it.
- */
-function breakerVerdict(error: Error, records: readonly AttemptRecord[]): BreakerVerdict {
-  if (!(error instanceof RidethroughError) || error instanceof DnsResolutionError || error instanceof NotRetryableError) return 'neutral';
-  return records.some((r) => r.address !== undefined) ? 'unhealthy' : 'neutral';
+  private get endpoints(): EndpointSet {
+    return this.state.endpoints;
+  }
 }
 
 /** Whether `status` is one of the options' `retryStatuses` (all 400–599, validated: a success needs no lookup). */
@@ -759,8 +687,7 @@ function isListedStatus(o: ResolvedOptions, status: number): boolean {
 
 /**
  * The undici `headersTimeout` to send with ridethrough's own attempt timer in place: the body timeout,
- * so undici's parser keeps one timer for a connection's whole response instead of making a new one when
- * the headers arrive; off (0) when that would cut the attempt timeout short (ridethrough's timer bounds it).
+ * so undici's parser keeps one timer per response; off (0) when that would cut the attempt timeout short.
  * @internal
  */
 export function undiciHeadersTimeout(bodyTimeout: number, attemptTimeout: number): number {
@@ -770,3 +697,5 @@ export function undiciHeadersTimeout(bodyTimeout: number, attemptTimeout: number
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
+
+function noop(): void {}

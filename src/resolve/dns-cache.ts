@@ -32,7 +32,8 @@ export interface DnsAnswer {
 
 interface Entry {
   answer?: DnsAnswer;
-  negative?: DnsResolutionError;
+  /** Served (rejected with) until `expiresAt`: NXDOMAIN/NODATA, or a DNS failure with no good answer to fall back on. */
+  error?: DnsResolutionError;
   /** When the entry must be refreshed. */
   expiresAt: number;
   /** Until when the last good answer may be served while DNS fails. */
@@ -41,14 +42,26 @@ interface Entry {
   lastQueryAt: number;
   /** Whether the name has ever resolved to addresses. */
   known?: boolean;
+  /** The last query failed (timeout, SERVFAIL, a bad reply): no query before `expiresAt`, the failure hold. */
+  failing?: boolean;
+}
+
+/** A query in flight for one name. */
+interface Flight {
+  readonly promise: Promise<DnsAnswer>;
+  /** What resolve() hands out while the answer it refreshes has expired: the refresh, or the previous answer once the refresh is slow. */
+  served?: Promise<DnsAnswer>;
 }
 
 type Trigger = 'miss' | 'expired' | 'failure';
 
 const negativeCodes = new Set(['ENOTFOUND', 'ENODATA']);
 
-/** How long a request waits for the refresh of a just-expired answer before using the previous one. */
-const revalidateGraceMs = 100;
+/** How long requests wait for the refresh of an expired answer before the previous answer is served. */
+const revalidateGraceMs = 25;
+
+/** Shortest failure hold: a name whose DNS fails is queried at most about once per this (or per minTtl if longer). */
+const failureHoldMs = 1_000;
 
 /**
  * A short-TTL DNS cache that resolves A/AAAA with their record TTLs (through c-ares, not the libuv
@@ -61,7 +74,7 @@ const revalidateGraceMs = 100;
 export class DnsCache {
   private readonly resolver: Resolver;
   private readonly cache: LRUCache<string, Entry>;
-  private readonly inflight = new Map<string, Promise<DnsAnswer>>();
+  private readonly inflight = new Map<string, Flight>();
   private readonly hosts: Map<string, string[]>;
   private readonly search: readonly string[];
   private readonly ndots: number;
@@ -79,7 +92,8 @@ export class DnsCache {
   constructor(options: DnsOptions = {}) {
     validateDnsOptions(options);
     const conf = readResolvConf(options.resolvConf ?? dnsDefaults.resolvConf);
-    this.resolver = new Resolver({ timeout: options.timeout ?? dnsDefaults.timeout, tries: options.tries ?? dnsDefaults.tries });
+    // c-ares takes whole milliseconds; the option accepts any number in its range.
+    this.resolver = new Resolver({ timeout: Math.round(options.timeout ?? dnsDefaults.timeout), tries: options.tries ?? dnsDefaults.tries });
     const servers = options.servers ?? conf.nameservers;
     if (servers.length > 0) this.resolver.setServers([...servers]);
     const hostsFile = options.hostsFile ?? dnsDefaults.hostsFile;
@@ -92,7 +106,8 @@ export class DnsCache {
     this.staleTtl = options.staleTtl ?? dnsDefaults.staleTtl;
     this.negativeTtl = options.negativeTtl ?? dnsDefaults.negativeTtl;
     this.reResolveInterval = options.reResolveInterval ?? dnsDefaults.reResolveInterval;
-    this.cache = new LRUCache<string, Entry>({ max: options.maxHosts ?? dnsDefaults.maxHosts });
+    // maxSize rather than max: lru-cache preallocates arrays of `max` slots, whatever the cache ever holds.
+    this.cache = new LRUCache<string, Entry>({ maxSize: options.maxHosts ?? dnsDefaults.maxHosts, sizeCalculation: one });
   }
 
   /** Number of host names cached. */
@@ -103,6 +118,10 @@ export class DnsCache {
   /**
    * Resolves a host name (or IP literal) to its addresses.
    * Serves the cached answer while fresh; otherwise queries DNS (one query shared by concurrent callers).
+   * An answer past its TTL but within `staleTtl` is refreshed in the background: callers wait for the
+   * refresh at most 100 ms after the first of them asked, then get the previous answer at once until it lands.
+   * A name whose DNS fails (timeout, SERVFAIL, a bad reply) is queried again only after a failure hold
+   * of about a second; meanwhile callers get the last good answer, or the cached `DnsResolutionError`.
    * @throws {@link DnsResolutionError} on NXDOMAIN/empty answers, or DNS failure with no good answer to fall back on
    */
   resolve(hostname: string): Promise<DnsAnswer> {
@@ -110,23 +129,34 @@ export class DnsCache {
     const entry = this.cache.get(key);
     const now = Date.now();
     if (entry) {
-      if (now < entry.expiresAt) return entry.negative ? Promise.reject(entry.negative) : Promise.resolve(entry.answer!);
-      // DNS already known to be failing: serve the stale answer at once and refresh in the background.
-      if (entry.answer?.stale && now < entry.staleUntil) {
-        this.refresh(key, 'expired').catch(noop);
-        return Promise.resolve(entry.answer);
+      if (now < entry.expiresAt) return entry.error ? Promise.reject(entry.error) : Promise.resolve(entry.answer!);
+      const previous = entry.answer;
+      if (previous && now < entry.staleUntil) {
+        const flight = this.refresh(key, 'expired');
+        if (!previous.stale) return (flight.served ??= this.serveWhileSlow(key, flight.promise, previous));
+        // DNS already known to be failing: the stale answer at once, the refresh in the background.
+        flight.promise.catch(noop);
+        return Promise.resolve(previous);
       }
     }
     const fixed = this.fixedAnswer(key, now);
     if (fixed) return Promise.resolve(fixed);
-    const refresh = this.refresh(key, entry ? 'expired' : 'miss');
-    const previous = entry?.answer;
-    if (!previous || now >= entry.staleUntil) return refresh;
-    // The answer just expired. In-cluster DNS answers in a few ms; if it is slower than that, use the
-    // previous answer for this request rather than holding it for a whole DNS timeout (the refresh goes on
-    // and updates the cache; a failed address re-resolves anyway).
+    return this.refresh(key, entry ? 'expired' : 'miss').promise;
+  }
+
+  /**
+   * The refresh of an expired answer if it lands within {@link revalidateGraceMs}, else the previous
+   * answer (published as stale). In-cluster DNS answers in a few ms, so a changed answer is used at
+   * once; a slow or silent DNS costs requests at most that grace, once per refresh.
+   */
+  private serveWhileSlow(key: string, refresh: Promise<DnsAnswer>, previous: DnsAnswer): Promise<DnsAnswer> {
     return new Promise<DnsAnswer>((resolve, reject) => {
-      const timer = setTimeout(() => resolve(previous), revalidateGraceMs);
+      const timer = setTimeout(() => {
+        publish('stale', () => ({ hostname: key, addresses: previous.addresses.map((a) => a.address), error: 'ETIMEOUT', ageMs: Date.now() - previous.fetchedAt, refreshing: true }));
+        resolve(previous);
+      }, revalidateGraceMs);
+      // The query in flight keeps the process alive if anything should; the grace alone should not.
+      timer.unref();
       refresh.then(
         (answer) => {
           clearTimeout(timer);
@@ -152,7 +182,7 @@ export class DnsCache {
    */
   freshUntil(hostname: string, now: number): { answer: DnsAnswer; until: number } | undefined {
     const entry = this.cache.get(normalize(hostname));
-    return entry && entry.answer && !entry.negative && now < entry.expiresAt ? { answer: entry.answer, until: entry.expiresAt } : undefined;
+    return entry && entry.answer && !entry.error && now < entry.expiresAt ? { answer: entry.answer, until: entry.expiresAt } : undefined;
   }
 
   private changes = 0;
@@ -177,23 +207,45 @@ export class DnsCache {
 
   /**
    * Tells the cache an address of `hostname` failed: starts a fresh resolution at once, bypassing the
-   * cache, unless one ran less than `reResolveInterval` ago. Returns the refresh in flight, if any.
+   * cache, unless one ran less than `reResolveInterval` ago or DNS is failing for the name (its failure
+   * hold bounds the queries). Returns the refresh in flight, if any.
    */
   reportFailure(hostname: string): Promise<DnsAnswer> | undefined {
     const key = normalize(hostname);
     const running = this.inflight.get(key);
-    if (running) return running;
+    if (running) return running.promise;
     const entry = this.cache.get(key, { updateAgeOnGet: false });
     if (!entry || entry.answer?.source === 'literal' || entry.answer?.source === 'hosts') return undefined;
-    if (Date.now() - entry.lastQueryAt < this.reResolveInterval) return undefined;
-    const p = this.refresh(key, 'failure');
+    const now = Date.now();
+    if (now - entry.lastQueryAt < this.reResolveInterval || (entry.failing && now < entry.expiresAt)) return undefined;
+    const p = this.refresh(key, 'failure').promise;
+    p.catch(noop);
+    return p;
+  }
+
+  /**
+   * Starts a fresh query for a name the cache has an entry for (an answer, fresh or expired, or a
+   * cached failure), or joins the one in flight, bypassing the TTL, `reResolveInterval` and the failure
+   * hold: the caller bounds how often it asks. The result updates the cache like any refresh (on a DNS
+   * failure the last good answer is served, marked stale, while within `staleTtl`). Never throws
+   * synchronously; the promise rejects with {@link DnsResolutionError}.
+   * @returns the refresh, or undefined for IP literals, hosts-file names, names not in the cache and a closed cache
+   */
+  revalidate(hostname: string): Promise<DnsAnswer> | undefined {
+    if (typeof hostname !== 'string' || this.closed) return undefined;
+    const key = normalize(hostname);
+    const running = this.inflight.get(key);
+    if (running) return running.promise;
+    const entry = this.cache.get(key, { updateAgeOnGet: false });
+    if (!entry || entry.answer?.source === 'literal' || entry.answer?.source === 'hosts') return undefined;
+    const p = this.refresh(key, 'failure').promise;
     p.catch(noop);
     return p;
   }
 
   /** The refresh in flight for a host, if any. */
   pending(hostname: string): Promise<DnsAnswer> | undefined {
-    return this.inflight.get(normalize(hostname));
+    return this.inflight.get(normalize(hostname))?.promise;
   }
 
   /** Forgets every cached answer. */
@@ -224,12 +276,18 @@ export class DnsCache {
     return answer;
   }
 
-  private refresh(key: string, trigger: Trigger): Promise<DnsAnswer> {
+  private refresh(key: string, trigger: Trigger): Flight {
     const running = this.inflight.get(key);
     if (running) return running;
-    const p = this.query(key, trigger).finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
-    return p;
+    const flight: Flight = { promise: this.query(key, trigger).finally(() => this.inflight.delete(key)) };
+    this.inflight.set(key, flight);
+    return flight;
+  }
+
+  /** When a name whose DNS just failed may be queried again: jittered, so names that failed together do not retry together. */
+  private failureHoldUntil(now: number): number {
+    const base = Math.max(this.minTtl, failureHoldMs);
+    return now + base + Math.random() * base * 0.25;
   }
 
   private async query(key: string, trigger: Trigger): Promise<DnsAnswer> {
@@ -245,21 +303,25 @@ export class DnsCache {
       // close() cancelled the query: nothing to learn, nothing to publish.
       if (this.closed) throw new DnsResolutionError(key, code, { cause: err });
       publish('resolve', () => ({ hostname: key, addresses: [], ttlSeconds: 0, trigger, error: code, durationMs: now - started }));
+      const holdUntil = this.failureHoldUntil(now);
       const last = previous?.answer;
       if (last && now < previous.staleUntil) {
         const answer: DnsAnswer = last.stale ? last : { ...last, stale: true };
         // Never past staleUntil: staleTtl bounds how long the last good answer is served.
-        this.store(key, { answer, expiresAt: Math.min(previous.staleUntil, now + Math.max(this.minTtl, 1_000)), staleUntil: previous.staleUntil, lastQueryAt: started, known: true });
+        this.store(key, { answer, expiresAt: Math.min(previous.staleUntil, holdUntil), staleUntil: previous.staleUntil, lastQueryAt: started, known: true, failing: true });
         publish('stale', () => ({ hostname: key, addresses: answer.addresses.map((a) => a.address), error: code, ageMs: now - answer.fetchedAt }));
         return answer;
       }
-      throw new DnsResolutionError(key, code, { cause: err });
+      // Nothing good to serve: the failure itself is cached for the hold, so a burst of requests is one query.
+      const error = new DnsResolutionError(key, code, { cause: err });
+      this.store(key, { error, expiresAt: holdUntil, staleUntil: 0, lastQueryAt: started, known: previous?.known === true, failing: true });
+      throw error;
     }
     const now = Date.now();
     if ('negative' in result) {
       const known = previous?.known === true;
       const error = new DnsResolutionError(key, result.negative, { retryable: known });
-      this.store(key, { negative: error, expiresAt: now + this.negativeTtl, staleUntil: 0, lastQueryAt: started, known });
+      this.store(key, { error, expiresAt: now + this.negativeTtl, staleUntil: 0, lastQueryAt: started, known });
       publish('resolve', () => ({ hostname: key, addresses: [], ttlSeconds: this.negativeTtl / 1000, trigger, error: result.negative, durationMs: now - started }));
       throw error;
     }
@@ -336,3 +398,8 @@ function errorCode(err: unknown): string {
 }
 
 function noop(): void {}
+
+/** Every entry counts one towards `maxHosts`. */
+function one(): number {
+  return 1;
+}

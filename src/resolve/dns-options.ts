@@ -16,9 +16,13 @@ export interface DnsOptions {
   readonly staleTtl?: number;
   /** How long NXDOMAIN or an empty answer is cached. Default 1000. Range 0–86400000. */
   readonly negativeTtl?: number;
-  /** Shortest interval between two failure-triggered re-resolutions of one host. Default 500. Range 0–60000. */
+  /**
+   * Shortest interval between two failure-triggered re-resolutions of one host. Default 500. Range 0–60000.
+   * A name whose DNS fails (timeout, SERVFAIL, a bad reply) is re-queried at most once per 1–1.25 s (or
+   * per `minTtl` if longer), whatever this says.
+   */
   readonly reResolveInterval?: number;
-  /** Per-try query timeout. Default 500. Range 1–60000. */
+  /** Per-try query timeout (rounded to whole milliseconds for c-ares). Default 500. Range 1–60000. */
   readonly timeout?: number;
   /** Query tries per server. Default 2. Range 1–10. */
   readonly tries?: number;
@@ -61,7 +65,7 @@ export function validateDnsOptions(dns: DnsOptions | undefined): void {
   if (dns === undefined) return;
   checkObject('dns', dns);
   checkKnownKeys('dns', dns, ['servers', 'maxTtl', 'minTtl', 'staleTtl', 'negativeTtl', 'reResolveInterval', 'timeout', 'tries', 'family', 'maxHosts', 'search', 'ndots', 'resolvConf', 'hostsFile']);
-  checkArray('dns.servers', dns.servers, isServer, 'IP addresses with an optional port ("127.0.0.1:5353", "[::1]:53")');
+  checkArray('dns.servers', dns.servers, isServer, 'IP addresses with an optional port 1–65535 ("127.0.0.1:5353", "[::1]:53")');
   checkNumber('dns.maxTtl', dns.maxTtl, 0, day, { unit: 'milliseconds' });
   checkNumber('dns.minTtl', dns.minTtl, 0, day, { unit: 'milliseconds' });
   if ((dns.minTtl ?? dnsDefaults.minTtl) > (dns.maxTtl ?? dnsDefaults.maxTtl)) {
@@ -88,7 +92,13 @@ function isServer(value: unknown): boolean {
   if (typeof value !== 'string') return false;
   if (isIP(value)) return true;
   const v6 = /^\[([^\]]+)\]:(\d{1,5})$/.exec(value);
-  if (v6) return isIP(v6[1]!) === 6 && Number(v6[2]) <= 65_535;
+  if (v6) return isIP(v6[1]!) === 6 && isPort(v6[2]!);
   const v4 = /^([^:]+):(\d{1,5})$/.exec(value);
-  return v4 !== null && isIP(v4[1]!) === 4 && Number(v4[2]) <= 65_535;
+  return v4 !== null && isIP(v4[1]!) === 4 && isPort(v4[2]!);
+}
+
+/** Port 0 is not a port a server listens on (Node would quietly use 53 instead). */
+function isPort(digits: string): boolean {
+  const port = Number(digits);
+  return port >= 1 && port <= 65_535;
 }

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import pRetry from 'p-retry';
 import { classifyError, errorCode } from '../policy/failure.js';
 import type { ResilienceContext } from '../core/context.js';
-import type { ParsedOrigin } from '../http/origin.js';
+import type { ParsedOrigin } from '../core/origin.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
 import {
@@ -15,7 +15,8 @@ import {
 } from '../errors/errors.js';
 import { publish } from '../events/channels.js';
 import { Backoff } from '../policy/backoff.js';
-import { abortable, sleep } from './abortable.js';
+import { waitForEndpoint } from '../endpoints/wait-for-endpoint.js';
+import { abortable } from './abortable.js';
 import { connectOnce } from './connect-once.js';
 import type { ConnectSettings } from './connect-options.js';
 import { tcpOrigin } from './tcp-origin.js';
@@ -138,18 +139,23 @@ export class ConnectRun {
     return endpoint;
   }
 
-  /** p-retry's `shouldRetry`: false for failures a retry cannot fix; otherwise waits the backoff delay if it fits the deadline. */
+  /** p-retry's `shouldRetry`: false for failures a retry cannot fix or past the deadline; otherwise waits (see below) and says go. */
   private async shouldRetry(error: Error, signal: AbortSignal): Promise<boolean> {
     if (error instanceof DnsResolutionError && !error.retryable) return false;
     if (!(error instanceof RidethroughError) && classifyError(error, false) === 'fatal') return false;
     const delayMs = this.backoff.next();
-    if (Date.now() + delayMs >= this.deadlineAt) {
+    if (Date.now() >= this.deadlineAt) {
       this.outOfTime = true;
       return false;
     }
     const last = this.records[this.records.length - 1];
-    publish('retry', () => ({ origin: this.origin.key, method: 'CONNECT', attempt: this.records.length, address: last?.address, reason: last?.code ?? errorCode(error), delayMs }));
-    await sleep(delayMs, signal);
+    // Another address not tried yet: go at once. None: wait in the host's waiting room, which a new DNS
+    // answer, an ejection's end or an endpoint answering again ends early.
+    const now = Date.now();
+    const untried = !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, now);
+    const wait = untried ? 0 : Math.min(delayMs, this.deadlineAt - now);
+    publish('retry', () => ({ origin: this.origin.key, method: 'CONNECT', attempt: this.records.length, address: last?.address, reason: last?.code ?? errorCode(error), delayMs: wait }));
+    if (wait > 0) await waitForEndpoint(this.endpoints, this.tried, this.last, wait, signal);
     return true;
   }
 

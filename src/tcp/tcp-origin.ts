@@ -1,5 +1,5 @@
-import type { ParsedOrigin } from '../http/origin.js';
-import { urlHost } from '../http/origin.js';
+import type { ParsedOrigin } from '../core/origin.js';
+import { urlHost } from '../core/origin.js';
 
 /**
  * The endpoint-state key of a TCP destination: `tcp://host:port`, or `tcp://host` for a `lookup`,

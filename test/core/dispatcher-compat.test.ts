@@ -18,7 +18,7 @@ import {
   installGlobalDispatcher,
   resilience,
 } from '../../src/index.js';
-import type { Pod, PodBehaviour } from '../support/pods.js';
+import type { Pod, PodBehaviour } from '@ridethrough/testbed';
 import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_083;

@@ -8,7 +8,7 @@ import { ResilientAgent } from '../../src/http/agent.js';
 import { createResilientFetch } from '../../src/http/fetch.js';
 import { DnsResolutionError, RidethroughError } from '../../src/errors/errors.js';
 import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
-import type { PodBehaviour } from '../support/pods.js';
+import type { PodBehaviour } from '@ridethrough/testbed';
 import { Cluster, failures, recordChannel, script, steadyStream } from '../support/cluster.js';
 
 const DNS_ADDRESS = '127.0.19.53';

@@ -24,7 +24,7 @@ import {
   channelNames,
 } from '../../src/index.js';
 import { errorCode } from '../../src/policy/failure.js';
-import type { PodBehaviour } from '../support/pods.js';
+import type { PodBehaviour } from '@ridethrough/testbed';
 import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_084;

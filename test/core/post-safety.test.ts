@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { NotRetryableError, createResilientFetch } from '../../src/index.js';
 import { errorCode } from '../../src/policy/failure.js';
 import type { FaultServer } from '../support/fault-server.js';
-import type { Pod } from '../support/pods.js';
+import type { Pod } from '@ridethrough/testbed';
 import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_080;

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { AttemptsExhaustedError, DeadlineExceededError, NotRetryableError, type ResilientAgent, createResilientFetch, resilience } from '../../src/index.js';
 import { errorCode } from '../../src/policy/failure.js';
-import { type Pod, type PodBehaviour, answerOk } from '../support/pods.js';
+import { type Pod, type PodBehaviour, answerOk } from '@ridethrough/testbed';
 import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_081;
@@ -338,7 +338,8 @@ describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeo
     // A takes the first request and never answers; with one connection per endpoint, later requests to A queue behind it.
     const a = await pod('a', '127.0.27.20', () => {});
     const b = await pod('b', '127.0.27.21');
-    const agent = newAgent({ balancer: 'round-robin', connectionsPerEndpoint: 1, attemptTimeout: 300, dns: { reResolveInterval: 0 } });
+    // Silence detection off: this test is about the attempt timer (test/core/silent-endpoint.test.ts covers the detector).
+    const agent = newAgent({ balancer: 'round-robin', connectionsPerEndpoint: 1, attemptTimeout: 300, silentEndpoint: false, dns: { reResolveInterval: 0 } });
     const url = `http://${host}:${PORT}`;
     // The first request holds A's only connection for 5 s; the second goes to B.
     const blocker = request(`${url}/hold`, { dispatcher: agent, ridethrough: { attemptTimeout: 5_000, deadline: 6_000 } } as Parameters<typeof request>[1]);
@@ -355,8 +356,10 @@ describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeo
     await sleep(100);
     expect(a.count('POST')).toBe(0);
     expect(b.requests.filter((r) => r.method === 'POST').map((r) => r.body)).toEqual(['once']);
+    // A was ejected when the POST's attempt timed out unsent there: the GET held on it was hedged to B.
+    const held = await blocker;
+    expect(await held.body.text()).toBe('b');
     await agent.destroy();
-    await rejection(blocker);
   });
 
   it('an attemptTimeout longer than bodyTimeout holds: headers after 500 ms arrive with a 200 ms body timeout', async () => {

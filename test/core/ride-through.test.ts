@@ -19,7 +19,7 @@ import {
   steadyStream,
   type StreamResult,
 } from '../support/cluster.js';
-import type { Pod } from '../support/pods.js';
+import type { Pod } from '@ridethrough/testbed';
 
 const DNS_ADDRESS = '127.0.19.53';
 

@@ -4,7 +4,7 @@ import ky from 'ky';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResilientFetch, ResilientAgent } from '../../src/index.js';
-import { DnsServer } from '../../src/lab/dns-server.js';
+import { DnsServer } from '@ridethrough/testbed';
 
 // The client recipes of docs/recipes.md, run for real: ky and the OpenAI SDK with ridethrough's fetch,
 // against a host whose DNS answer names a dead address (nothing listens: ECONNREFUSED) before a live one.

@@ -9,10 +9,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RetryEvent, channelNames } from '../../src/events/channels.js';
 import { Cluster, recordChannel, sleep } from '../support/cluster.js';
-import { iptablesUnavailableReason } from '../support/iptables.js';
-import type { Pod } from '../support/pods.js';
+import { iptablesUnavailableReason, NatChain, type Pod } from '@ridethrough/testbed';
 import { HEALTH_NAT_CHAIN, agentFor, originStats, send } from './support/helpers.js';
-import { NatChain } from './support/nat.js';
 
 const DNS_ADDRESS = '127.0.94.53';
 const VIP = '127.0.94.100';

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { DeadlineExceededError } from '../../src/errors/errors.js';
 import { type EndpointEvent, channelNames } from '../../src/events/channels.js';
-import { type Pod, type PodBehaviour, answerOk } from '../support/pods.js';
+import { type Pod, type PodBehaviour, answerOk } from '@ridethrough/testbed';
 import { type Cluster, failures, recordChannel, steadyStream, waitFor } from '../support/cluster.js';
 import { agentFor, endpointStats, originStats, rejection, send, useCluster } from './support/helpers.js';
 
@@ -195,7 +195,8 @@ describe('balancer', () => {
     });
     c.publish('p2c.ejection.test', ['127.0.91.41', '127.0.91.42'], 30);
     const origin = `http://p2c.ejection.test:${PORT}`;
-    const agent = agentFor(c, { balancer: 'p2c' });
+    // Silence detection off: a replica 400 ms slower than its peer would be hedged away from, not balanced.
+    const agent = agentFor(c, { balancer: 'p2c', silentEndpoint: false });
     const results = await steadyStream(() => send(agent, `${origin}/`), { rate: 50, durationMs: 2_000 });
     expect(failures(results)).toEqual([]);
     // Requests queue up on the slow one, so new ones go to the fast one; round-robin would split 50/50.

@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResilienceContext } from '../../src/core/context.js';
 import { defaults, resolveOptions } from '../../src/core/options.js';
-import { parseOrigin } from '../../src/http/origin.js';
+import { parseOrigin } from '../../src/core/origin.js';
 import { ResilientAgent, type ResilienceOptions, createResilientFetch } from '../../src/index.js';
 import { Cluster } from '../support/cluster.js';
 import { agentFor, originStats, send } from './support/helpers.js';

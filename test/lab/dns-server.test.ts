@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import type { Resolver } from 'node:dns/promises';
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { DnsServer } from '../../src/lab/dns-server.js';
+import { DnsServer } from '@ridethrough/testbed';
 
 const servers: DnsServer[] = [];
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLab, type LabResult } from '../../src/lab/index.js';
+import { runLab, type LabResult } from '@ridethrough/lab';
 
 const chromiumPath = '/usr/bin/chromium';
 const hasChromium = existsSync(chromiumPath);
@@ -68,6 +68,13 @@ describe.skipIf(!hasChromium)('lab report in a real browser', () => {
       const area = await row.locator('path.ok-area').boundingBox();
       expect(area!.width).toBeGreaterThan(100);
     }
+    // The window with no reachable endpoint is shaded on every client's row, with the bound drawn in it.
+    const window = result.scenarios[0]!.windows[0]!;
+    const bands = chart.locator('rect.window-band');
+    await expect(bands.count()).resolves.toBe(2);
+    await expect(bands.first().getAttribute('data-to')).resolves.toBe(String(window.to));
+    expect((await bands.first().boundingBox())!.width).toBeGreaterThan(50);
+    expect((await chart.locator('path.bound').first().boundingBox())!.width).toBeGreaterThan(50);
     // The move and the DNS change are marked.
     await expect(chart.locator('g.event').count()).resolves.toBe(2);
     await expect(chart.locator('g.event text').allTextContents()).resolves.toEqual([expect.stringMatching(/^pod moved/), expect.stringMatching(/^DNS updated/)]);

@@ -7,10 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DnsResolutionError } from '../../src/errors/errors.js';
 import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
-import { DnsServer } from '../../src/lab/dns-server.js';
+import { DnsServer } from '@ridethrough/testbed';
+import { ResilienceContext } from '../../src/core/context.js';
 import { DnsCache } from '../../src/resolve/dns-cache.js';
 import type { DnsOptions } from '../../src/resolve/dns-options.js';
 import { type ChannelRecorder, recordChannel } from '../support/cluster.js';
@@ -187,7 +190,7 @@ describe('DNS outages', () => {
 
     server.pause();
     await sleep(250);
-    // Just expired: the previous answer is used at once if DNS is slow (within ~100 ms), and the refresh goes on.
+    // Just expired: the previous answer is used at once if DNS is slow (after 25 ms), and the refresh goes on.
     expect(addresses(await c.resolve('outage.test'))).toEqual(['127.0.8.9', '127.0.8.10']);
     await c.pending('outage.test')?.catch(() => {});
     const served = await c.resolve('outage.test');
@@ -195,9 +198,12 @@ describe('DNS outages', () => {
     expect(addresses(served)).toEqual(['127.0.8.9', '127.0.8.10']);
     expect(served.fetchedAt).toBe(good.fetchedAt);
     expect(server.queryCount('outage.test')).toBeGreaterThanOrEqual(2);
-    expect(stale.events).toHaveLength(1);
-    expect(stale.events[0]!.message).toMatchObject({ hostname: 'outage.test', addresses: ['127.0.8.9', '127.0.8.10'], error: 'ETIMEOUT' });
-    expect(stale.events[0]!.message.ageMs).toBeGreaterThanOrEqual(250);
+    // First the refresh was slow (the previous answer served while it ran), then it failed.
+    expect(stale.events.map((e) => e.message.refreshing)).toEqual([true, undefined]);
+    for (const e of stale.events) {
+      expect(e.message).toMatchObject({ hostname: 'outage.test', addresses: ['127.0.8.9', '127.0.8.10'], error: 'ETIMEOUT' });
+      expect(e.message.ageMs).toBeGreaterThanOrEqual(250);
+    }
 
     // Known to be failing: later calls get the stale answer at once (refreshing in the background).
     const t = performance.now();
@@ -233,7 +239,8 @@ describe('DNS outages', () => {
     await c.resolve('refused.test');
     await c.pending('refused.test')?.catch(() => {});
     expect(await c.resolve('refused.test')).toMatchObject({ stale: true });
-    expect(stale.events.map((e) => [e.message.hostname, e.message.error])).toEqual([
+    const failed = stale.events.filter((e) => !e.message.refreshing);
+    expect(failed.map((e) => [e.message.hostname, e.message.error])).toEqual([
       ['servfail.test', 'ESERVFAIL'],
       ['refused.test', 'EREFUSED'],
     ]);
@@ -272,6 +279,162 @@ describe('DNS outages', () => {
     const err = await rejection(p);
     expect(err.dnsCode).toBe('ECANCELLED');
     expect(performance.now() - t).toBeLessThan(1_000);
+  });
+});
+
+describe('failing DNS: bounded queries', () => {
+  it('a name never resolved whose DNS answers SERVFAIL: one query per failure hold, however many resolve it', async () => {
+    server.setMode('servfail');
+    const c = cache({ family: 0 });
+    const resolves = record<ResolveEvent>(channelNames.resolve);
+
+    // A burst: one shared query (A and AAAA), one typed error for everyone.
+    const burst = await Promise.all(Array.from({ length: 100 }, () => rejection(c.resolve('failing.test'))));
+    expect(new Set(burst).size).toBe(1);
+    expect(burst[0]).toMatchObject({ dnsCode: 'ESERVFAIL', retryable: true });
+    expect(server.queryCount('failing.test')).toBe(2);
+
+    // Requests right after (a retry loop): the failure is cached, no query.
+    for (let i = 0; i < 100; i++) expect(await rejection(c.resolve('failing.test'))).toBe(burst[0]);
+    expect(server.queryCount('failing.test')).toBe(2);
+    expect(c.peek('failing.test')).toBeUndefined();
+
+    // Past the hold (1–1.25 s): one query again.
+    await sleep(1_300);
+    const again = await rejection(c.resolve('failing.test'));
+    expect(again).not.toBe(burst[0]);
+    expect(server.queryCount('failing.test')).toBe(4);
+    expect(resolves.events.map((e) => e.message.error)).toEqual(['ESERVFAIL', 'ESERVFAIL']);
+  });
+
+  it('a silent DNS (timeouts) is held the same way', async () => {
+    server.pause();
+    const c = cache({ timeout: 100, tries: 1 });
+    const first = await rejection(c.resolve('silent.test'));
+    expect(first).toMatchObject({ dnsCode: 'ETIMEOUT', retryable: true });
+    expect(server.queryCount('silent.test')).toBe(1);
+    for (let i = 0; i < 50; i++) expect(await rejection(c.resolve('silent.test'))).toBe(first);
+    expect(server.queryCount('silent.test')).toBe(1);
+  });
+
+  it('reportFailure does not re-query a name in its failure hold; the stale answer is served meanwhile', async () => {
+    server.setRecords('held.test', { a: ['127.0.8.70'] });
+    const c = cache({ maxTtl: 100, minTtl: 100, reResolveInterval: 0 });
+    await c.resolve('held.test');
+    server.setMode('servfail');
+    await sleep(150);
+    await c.resolve('held.test');
+    await c.pending('held.test')?.catch(() => {});
+    expect(await c.resolve('held.test')).toMatchObject({ stale: true });
+    expect(server.queryCount('held.test')).toBe(2);
+    for (let i = 0; i < 20; i++) expect(c.reportFailure('held.test')).toBeUndefined();
+    expect(server.queryCount('held.test')).toBe(2);
+  });
+});
+
+describe('stale-while-revalidate', () => {
+  it('a slow refresh: the previous answer is served at once once the refresh is slow, and the changed answer from when it lands', async () => {
+    server.setRecords('swr.test', { a: ['127.0.8.40'] });
+    // A query timeout above the server's delay: the slow answer is awaited, not retried.
+    const c = cache({ maxTtl: 200, minTtl: 100, timeout: 5_000, tries: 1 });
+    const stale = record<StaleEvent>(channelNames.stale);
+    const first = await c.resolve('swr.test');
+    server.setRecords('swr.test', { a: ['127.0.8.41'] });
+    server.setDelay(800);
+    await sleep(250);
+
+    // Expired: the refresh is slower than the grace, so the previous answer is served and the refresh goes on.
+    expect(await c.resolve('swr.test')).toBe(first);
+    const refresh = c.pending('swr.test');
+    expect(refresh).toBeDefined();
+    // From then on the previous answer comes before the refresh lands: no request waits for it.
+    for (let i = 0; i < 20; i++) {
+      const winner = await Promise.race([c.resolve('swr.test').then((a) => (a === first ? 'previous' : 'other')), refresh!.then(() => 'refresh')]);
+      expect(winner).toBe('previous');
+    }
+    expect(c.pending('swr.test')).toBe(refresh);
+    expect(server.queryCount('swr.test')).toBe(2);
+    expect(stale.events).toHaveLength(1);
+    expect(stale.events[0]!.message).toMatchObject({ hostname: 'swr.test', addresses: ['127.0.8.40'], error: 'ETIMEOUT', refreshing: true });
+
+    // The refresh lands: its (changed) answer is used at once.
+    expect(addresses(await refresh!)).toEqual(['127.0.8.41']);
+    const latest = await c.resolve('swr.test');
+    expect(addresses(latest)).toEqual(['127.0.8.41']);
+    expect(latest.stale).toBe(false);
+    expect(server.queryCount('swr.test')).toBe(2);
+    expect(stale.events).toHaveLength(1);
+  });
+
+  it('a refresh that answers within the grace is what the caller gets: no stale answer, no stale event', async () => {
+    server.setRecords('quick.test', { a: ['127.0.8.42'] });
+    const c = cache({ maxTtl: 100, minTtl: 100 });
+    const stale = record<StaleEvent>(channelNames.stale);
+    await c.resolve('quick.test');
+    server.setRecords('quick.test', { a: ['127.0.8.43'] });
+    await sleep(150);
+    expect(addresses(await c.resolve('quick.test'))).toEqual(['127.0.8.43']);
+    expect(stale.events).toEqual([]);
+  });
+});
+
+describe('revalidate', () => {
+  it('queries at once, bypassing the TTL and reResolveInterval; joins a query in flight', async () => {
+    server.setRecords('reval.test', { a: ['127.0.8.44'], ttl: 30 });
+    const c = cache({ maxTtl: 30_000, reResolveInterval: 60_000 });
+    const resolves = record<ResolveEvent>(channelNames.resolve);
+    await c.resolve('reval.test');
+    server.setRecords('reval.test', { a: ['127.0.8.45'], ttl: 30 });
+
+    const p = c.revalidate('reval.test');
+    expect(p).toBeDefined();
+    expect(c.revalidate('REVAL.test')).toBe(p);
+    expect(c.pending('reval.test')).toBe(p);
+    expect(c.reportFailure('reval.test')).toBe(p);
+    expect(addresses(await p!)).toEqual(['127.0.8.45']);
+    expect(addresses(await c.resolve('reval.test'))).toEqual(['127.0.8.45']);
+    expect(server.queryCount('reval.test')).toBe(2);
+
+    // reportFailure is rate-limited; revalidate is not (its caller is).
+    expect(c.reportFailure('reval.test')).toBeUndefined();
+    await c.revalidate('reval.test');
+    expect(server.queryCount('reval.test')).toBe(3);
+    expect(resolves.events.map((e) => e.message.trigger)).toEqual(['miss', 'failure', 'failure']);
+  });
+
+  it('on DNS failure serves the last good answer (stale); on a failing name queries despite the hold, with a typed error', async () => {
+    server.setRecords('reval-stale.test', { a: ['127.0.8.46'] });
+    const c = cache();
+    const good = await c.resolve('reval-stale.test');
+    server.setMode('servfail');
+    const served = await c.revalidate('reval-stale.test')!;
+    expect(served).toMatchObject({ stale: true, fetchedAt: good.fetchedAt });
+    expect(addresses(served)).toEqual(['127.0.8.46']);
+    expect(await c.resolve('reval-stale.test')).toBe(served);
+
+    const failed = await rejection(c.resolve('reval-cold.test'));
+    expect(server.queryCount('reval-cold.test')).toBe(1);
+    const again = await rejection(c.revalidate('reval-cold.test')!);
+    expect(again).not.toBe(failed);
+    expect(again).toMatchObject({ dnsCode: 'ESERVFAIL', retryable: true });
+    expect(server.queryCount('reval-cold.test')).toBe(2);
+  });
+
+  it('returns undefined, without throwing, for IP literals, hosts-file names, unknown names and a closed cache', async () => {
+    const hosts = join(tmp, 'hosts-revalidate');
+    writeFileSync(hosts, '127.0.8.47 fixed-reval.test\n');
+    server.setRecords('reval-closed.test', { a: ['127.0.8.48'] });
+    const c = cache({ hostsFile: hosts });
+    await c.resolve('127.0.8.49');
+    await c.resolve('fixed-reval.test');
+    await c.resolve('reval-closed.test');
+    expect(c.revalidate('127.0.8.49')).toBeUndefined();
+    expect(c.revalidate('fixed-reval.test')).toBeUndefined();
+    expect(c.revalidate('never-asked.test')).toBeUndefined();
+    expect(c.revalidate(undefined as unknown as string)).toBeUndefined();
+    c.close();
+    expect(c.revalidate('reval-closed.test')).toBeUndefined();
+    expect(server.queryCount()).toBe(1);
   });
 });
 
@@ -453,6 +616,54 @@ describe('bounds and validation', () => {
     expect(server.queryCount('lru-a.test')).toBe(1);
   });
 
+  it('maxHosts: 1e6 allocates nothing up front, in the DNS cache and the per-origin state', () => {
+    // Collect first, so the deltas measure what construction keeps, not garbage collected meanwhile.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const retained = (): number => {
+      gc();
+      const m = process.memoryUsage();
+      return m.heapUsed + m.arrayBuffers;
+    };
+    const dns = { servers: [server.server], search: [], hostsFile: false as const, maxHosts: 1_000_000 };
+    const before = retained();
+    const kept = Array.from({ length: 4 }, () => cache(dns));
+    const afterCaches = retained();
+    const contexts = Array.from({ length: 4 }, () => new ResilienceContext({ dns }));
+    const afterContexts = retained();
+    for (const ctx of contexts) ctx.close();
+    // A preallocated million-slot LRU keeps about 28 MB; four of each would be over 100 MB.
+    expect(afterCaches - before).toBeLessThan(4 * 1024 * 1024);
+    expect(afterContexts - afterCaches).toBeLessThan(4 * 1024 * 1024);
+    expect(kept).toHaveLength(4);
+  });
+
+  it('accepts every value in the documented ranges (a fractional timeout is rounded for c-ares)', async () => {
+    server.setRecords('fraction.test', { a: ['127.0.8.55'] });
+    expect(addresses(await cache({ timeout: 500.5 }).resolve('fraction.test'))).toEqual(['127.0.8.55']);
+    const edges: DnsOptions[] = [
+      { timeout: 1 },
+      { timeout: 1.2 },
+      { timeout: 60_000 },
+      { timeout: 59_999.9 },
+      { tries: 1 },
+      { tries: 10 },
+      { maxTtl: 86_400_000, minTtl: 86_400_000 },
+      { maxTtl: 0.5, minTtl: 0.25 },
+      { staleTtl: 0 },
+      { staleTtl: 1.5 },
+      { negativeTtl: 86_400_000 },
+      { reResolveInterval: 0 },
+      { reResolveInterval: 60_000 },
+      { maxHosts: 1 },
+      { ndots: 15 },
+      { family: 0 },
+      { family: 4 },
+      { servers: ['127.0.0.1:1', '127.0.0.1:65535', '[::1]:65535'] },
+    ];
+    for (const ok of edges) expect(() => cache(ok), JSON.stringify(ok)).not.toThrow();
+  });
+
   it('rejects invalid options with errors that name the option', () => {
     const bad: [DnsOptions, ErrorConstructor | RangeErrorConstructor | TypeErrorConstructor, RegExp][] = [
       [{ maxTtl: -1 }, RangeError, /"dns\.maxTtl"/],
@@ -468,6 +679,9 @@ describe('bounds and validation', () => {
       [{ ndots: 16 }, RangeError, /"dns\.ndots"/],
       [{ servers: ['not-an-ip'] }, TypeError, /"dns\.servers"/],
       [{ servers: ['127.0.0.1:70000'] }, TypeError, /"dns\.servers"/],
+      [{ servers: ['127.0.0.1:0'] }, TypeError, /"dns\.servers"/],
+      [{ servers: ['[::1]:0'] }, TypeError, /"dns\.servers"/],
+      [{ timeout: 60_000.5 }, RangeError, /"dns\.timeout"/],
       [{ servers: '127.0.0.1' as unknown as string[] }, TypeError, /"dns\.servers"/],
       [{ search: [''] }, TypeError, /"dns\.search"/],
       [{ resolvConf: 42 as unknown as string }, TypeError, /"dns\.resolvConf"/],

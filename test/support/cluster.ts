@@ -1,8 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DnsServer } from '../../src/lab/dns-server.js';
+import { DnsServer, Pod, type PodBehaviour } from '@ridethrough/testbed';
 import type { DnsOptions } from '../../src/resolve/dns-options.js';
-import { Pod, type PodBehaviour } from './pods.js';
 
 export { sleep };
 

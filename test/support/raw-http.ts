@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import { LoopbackServer } from './loopback-server.js';
+import { LoopbackServer } from '@ridethrough/testbed';
 
 /** The request line and headers of one HTTP/1.1 request, as {@link parseRequestHead} read them. */
 export interface RequestHead {

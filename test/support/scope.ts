@@ -1,10 +1,9 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ResilientAgent, type ResilienceOptions, type RetryEvent, channelNames } from '../../src/index.js';
-import { DnsServer } from '../../src/lab/dns-server.js';
+import { DnsServer, type Pod, type PodBehaviour, startPod } from '@ridethrough/testbed';
 import type { DnsOptions } from '../../src/resolve/dns-options.js';
 import { subscribeChannel } from './cluster.js';
 import { type FaultServer, type FaultServerOptions, startFaultServer } from './fault-server.js';
-import { type Pod, type PodBehaviour, startPod } from './pods.js';
 
 /** Options of {@link useScope}. */
 export interface ScopeOptions {

@@ -11,7 +11,7 @@ import { channelNames, type EndpointEvent, type RetryEvent } from '../../src/eve
 import { createLookup } from '../../src/tcp/lookup.js';
 import { resilientConnect } from '../../src/tcp/resilient-connect.js';
 import { Cluster, recordChannel, sleep } from '../support/cluster.js';
-import { IptablesChain, iptablesUnavailableReason } from '../support/iptables.js';
+import { IptablesChain, iptablesUnavailableReason } from '@ridethrough/testbed';
 import { freePort, rejection, startEcho } from './support.js';
 
 const DNS_ADDRESS = '127.0.41.53';

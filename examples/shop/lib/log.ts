@@ -69,6 +69,8 @@ const eventLevels: Record<keyof typeof channelNames, LogLevelName> = {
   giveUp: 'error',
   breaker: 'warn',
   hedge: 'debug',
+  wait: 'debug',
+  release: 'info',
 };
 
 /**

@@ -1,0 +1,32 @@
+/**
+ * `ridethrough`: the library, through its public entry, with its defaults.
+ * @module
+ */
+import { ResilientAgent, createResilientFetch } from 'ridethrough';
+import type { ClientDefinition, LabClient } from './types.js';
+
+/** ridethrough's `createResilientFetch` over a `ResilientAgent`, defaults only. */
+export const ridethroughClient: ClientDefinition = {
+  name: 'ridethrough',
+  description:
+    'ridethrough with its defaults: createResilientFetch() over a ResilientAgent (10 s deadline, 1 s connect timeout, 5 s attempt timeout, jittered retries on another endpoint, per-IP pools and ejection; a POST that may have reached the server is never re-sent).',
+  resolution:
+    "Its own DNS cache (c-ares, record TTLs capped at 5 s, re-resolution when an address fails, last good answer served while DNS is down), given dns: { servers: [lab DNS], search: [] }.",
+  async load() {
+    return (env) => {
+      const agent = new ResilientAgent({ dns: { servers: [env.dnsServer], search: [] } });
+      const fetch = createResilientFetch({ agent });
+      const client: LabClient = {
+        async send(req) {
+          const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal });
+          await res.text();
+          return { status: res.status, pod: res.headers.get('x-pod') ?? undefined };
+        },
+        async close() {
+          await agent.destroy().catch(() => {});
+        },
+      };
+      return client;
+    };
+  },
+};
