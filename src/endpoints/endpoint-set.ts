@@ -205,8 +205,14 @@ export class EndpointSet {
       limit ??= threshold();
       if (!isSilent(now, oldest.startedAt, e.lastAnsweredAt, this.peerLastAnswered(e), limit)) continue;
       const wall = Date.now();
-      if (!e.isEjected(wall) && this.mayEject(wall)) this.eject(e, 'silent', wall);
-      else e.notifyLost('silent');
+      if (!e.isEjected(wall) && this.mayEject(wall)) {
+        // A failure of its own: the attempts it moves or hedges end abandoned, not failed.
+        e.failures++;
+        e.consecutiveFailures++;
+        this.eject(e, 'silent', wall);
+      } else {
+        e.notifyLost('silent');
+      }
     }
     return busy;
   }

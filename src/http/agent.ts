@@ -6,7 +6,7 @@ import { type OriginStats, ResilienceContext } from '../core/context.js';
 import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
 import { type AttemptTransport, type FlowExtras, RequestFlow, type ResilientDispatchOptions, undiciHeadersTimeout } from './request-flow.js';
 import { checkDispatchEnvelope, checkDispatchOptions, checkDispatchOrigin } from './dispatch-options.js';
-import { endpointConnect, splitAgentOptions, type UndiciAgentOptions, type UndiciSettings } from './undici-options.js';
+import { endpointConnect, preciseConnector, splitAgentOptions, type UndiciAgentOptions, type UndiciSettings } from './undici-options.js';
 import { H2WebSocketFallback } from './h2-websocket.js';
 
 export type { UndiciAgentOptions };
@@ -326,7 +326,7 @@ export class ResilientAgent extends Dispatcher {
     const pool = u.factory(`${origin.protocol}//${origin.host}`, {
       ...u.poolOptions,
       ...(http1 ? { allowH2: false } : undefined),
-      connect: endpointConnect(u.connect, origin.protocol === 'https:' ? o.tls : undefined, o.connectTimeout, address, family),
+      connect: precise(endpointConnect(u.connect, origin.protocol === 'https:' ? o.tls : undefined, o.connectTimeout, address, family), u.poolOptions, http1, o.connectTimeout),
       keepAliveTimeout: o.keepAliveTimeout,
       keepAliveMaxTimeout: keepAliveMaxTimeout ?? Math.max(o.keepAliveTimeout, 600_000),
       connections: o.connectionsPerEndpoint ?? null,
@@ -336,10 +336,10 @@ export class ResilientAgent extends Dispatcher {
       bodyTimeout: o.bodyTimeout,
     });
     // undici's Agent re-emits its pools' events with itself first among the targets.
-    pool.on('connect', (url, targets) => this.emit('connect', url, [this, ...targets]));
-    pool.on('disconnect', (url, targets, err) => this.emit('disconnect', url, [this, ...targets], err));
-    pool.on('connectionError', (url, targets, err) => this.emit('connectionError', url, [this, ...targets], err));
-    pool.on('drain', (url) => this.emit('drain', url));
+    const events = this as unknown as NodeJS.EventEmitter;
+    for (const name of ['connect', 'disconnect', 'connectionError', 'drain']) {
+      (pool as unknown as NodeJS.EventEmitter).on(name, (url: URL, targets: readonly Dispatcher[] = [], ...rest: unknown[]) => events.emit(name, url, [this, ...targets], ...rest));
+    }
     if (temporary) return pool;
     this.pools.add(pool);
     const originPools = this.originPools;
@@ -438,4 +438,9 @@ export class ResilientView extends Dispatcher {
     }
     return Promise.resolve();
   }
+}
+
+/** A `connect` given as options becomes undici's connector with ridethrough's precise timer; a caller's function stays as it is. */
+function precise(connect: ReturnType<typeof endpointConnect>, poolOptions: Readonly<Record<string, unknown>>, http1: boolean, timeoutMs: number): ReturnType<typeof endpointConnect> {
+  return typeof connect === 'function' ? connect : preciseConnector(connect, poolOptions, http1, timeoutMs);
 }

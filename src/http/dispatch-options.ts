@@ -1,14 +1,13 @@
-import { type Dispatcher, FormData as UndiciFormData, errors } from 'undici';
-
 /**
  * The checks undici makes on a request's dispatch options (`DispatcherBase.dispatch`, `Agent`'s origin
  * check, the `Request` constructor, `assertRequestHandler`), in undici's order and with undici's error
  * classes and messages, so a dispatcher that validates at its entry fails an invalid request exactly as
- * undici's Agent does, before any DNS query or connection.
- *
- * It runs on every request: written as plain comparisons, no allocation on the common path.
+ * undici's Agent does, before any DNS query or connection. It runs on every request: plain comparisons,
+ * caches for what repeats (origins, header names and values), no allocation on the common path.
  * @internal
+ * @module
  */
+import { type Dispatcher, FormData as UndiciFormData, errors } from 'undici';
 
 const { InvalidArgumentError, NotSupportedError } = errors;
 

@@ -1,7 +1,7 @@
 import type { LookupAddress, LookupAllOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { Agent, type Dispatcher, type buildConnector, Client, Pool } from 'undici';
+import { Agent, type Dispatcher, buildConnector, Client, errors, Pool } from 'undici';
 import { type ResilienceOptions, resolveOptions } from '../core/options.js';
 
 /**
@@ -24,7 +24,7 @@ const undiciKeys = new Set([
   'useMilo', 'webSocket', 'h2Options', 'eventSource', 'interceptors',
 ]);
 
-/** Keys both undici and ridethrough define: validated by undici (the pools get them) and then by ridethrough's ranges. */
+/** Keys both undici and ridethrough define: ridethrough's ranges first, then undici's checks (the pools get them too). */
 const sharedKeys = new Set(['connectTimeout', 'bodyTimeout', 'keepAliveTimeout', 'tls']);
 
 /** Connector options that are not TLS settings (what is left of a `connect` object is ridethrough's `tls`). */
@@ -175,4 +175,35 @@ export function endpointConnect(
     return (opts, callback) => given({ ...opts, hostname: address }, callback);
   }
   return { ...given, ...tls, timeout, lookup: pinnedLookup(address, family) } as buildConnector.BuildOptions;
+}
+
+/**
+ * The connector undici's Pool would build from `connect` options and its own pool options, with a
+ * connect timer of ridethrough's own: undici's is on its coarse timer wheel (a 1 s timeout fires after
+ * 1–1.5 s, a 250 ms one after about 1 s), and `connectTimeout` is how fast a dead node is seen.
+ * @param poolOptions - the pool options the connector would see (TLS session cache, HTTP/2, socket path, family selection)
+ * @param http1 - HTTP/1.1 only
+ */
+export function preciseConnector(connect: buildConnector.BuildOptions, poolOptions: Readonly<Record<string, unknown>>, http1: boolean, timeoutMs: number): buildConnector.connector {
+  const p = poolOptions;
+  const build = buildConnector({
+    maxCachedSessions: p.maxCachedSessions as number | undefined,
+    allowH2: http1 ? false : (p.allowH2 as boolean | undefined),
+    useH2c: p.useH2c as boolean | undefined,
+    socketPath: p.socketPath as string | undefined,
+    ...(typeof p.autoSelectFamily === 'boolean' ? { autoSelectFamily: p.autoSelectFamily, autoSelectFamilyAttemptTimeout: p.autoSelectFamilyAttemptTimeout as number | undefined } : undefined),
+    ...connect,
+    timeout: 0,
+  } as unknown as buildConnector.BuildOptions) as unknown as (options: buildConnector.Options, callback: buildConnector.Callback) => { destroy(err: Error): void } | undefined;
+  return (options, callback) => {
+    let timer: NodeJS.Timeout | undefined;
+    const socket = build(options, (...args) => {
+      clearTimeout(timer);
+      callback(...args);
+    });
+    if (timeoutMs > 0 && socket !== undefined) {
+      // The socket's error event reaches the callback above with this error.
+      timer = setTimeout(() => socket.destroy(new errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${options.hostname}:${options.port}, timeout: ${timeoutMs}ms)`)), timeoutMs);
+    }
+  };
 }

@@ -299,8 +299,7 @@ describe('connection options reach every endpoint pool', () => {
 
   it('socketPath: every request goes to the Unix socket', async () => {
     const path = `/tmp/rt-compat-${process.pid}.sock`;
-    const s = await server({ address: HTTP, protocol: 'http', socketPath: path });
-    void s;
+    await server({ address: HTTP, protocol: 'http', socketPath: path });
     const r = await both({ ...base(), socketPath: path }, async (d) => ((await get(d, `http://${HTTP}:1/echo`)).body as { url: string }).url);
     expect(r.undici).toEqual({ ok: true, value: '/echo' });
     expect(r.ridethrough).toEqual(r.undici);

@@ -140,18 +140,20 @@ describe('ResilientAgent only: one-shot bodies still ride through a refused endp
     it(name, async () => {
       const live = await server({ address: '127.0.152.5', protocol: 'http' });
       const port = new URL(live.origin).port;
-      // Only 127.0.152.6 (nothing listens there) at first; the live address joins a moment later.
+      // Only 127.0.152.6 (nothing listens there) at first.
       dns.setRecords('oneshot.compat.test', { a: ['127.0.152.6'] });
-      const agent = make('ridethrough', { ...base(), backoff: { base: 5, cap: 20 } });
+      const agent = make('ridethrough', { ...base(), dns: { ...base().dns, reResolveInterval: 0 }, backoff: { base: 5, cap: 20 } });
       defer(() => agent.destroy());
+      // The first refusal "moves the pod": DNS lists the live address from then on.
       const refusals: string[] = [];
       const onRetry = (m: unknown): void => {
         const e = m as RetryEvent;
-        if (e.reason === 'ECONNREFUSED') refusals.push(String(e.address));
+        if (e.reason !== 'ECONNREFUSED') return;
+        refusals.push(String(e.address));
+        dns.setRecords('oneshot.compat.test', { a: ['127.0.152.6', '127.0.152.5'] });
       };
       diagnosticsChannel.subscribe(channelNames.retry, onRetry);
       defer(() => diagnosticsChannel.unsubscribe(channelNames.retry, onRetry));
-      setTimeout(() => dns.setRecords('oneshot.compat.test', { a: ['127.0.152.6', '127.0.152.5'] }), 50);
       const seen = await get(agent, `http://oneshot.compat.test:${port}/echo`, { method: 'POST', body: body() as unknown as string });
       expect(seen.status).toBe(200);
       expect(JSON.stringify(seen.body)).toMatch(/never read|file content/);

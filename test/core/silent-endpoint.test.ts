@@ -118,7 +118,7 @@ describe.skipIf(skipReason !== undefined)('a single replica whose node dies (ipt
       post.catch(() => {});
       const gets = [0, 1, 2, 3].map(() => request(url, { dispatcher: agent }).then(async (r) => ({ status: r.statusCode, body: await r.body.text(), ms: performance.now() - started })));
       // The connect timeout ejects the old address; a little later the replacement is published.
-      await sleep(1_300);
+      await sleep(600);
       expect(ejected.some((e) => e.address === '127.0.46.10')).toBe(true);
       await pod('new', '127.0.46.11');
       dns.setRecords(host, { a: ['127.0.46.11'], ttl: 30 });
@@ -130,6 +130,22 @@ describe.skipIf(skipReason !== undefined)('a single replica whose node dies (ipt
       const err = await rejection(post);
       expect(err).toBeInstanceOf(NotRetryableError);
       expect(old.count('POST')).toBe(0);
+    } finally {
+      fw.flush();
+    }
+  });
+
+  it('connectTimeout is the connect timeout you get: a 250 ms one fires at about 250 ms, not on undici\'s coarse timer (about 1 s)', async () => {
+    const host = 'connect-timer.silent.test';
+    dns.setRecords(host, { a: ['127.0.46.12'], ttl: 30 });
+    fw.drop('127.0.46.12');
+    try {
+      const agent = newAgent({ connectTimeout: 250, deadline: 2_000, maxAttempts: 2 });
+      const err = await rejection(request(`http://${host}:${PORT}/`, { dispatcher: agent }));
+      const attempts = (err as { attempts: { code?: string; durationMs: number }[] }).attempts;
+      expect(attempts[0]).toMatchObject({ code: 'UND_ERR_CONNECT_TIMEOUT' });
+      expect(attempts[0]!.durationMs).toBeGreaterThanOrEqual(240);
+      expect(attempts[0]!.durationMs).toBeLessThan(700);
     } finally {
       fw.flush();
     }

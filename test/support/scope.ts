@@ -74,7 +74,8 @@ export class TestScope {
   /** A {@link ResilientAgent} resolving through {@link dnsOptions} (merged with `options.dns`); closed after the test. */
   readonly agent = (options: ResilienceOptions = {}): ResilientAgent => {
     const agent = new ResilientAgent({ ...options, dns: this.dnsOptions(options.dns) });
-    this.defer(() => agent.close());
+    // As with undici's Agent, closing one the test destroyed is an error: only close what is still open.
+    this.defer(() => (agent.destroyed || agent.closed ? undefined : agent.close()));
     return agent;
   };
 

@@ -1,0 +1,126 @@
+/** One host's endpoints on their own: selection, the waiting room's triggers and silence detection, no sockets. */
+import { describe, expect, it } from 'vitest';
+import type { InFlightAttempt } from '../../src/endpoints/endpoint.js';
+import { EndpointSet, type EndpointSetSettings } from '../../src/endpoints/endpoint-set.js';
+import type { WakeReason } from '../../src/endpoints/waiting-room.js';
+import type { DnsAnswer } from '../../src/resolve/dns-cache.js';
+
+const settings: EndpointSetSettings = {
+  ejection: { baseTime: 10_000, maxTime: 120_000, maxPercent: 50, consecutiveFailures: 5 },
+  balancer: 'round-robin',
+  reResolveWhileWaiting: 10_000,
+};
+
+function answer(...addresses: string[]): DnsAnswer {
+  return { hostname: 'h', addresses: addresses.map((address) => ({ address, family: 4 })), source: 'dns', fetchedAt: 0, expiresAt: Infinity, stale: false };
+}
+
+function setOf(...addresses: string[]): EndpointSet {
+  const set = new EndpointSet('h', settings, () => {});
+  set.update(answer(...addresses));
+  return set;
+}
+
+/** An attempt in flight, as an endpoint links it. */
+function attempt(startedAt: number, lost: string[]): InFlightAttempt {
+  return { startedAt, inFlightPrev: undefined, inFlightNext: undefined, endpointLost: (reason) => lost.push(reason) };
+}
+
+describe('selection', () => {
+  it('prefers an endpoint not tried, then a healthy one but the last, then (pick only) the least bad ejected one', () => {
+    const set = setOf('a', 'b');
+    const now = Date.now();
+    expect(set.pick(['a'], 'a', now)?.address.address).toBe('b');
+    expect(set.pickUntried(['a', 'b'], now)).toBeUndefined();
+    expect(set.pickUsable(['a', 'b'], 'a', now)?.address.address).toBe('b');
+    set.failed(set.endpoints.get('a')!, 'connect', 'ECONNREFUSED', now);
+    set.failed(set.endpoints.get('b')!, 'connect', 'ECONNREFUSED', now);
+    expect(set.pickUsable(['a', 'b'], 'b', now)).toBeUndefined();
+    expect(set.pick(['a', 'b'], 'b', now)?.address.address).toBe('a');
+  });
+
+  it('round-robin over the endpoints for first attempts', () => {
+    const set = setOf('a', 'b', 'c');
+    expect([1, 2, 3, 4, 5, 6].map(() => set.pickFirst()!.address.address)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+});
+
+describe('what releases the waiting room', () => {
+  function parked(set: EndpointSet): WakeReason[] {
+    const woken: WakeReason[] = [];
+    set.park({ wake: (r) => woken.push(r) });
+    return woken;
+  }
+
+  it('a DNS answer that adds an address; not one that only keeps or removes addresses', () => {
+    const set = setOf('a', 'b');
+    const woken = parked(set);
+    set.update(answer('a'));
+    set.update(answer('a', 'b'));
+    expect(woken).toEqual(['dns']);
+    set.room.close();
+  });
+
+  it('a success of an endpoint that had been failing; not a success of a healthy one', () => {
+    const set = setOf('a', 'b');
+    const woken = parked(set);
+    set.succeeded(set.endpoints.get('b')!);
+    expect(woken).toEqual([]);
+    set.failed(set.endpoints.get('a')!, 'connect', 'ECONNREFUSED', Date.now());
+    set.succeeded(set.endpoints.get('a')!);
+    expect(woken).toEqual(['restored']);
+    expect(set.endpoints.get('a')!.isEjected(Date.now())).toBe(false);
+    set.room.close();
+  });
+});
+
+describe('silence', () => {
+  it('an endpoint whose oldest attempt waited past the threshold while a peer answered is ejected as silent, and its attempts are told', () => {
+    const set = setOf('a', 'b', 'c');
+    const [a, b] = [set.endpoints.get('a')!, set.endpoints.get('b')!];
+    const lost: string[] = [];
+    a.link(attempt(100, lost));
+    a.link(attempt(150, lost));
+    b.lastAnsweredAt = 200;
+    // Not old enough yet.
+    expect(set.checkSilence(250, () => 200)).toBe(true);
+    expect(lost).toEqual([]);
+    expect(set.checkSilence(301, () => 200)).toBe(true);
+    expect(lost).toEqual(['silent', 'silent']);
+    expect(a.isEjected(Date.now())).toBe(true);
+    expect(a.ejectedFor).toBe('silent');
+  });
+
+  it('not when the endpoint answered since its oldest attempt started (a slow request), nor when no peer did (maybe the whole service is slow)', () => {
+    const set = setOf('a', 'b');
+    const [a, b] = [set.endpoints.get('a')!, set.endpoints.get('b')!];
+    const lost: string[] = [];
+    a.link(attempt(100, lost));
+    a.lastAnsweredAt = 120;
+    b.lastAnsweredAt = 500;
+    set.checkSilence(1_000, () => 200);
+    expect(lost).toEqual([]);
+    const c = setOf('x', 'y');
+    c.endpoints.get('x')!.link(attempt(100, lost));
+    c.endpoints.get('y')!.lastAnsweredAt = 50;
+    c.checkSilence(1_000, () => 200);
+    expect(lost).toEqual([]);
+  });
+
+  it('unlinking keeps the in-flight list in start order', () => {
+    const set = setOf('a');
+    const e = set.endpoints.get('a')!;
+    const lost: string[] = [];
+    const [x, y, z] = [attempt(1, lost), attempt(2, lost), attempt(3, lost)];
+    e.link(x);
+    e.link(y);
+    e.link(z);
+    e.unlink(x);
+    expect(e.oldest).toBe(y);
+    e.unlink(z);
+    e.unlink(z);
+    expect(e.oldest).toBe(y);
+    e.unlink(y);
+    expect(e.oldest).toBeUndefined();
+  });
+});
