@@ -1,5 +1,5 @@
 /**
- * Hot-path benchmark of ridethrough against raw undici, in one run (issues 3 and 6).
+ * Hot-path benchmark of ridethrough against raw undici, in one run.
  *
  * With no failures, compares requests per second, p50/p99 latency and client CPU per request of:
  * - raw `undici.Agent` on IP origins (the baseline every ratio is relative to);

@@ -1,6 +1,6 @@
 /**
  * The hot path's CPU cost in instructions, counted by valgrind's callgrind: a figure that does not move
- * with the machine's speed, unlike requests per second on a shared VM (issue 3).
+ * with the machine's speed, unlike requests per second on a shared VM.
  *
  * Runs bench/profile.ts once per client under `valgrind --tool=callgrind` (the benchmark server, a
  * child process, runs natively). Each run warms up, then dumps callgrind's counters twice: once around

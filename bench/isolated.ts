@@ -1,6 +1,6 @@
 /**
  * The hot path with every client alone in its own process: what an application sees when it uses
- * one client only (issue 3).
+ * one client only.
  *
  * The main benchmark (bench/hot-path.ts) interleaves the clients in one process, as the issue asks
  * ("in the same run"). There, undici's own code is shared: raw undici's calls into its pools see

@@ -52,7 +52,7 @@ export interface ResilienceOptions {
   readonly dns?: DnsOptions;
   /** Per-endpoint ejection. */
   readonly ejection?: EjectionOptions;
-  /** Idle keep-alive connections are closed after this long. Default 4000 (below Node's server default of 5000). Range: integer 1–600000. */
+  /** Idle keep-alive connections are closed after this long. Default 4000 (below Node's server default of 5000). Range 1–600000. */
   readonly keepAliveTimeout?: number;
   /** Most connections per endpoint address. Default unlimited. Range 1–65535. */
   readonly connectionsPerEndpoint?: number;
@@ -163,8 +163,7 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
   checkNumber('maxAttempts', options.maxAttempts, 1, 1000, { integer: true });
   checkNumber('connectTimeout', options.connectTimeout, 1, 600_000, { unit: 'milliseconds' });
   checkNumber('attemptTimeout', options.attemptTimeout, 1, 3_600_000, { unit: 'milliseconds' });
-  // undici takes these two in whole milliseconds, as its own Agent does.
-  checkNumber('bodyTimeout', options.bodyTimeout, 0, 3_600_000, { integer: true, unit: 'milliseconds' });
+  checkNumber('bodyTimeout', options.bodyTimeout, 0, 3_600_000, { unit: 'milliseconds' });
   checkObject('backoff', options.backoff);
   checkKnownKeys('backoff', options.backoff, ['jitter', 'base', 'cap']);
   checkOneOf('backoff.jitter', options.backoff?.jitter, ['full', 'decorrelated']);
@@ -192,7 +191,7 @@ export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions
   if (ejection.maxTime < ejection.baseTime) {
     throw new RangeError(`ridethrough: option "ejection.maxTime" must be at least ejection.baseTime (${ejection.baseTime}), got ${ejection.maxTime}`);
   }
-  checkNumber('keepAliveTimeout', options.keepAliveTimeout, 1, 600_000, { integer: true, unit: 'milliseconds' });
+  checkNumber('keepAliveTimeout', options.keepAliveTimeout, 1, 600_000, { unit: 'milliseconds' });
   checkNumber('connectionsPerEndpoint', options.connectionsPerEndpoint, 1, 65_535, { integer: true });
   checkObject('tls', options.tls);
   validateBreaker(options.breaker);

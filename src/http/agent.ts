@@ -1,11 +1,12 @@
 import { Dispatcher, errors } from 'undici';
-import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from './legacy-handler.js';
+import type { LegacyHandler } from './legacy-handler.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { validateOverrides, type RequestOverrides, type ResilienceOptions } from '../core/options.js';
 import { type OriginStats, ResilienceContext } from '../core/context.js';
 import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
-import { type AttemptTransport, type FlowExtras, RequestFlow, type ResilientDispatchOptions, undiciHeadersTimeout } from './request-flow.js';
-import { checkDispatchEnvelope, checkDispatchOptions, checkDispatchOrigin } from './dispatch-options.js';
+import { type AttemptTransport, type FlowExtras, undiciHeadersTimeout } from './request-flow.js';
+import { checkDispatchOrigin } from './dispatch-options.js';
+import { dispatchFlow } from './dispatch-entry.js';
 import { endpointConnect, preciseConnector, splitAgentOptions, type UndiciAgentOptions, type UndiciSettings } from './undici-options.js';
 import { H2WebSocketFallback } from './h2-websocket.js';
 
@@ -95,32 +96,16 @@ export class ResilientAgent extends Dispatcher {
 
   /** @internal */
   [kDispatchWith](options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler | LegacyHandler, extras: FlowExtras | undefined): boolean {
-    if (handler === null || typeof handler !== 'object') throw new InvalidArgumentError('handler must be an object');
-    const legacy = !isModernHandler(handler);
-    const modern: Dispatcher.DispatchHandler = legacy ? new LegacyHandlerAdapter(handler as LegacyHandler) : (handler as Dispatcher.DispatchHandler);
-    let flow: RequestFlow;
-    try {
-      // undici's checks, in undici's order, before any DNS query or connection.
-      checkDispatchEnvelope(options);
-      if (this.isDestroyed) throw new ClientDestroyedError();
-      if (this.isClosed) throw new ClientClosedError();
-      checkDispatchOrigin(options.origin);
-      if (this.originPools !== undefined) this.checkOrigins(options.origin!);
-      let opts = checkDispatchOptions(options, legacy ? undefined : modern);
-      // An undici 6/7 consumer (Node 22/24's WebSocket) cannot fall back from an HTTP/2 handshake: HTTP/1.1, as undici's Dispatcher1Wrapper.
-      if (legacy && opts.upgrade) opts = { ...opts, allowH2: false } as Dispatcher.DispatchOptions;
-      validateOverrides((opts as ResilientDispatchOptions).ridethrough);
-      flow = new RequestFlow(this.ctx, this.transport, opts, modern, extras);
-    } catch (err) {
-      if (typeof modern.onResponseError !== 'function') throw err;
-      modern.onResponseError(null as never, err as Error);
-      return true;
-    }
-    // Started synchronously, as undici's own dispatchers do: on a warm connection the request is on the
-    // wire before dispatch() returns.
-    flow.start();
-    return true;
+    return dispatchFlow(this.ctx, this.transport, options, handler, extras, this.checkDispatcher);
   }
+
+  /** The agent's own checks, where undici's Agent makes them: destroyed, closed, then the origin. */
+  private readonly checkDispatcher = (options: Dispatcher.DispatchOptions): void => {
+    if (this.isDestroyed) throw new ClientDestroyedError();
+    if (this.isClosed) throw new ClientClosedError();
+    checkDispatchOrigin(options.origin);
+    if (this.originPools !== undefined) this.checkOrigins(options.origin!);
+  };
 
   /**
    * A dispatcher that sends through this agent with per-request overrides, for callers that cannot pass

@@ -1,13 +1,12 @@
 import { isIP } from 'node:net';
-import { type Dispatcher, errors } from 'undici';
+import type { Dispatcher } from 'undici';
 import { withHost } from '../utils/headers.js';
-import { checkDispatchEnvelope, checkDispatchOptions, checkDispatchOrigin } from './dispatch-options.js';
+import { dispatchFlow } from './dispatch-entry.js';
 import { H2WebSocketFallback } from './h2-websocket.js';
-import { isModernHandler, type LegacyHandler, LegacyHandlerAdapter } from './legacy-handler.js';
 import { ResilienceContext } from '../core/context.js';
-import { type ResilienceOptions, validateOverrides } from '../core/options.js';
+import type { ResilienceOptions } from '../core/options.js';
 import { urlHost } from '../core/origin.js';
-import { type AttemptTransport, RequestFlow, type ResilientDispatchOptions } from './request-flow.js';
+import type { AttemptTransport } from './request-flow.js';
 
 /**
  * ridethrough as an undici interceptor, for an `Agent` you already configure:
@@ -47,27 +46,9 @@ export function resilience(options: ResilienceOptions = {}): Dispatcher.Dispatch
         dispatch(opts, handler);
       },
     };
+    // undici's checks run here, before any DNS query: the composed agent would make them only per attempt.
     return function resilientDispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-      if (handler === null || typeof handler !== 'object') throw new errors.InvalidArgumentError('handler must be an object');
-      const legacy = !isModernHandler(handler);
-      const modern = legacy ? new LegacyHandlerAdapter(handler as LegacyHandler) : handler;
-      let flow: RequestFlow;
-      try {
-        // undici's checks, in undici's order, before any DNS query (the composed agent would make them only per attempt).
-        checkDispatchEnvelope(opts);
-        checkDispatchOrigin(opts.origin);
-        let checked = checkDispatchOptions(opts, legacy ? undefined : modern);
-        // An undici 6/7 consumer cannot fall back from an HTTP/2 WebSocket handshake: HTTP/1.1, as undici's Dispatcher1Wrapper.
-        if (legacy && checked.upgrade) checked = { ...checked, allowH2: false } as Dispatcher.DispatchOptions;
-        validateOverrides((checked as ResilientDispatchOptions).ridethrough);
-        flow = new RequestFlow(ctx, transport, checked, modern);
-      } catch (err) {
-        if (typeof modern.onResponseError !== 'function') throw err;
-        modern.onResponseError(null as never, err as Error);
-        return true;
-      }
-      flow.start();
-      return true;
+      return dispatchFlow(ctx, transport, opts, handler, undefined, undefined);
     };
   };
 }

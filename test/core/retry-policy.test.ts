@@ -449,7 +449,10 @@ describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeo
     expect(elapsed).toBeLessThan(2_500);
     const e = err as DeadlineExceededError;
     expect(e.attempts.length).toBeGreaterThan(2);
-    for (const a of e.attempts) expect(a.code).toBe('ECONNREFUSED');
+    // The whole deadline is used: the last probe may still be on its way when it passes.
+    const last = e.attempts.at(-1)!;
+    for (const a of e.attempts.slice(0, -1)) expect(a.code).toBe('ECONNREFUSED');
+    expect(['ECONNREFUSED', 'RIDETHROUGH_DEADLINE_EXCEEDED']).toContain(last.code);
   });
 
   it('on the hot path a retried 503 whose body takes longer than attemptTimeout to drain is drained, not cut: the retry reuses the connection', async () => {
