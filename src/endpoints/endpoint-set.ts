@@ -154,11 +154,6 @@ export class EndpointSet {
     if (soonest !== Infinity) this.room.wakeAt(soonest);
   }
 
-  /** Records response headers from an endpoint (any status): it is not silent. */
-  answered(endpoint: Endpoint, at: number): void {
-    endpoint.lastAnsweredAt = at;
-  }
-
   /** Records a success: clears the failure streak, restores an endpoint on trial, and releases waiting requests when it had been failing. */
   succeeded(endpoint: Endpoint): void {
     const wasFailing = endpoint.consecutiveFailures !== 0;

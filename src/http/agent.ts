@@ -7,6 +7,7 @@ import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
 import { type AttemptTransport, type FlowExtras, undiciHeadersTimeout } from './request-flow.js';
 import { checkDispatchOrigin } from './dispatch-options.js';
 import { dispatchFlow } from './dispatch-entry.js';
+import { kDispatchWith, ResilientView } from './view.js';
 import { endpointConnect, preciseConnector, splitAgentOptions, type UndiciAgentOptions, type UndiciSettings } from './undici-options.js';
 import { H2WebSocketFallback } from './h2-websocket.js';
 
@@ -19,7 +20,6 @@ export type { UndiciAgentOptions };
 export interface ResilientAgentOptions extends ResilienceOptions, UndiciAgentOptions {}
 
 const { InvalidArgumentError, ClientClosedError, ClientDestroyedError, MaxOriginsReachedError } = errors;
-const kDispatchWith = Symbol('ridethrough.dispatchWith');
 const noop = (): void => {};
 
 /** undici's close/destroy callback. */
@@ -367,61 +367,6 @@ export class ResilientAgent extends Dispatcher {
       }
     }
     pool.close().catch(noop);
-  }
-}
-
-/**
- * A view of a {@link ResilientAgent} with fixed per-request extras. @internal
- */
-export class ResilientView extends Dispatcher {
-  /**
-   * @param agent - the agent requests go through
-   * @param extras - overrides and a replayable body
-   */
-  constructor(
-    private readonly agent: ResilientAgent,
-    private readonly extras: FlowExtras,
-  ) {
-    super();
-  }
-
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return this.agent[kDispatchWith](options, handler, this.extras);
-  }
-
-  /** The agent's WebSocket limits. */
-  get webSocketOptions(): { maxFragments: number; maxPayloadSize: number } {
-    return this.agent.webSocketOptions;
-  }
-
-  /** The agent's EventSource limits. */
-  get eventSourceOptions(): { maxEventSize: number } {
-    return this.agent.eventSourceOptions;
-  }
-
-  /** A view does not own connections: closing it does nothing. */
-  override close(): Promise<void>;
-  override close(callback: () => void): void;
-  override close(callback?: () => void): Promise<void> | void {
-    if (callback) {
-      queueMicrotask(callback);
-      return;
-    }
-    return Promise.resolve();
-  }
-
-  /** A view does not own connections: destroying it does nothing. */
-  override destroy(): Promise<void>;
-  override destroy(err: Error | null): Promise<void>;
-  override destroy(callback: () => void): void;
-  override destroy(err: Error | null, callback: () => void): void;
-  override destroy(errOrCallback?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
-    const cb = typeof errOrCallback === 'function' ? errOrCallback : callback;
-    if (cb) {
-      queueMicrotask(cb);
-      return;
-    }
-    return Promise.resolve();
   }
 }
 

@@ -1,6 +1,7 @@
 import { FormData as UndiciFormData, Request as UndiciRequest, fetch as undiciFetch } from 'undici';
 import { RidethroughError } from '../errors/errors.js';
-import { ResilientAgent, ResilientView } from './agent.js';
+import { ResilientAgent } from './agent.js';
+import { ResilientView } from './view.js';
 import { type RequestOverrides, type ResilienceOptions, validateOverrides } from '../core/options.js';
 
 /** The standard `RequestInit` (as Node's global `fetch` takes it) plus ridethrough's per-request overrides. */

@@ -120,14 +120,6 @@ export function breakerVerdictOf(end: RequestEnd): BreakerVerdict {
 }
 
 /**
- * How long a request that has somewhere new to go waits before its next attempt: at once after a
- * connection-level failure (the next endpoint is another pod), the backoff after a retried status.
- */
-export function nextAttemptDelay(kind: 'error' | 'status', hasUntriedEndpoint: boolean, backoffMs: number): number {
-  return kind === 'error' && hasUntriedEndpoint ? 0 : backoffMs;
-}
-
-/**
  * Whether an endpoint looks silent: its oldest attempt awaiting headers (started at `oldestStartedAt`)
  * has waited longer than `thresholdMs`, the endpoint has answered nothing since that attempt started,
  * and a peer has answered since (so the host is alive: the silence is this endpoint's).

@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { DnsResolutionError } from '../errors/errors.js';
 import { publish } from '../events/channels.js';
 import { type DnsOptions, dnsDefaults, validateDnsOptions } from './dns-options.js';
+import { queryWithSearch, type QueryResult } from './dns-query.js';
 import { readHostsFile, readResolvConf } from './system-config.js';
 
 /** One resolved address. */
@@ -54,8 +55,6 @@ interface Flight {
 }
 
 type Trigger = 'miss' | 'expired' | 'failure';
-
-const negativeCodes = new Set(['ENOTFOUND', 'ENODATA']);
 
 /** How long requests wait for the refresh of an expired answer before the previous answer is served. */
 const revalidateGraceMs = 25;
@@ -294,9 +293,9 @@ export class DnsCache {
     const started = Date.now();
     const previous = this.cache.get(key, { updateAgeOnGet: false });
     if (previous) previous.lastQueryAt = started;
-    let result: { addresses: ResolvedAddress[]; ttlMs: number } | { negative: string };
+    let result: QueryResult;
     try {
-      result = await this.queryWithSearch(key);
+      result = await queryWithSearch(this.resolver, key, this.search, this.ndots, this.family);
     } catch (err) {
       const code = errorCode(err);
       const now = Date.now();
@@ -334,51 +333,6 @@ export class DnsCache {
     this.store(key, { answer, expiresAt: now + ttlMs, staleUntil: now + ttlMs + this.staleTtl, lastQueryAt: started, known: true });
     publish('resolve', () => ({ hostname: key, addresses: result.addresses.map((a) => a.address), ttlSeconds: ttlMs / 1000, trigger, error: undefined, durationMs: now - started }));
     return answer;
-  }
-
-  /** Tries the names a pod's resolver would, in its order; the first with addresses wins. */
-  private async queryWithSearch(key: string): Promise<{ addresses: ResolvedAddress[]; ttlMs: number } | { negative: string }> {
-    let negative: string | undefined;
-    for (const name of this.candidates(key)) {
-      const r = await this.queryName(name);
-      if ('addresses' in r) return r;
-      negative = r.negative === 'ENOTFOUND' || negative === 'ENOTFOUND' ? 'ENOTFOUND' : r.negative;
-    }
-    return { negative: negative ?? 'ENOTFOUND' };
-  }
-
-  private candidates(key: string): string[] {
-    if (key.endsWith('.') || this.search.length === 0) return [key];
-    const dots = key.split('.').length - 1;
-    const searched = this.search.map((domain) => `${key}.${domain}`);
-    return dots >= this.ndots ? [key, ...searched] : [...searched, key];
-  }
-
-  /** Queries A and/or AAAA for one name. Throws the first server failure when no family answered. */
-  private async queryName(name: string): Promise<{ addresses: ResolvedAddress[]; ttlMs: number } | { negative: string }> {
-    const families: (4 | 6)[] = this.family === 0 ? [4, 6] : [this.family];
-    const settled = await Promise.allSettled(
-      families.map((f) => (f === 4 ? this.resolver.resolve4(name, { ttl: true }) : this.resolver.resolve6(name, { ttl: true }))),
-    );
-    const addresses: ResolvedAddress[] = [];
-    let ttl = Infinity;
-    let failure: unknown;
-    let negative = 'ENODATA';
-    settled.forEach((s, i) => {
-      if (s.status === 'fulfilled') {
-        for (const r of s.value) {
-          addresses.push({ address: r.address, family: families[i]! });
-          ttl = Math.min(ttl, r.ttl);
-        }
-      } else if (negativeCodes.has(errorCode(s.reason))) {
-        if (errorCode(s.reason) === 'ENOTFOUND') negative = 'ENOTFOUND';
-      } else {
-        failure ??= s.reason;
-      }
-    });
-    if (addresses.length > 0) return { addresses, ttlMs: ttl * 1000 };
-    if (failure !== undefined) throw failure;
-    return { negative };
   }
 }
 

@@ -120,36 +120,23 @@ describe('connection options reach every endpoint pool', () => {
     expect(r.ridethrough).toEqual(r.undici);
   });
 
-  it('keepAliveTimeout: 100 (the idle connection closes)', async () => {
-    // No keep-alive hint from the server (it would override the client's timeout).
-    const s = await server({ address: HTTP, protocol: 'http', keepAliveTimeout: 0 });
-    const r = await both({ ...base(), keepAliveTimeout: 100 }, async (d) => {
-      await get(d, `${s.origin}/echo`);
-      return allClosedWithin(s.log, 2_500);
+  // Each closes the idle connection within 2.5 s; the server's keep-alive hint is 0 (none) or 60 s.
+  const idleCases: [name: string, serverKeepAlive: number, options: Record<string, number>, path: string][] = [
+    ['keepAliveTimeout: 100 (the idle connection closes)', 0, { keepAliveTimeout: 100 }, '/echo'],
+    ['keepAliveMaxTimeout: 100 caps a server hint of 60 s', 60_000, { keepAliveMaxTimeout: 100 }, '/keepalive/60'],
+    ['keepAliveTimeoutThreshold: 59900 takes a 60 s hint down to 100 ms', 60_000, { keepAliveTimeoutThreshold: 59_900 }, '/keepalive/60'],
+  ];
+  for (const [name, serverKeepAlive, options, path] of idleCases) {
+    it(name, async () => {
+      const s = await server({ address: HTTP, protocol: 'http', keepAliveTimeout: serverKeepAlive });
+      const r = await both({ ...base(), ...options }, async (d) => {
+        await get(d, `${s.origin}${path}`);
+        return allClosedWithin(s.log, 2_500);
+      });
+      expect(r.undici).toEqual({ ok: true, value: true });
+      expect(r.ridethrough).toEqual(r.undici);
     });
-    expect(r.undici).toEqual({ ok: true, value: true });
-    expect(r.ridethrough).toEqual(r.undici);
-  });
-
-  it('keepAliveMaxTimeout: 100 caps a server hint of 60 s', async () => {
-    const s = await server({ address: HTTP, protocol: 'http', keepAliveTimeout: 60_000 });
-    const r = await both({ ...base(), keepAliveMaxTimeout: 100 }, async (d) => {
-      await get(d, `${s.origin}/keepalive/60`);
-      return allClosedWithin(s.log, 2_500);
-    });
-    expect(r.undici).toEqual({ ok: true, value: true });
-    expect(r.ridethrough).toEqual(r.undici);
-  });
-
-  it('keepAliveTimeoutThreshold: 59900 takes a 60 s hint down to 100 ms', async () => {
-    const s = await server({ address: HTTP, protocol: 'http', keepAliveTimeout: 60_000 });
-    const r = await both({ ...base(), keepAliveTimeoutThreshold: 59_900 }, async (d) => {
-      await get(d, `${s.origin}/keepalive/60`);
-      return allClosedWithin(s.log, 2_500);
-    });
-    expect(r.undici).toEqual({ ok: true, value: true });
-    expect(r.ridethrough).toEqual(r.undici);
-  });
+  }
 
   it('headersTimeout: 200 (a response slower than that fails with a headers timeout)', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });

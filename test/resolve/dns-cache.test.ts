@@ -9,54 +9,25 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DnsResolutionError } from '../../src/errors/errors.js';
 import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
-import { DnsServer } from '@ridethrough/testbed';
 import { ResilienceContext } from '../../src/core/context.js';
 import { DnsCache } from '../../src/resolve/dns-cache.js';
 import type { DnsOptions } from '../../src/resolve/dns-options.js';
-import { type ChannelRecorder, recordChannel } from '../support/cluster.js';
+import { useDnsFixture } from './support/dns-fixture.js';
 
-const server = new DnsServer({ address: '127.0.19.53', port: 0 });
-const caches: DnsCache[] = [];
-const recorders: ChannelRecorder<unknown>[] = [];
+/** Caches pointed at the test server only (no resolv.conf search list, no /etc/hosts). */
+const { server, cache, record, track } = useDnsFixture('127.0.19.53');
 let tmp = '';
 
-beforeAll(async () => {
-  await server.start();
+beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'rt-dns-cache-'));
 });
 
-afterAll(async () => {
-  await server.stop();
+afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
-
-beforeEach(() => {
-  server.clearLog();
-});
-
-afterEach(() => {
-  for (const c of caches.splice(0)) c.close();
-  for (const r of recorders.splice(0)) r.stop();
-  server.resume();
-  server.setMode('normal');
-  server.setDelay(0);
-});
-
-/** A cache pointed at the test server only (no resolv.conf search list, no /etc/hosts). */
-function cache(options: DnsOptions = {}): DnsCache {
-  const c = new DnsCache({ servers: [server.server], search: [], hostsFile: false, family: 4, ...options });
-  caches.push(c);
-  return c;
-}
-
-function record<T>(name: string): ChannelRecorder<T> {
-  const r = recordChannel<T>(name);
-  recorders.push(r as ChannelRecorder<unknown>);
-  return r;
-}
 
 async function rejection(p: Promise<unknown>): Promise<DnsResolutionError> {
   const err = await p.then(
@@ -529,7 +500,7 @@ describe('search list and ndots, as in a pod', () => {
     server.setRecords('inventory.ns.svc.cluster.local', { a: ['127.0.8.16'] });
     // The server line needs the port, so servers stays explicit; search and ndots come from the file.
     const c = new DnsCache({ servers: [server.server], resolvConf: conf, hostsFile: false, family: 4 });
-    caches.push(c);
+    track(c);
     expect(addresses(await c.resolve('inventory'))).toEqual(['127.0.8.16']);
     expect(server.queries.map((q) => q.name)).toEqual(['inventory.ns.svc.cluster.local']);
   });
@@ -695,7 +666,7 @@ describe('bounds and validation', () => {
     expect(() => new DnsCache(null as unknown as DnsOptions)).toThrow(TypeError);
     // Valid edge values are accepted.
     for (const ok of [{ servers: ['127.0.0.1', '127.0.0.1:53', '[::1]:5353'] }, { maxTtl: 0, minTtl: 0 }, { family: 6 as const }, { ndots: 0 }, { hostsFile: false as const }]) {
-      caches.push(new DnsCache({ hostsFile: false, ...ok }));
+      track(new DnsCache({ hostsFile: false, ...ok }));
     }
   });
 });

@@ -4,52 +4,14 @@
  * DnsResolutionError) and how many queries reached the server.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DnsServer } from '@ridethrough/testbed';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DnsResolutionError } from '../../src/errors/errors.js';
 import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
 import { type DnsAnswer, DnsCache } from '../../src/resolve/dns-cache.js';
-import type { DnsOptions } from '../../src/resolve/dns-options.js';
-import { type ChannelRecorder, recordChannel } from '../support/cluster.js';
-
-const server = new DnsServer({ address: '127.0.37.53', port: 0 });
-const caches: DnsCache[] = [];
-const recorders: ChannelRecorder<unknown>[] = [];
+import { useDnsFixture } from './support/dns-fixture.js';
 
 /** Short timeouts so a silent server costs little; tries 2 as by default. */
-const base: DnsOptions = { search: [], hostsFile: false, family: 4, timeout: 100, tries: 2 };
-
-beforeAll(async () => {
-  await server.start();
-});
-
-afterAll(async () => {
-  await server.stop();
-});
-
-beforeEach(() => {
-  server.clearLog();
-});
-
-afterEach(() => {
-  for (const c of caches.splice(0)) c.close();
-  for (const r of recorders.splice(0)) r.stop();
-  server.resume();
-  server.setMode('normal');
-  server.setDelay(0);
-});
-
-function cache(options: DnsOptions = {}): DnsCache {
-  const c = new DnsCache({ servers: [server.server], ...base, ...options });
-  caches.push(c);
-  return c;
-}
-
-function record<T>(name: string): ChannelRecorder<T> {
-  const r = recordChannel<T>(name);
-  recorders.push(r as ChannelRecorder<unknown>);
-  return r;
-}
+const { server, cache, record } = useDnsFixture('127.0.37.53', { timeout: 100, tries: 2 });
 
 /** The rejection of `p`, which must be a DnsResolutionError (never an untyped error, never a success). */
 async function rejection(p: Promise<unknown>): Promise<DnsResolutionError> {
