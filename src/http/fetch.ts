@@ -1,8 +1,8 @@
 import { FormData as UndiciFormData, Request as UndiciRequest, fetch as undiciFetch } from 'undici';
 import { RidethroughError } from '../errors/errors.js';
-import { ResilientAgent } from './agent.js';
+import { ResilientAgent, type ResilientAgentOptions } from './agent.js';
 import { ResilientView } from './view.js';
-import { type RequestOverrides, type ResilienceOptions, validateOverrides } from '../core/options.js';
+import { type RequestOverrides, validateOverrides } from '../core/options.js';
 
 /** The standard `RequestInit` (as Node's global `fetch` takes it) plus ridethrough's per-request overrides. */
 export type ResilientRequestInit = RequestInit & {
@@ -16,8 +16,8 @@ export type ResilientFetch = (input: string | URL | Request, init?: ResilientReq
 type UndiciInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
 type UndiciInput = Parameters<typeof undiciFetch>[0];
 
-/** Options of {@link createResilientFetch}. */
-export interface ResilientFetchOptions extends ResilienceOptions {
+/** Options of {@link createResilientFetch}: those of the {@link ResilientAgent} it makes (undici's `Agent` options included), or an agent of your own. */
+export interface ResilientFetchOptions extends ResilientAgentOptions {
   /** Use this agent (and its DNS cache and endpoint health) instead of creating one. */
   readonly agent?: ResilientAgent;
 }
