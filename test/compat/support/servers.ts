@@ -5,34 +5,18 @@
  * (connections, requests, concurrency, socket closes), so a case can compare what reached the wire.
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { makeCert, type TestCert } from '../../support/certs.js';
 
-/** A self-signed certificate for an IP address (subjectAltName IP), made by openssl. */
-export interface IpCert {
-  readonly key: Buffer;
-  readonly cert: Buffer;
-}
+/** A self-signed certificate for an IP address (subjectAltName IP). */
+export type IpCert = TestCert;
 
 /** Makes a self-signed certificate valid for `ip`. */
-export function makeIpCert(ip: string): IpCert {
-  const dir = mkdtempSync(join(tmpdir(), 'rt-compat-cert-'));
-  try {
-    const keyPath = join(dir, 'key.pem');
-    const certPath = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', `/CN=${ip}`, '-addext', `subjectAltName=IP:${ip}`, '-days', '1'], { stdio: 'pipe' });
-    return { key: readFileSync(keyPath), cert: readFileSync(certPath) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+export const makeIpCert = (ip: string): IpCert => makeCert(ip);
 
 /** One request as the server read it. */
 export interface SeenRequest {
