@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  entry: { index: 'src/index.ts', otel: 'src/otel/index.ts', kubernetes: 'src/kubernetes/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -10,7 +10,7 @@ const rank = {
   endpoints: 3,
   core: 4,
   http: 5, tcp: 5,
-  '.': 6,
+  '.': 6, otel: 6, kubernetes: 6,
 };
 const root = resolve(import.meta.dirname, '..', 'src');
 const files = [];
