@@ -97,25 +97,34 @@ export async function startFaultServer(address: string, port = 0, options: Fault
   return new FaultServer(address, port, options).start();
 }
 
-/** Parses one complete HTTP/1.1 request from `data`; undefined while incomplete. */
-function parseRequest(data: Buffer): FaultRequest | undefined {
+/**
+ * Parses one complete HTTP/1.1 request (Content-Length or chunked body) from the start of `data`, and
+ * how many bytes it took, so a server can read the next request of a keep-alive connection;
+ * undefined while incomplete.
+ */
+export function readRequest(data: Buffer): { readonly request: FaultRequest; readonly length: number } | undefined {
   const head = parseRequestHead(data);
   if (!head) return undefined;
   const { method, url, headers } = head;
   const rest = data.subarray(head.bodyStart);
-  let body: Buffer | undefined;
+  let body: { readonly bytes: Buffer; readonly length: number } | undefined;
   if (headers['transfer-encoding']?.toLowerCase().includes('chunked')) {
     body = dechunk(rest);
   } else {
     const length = Number(headers['content-length'] ?? '0');
-    body = rest.length >= length ? rest.subarray(0, length) : undefined;
+    body = rest.length >= length ? { bytes: rest.subarray(0, length), length } : undefined;
   }
   if (!body) return undefined;
-  return { method, url, headers, body: Buffer.from(body), at: performance.now() };
+  return { request: { method, url, headers, body: Buffer.from(body.bytes), at: performance.now() }, length: head.bodyStart + body.length };
 }
 
-/** Decodes a complete chunked body; undefined until the last chunk and final CRLF have arrived. */
-function dechunk(data: Buffer): Buffer | undefined {
+/** Parses one complete HTTP/1.1 request from `data`; undefined while incomplete. */
+function parseRequest(data: Buffer): FaultRequest | undefined {
+  return readRequest(data)?.request;
+}
+
+/** Decodes a complete chunked body and the bytes it took; undefined until the last chunk and final CRLF have arrived. */
+function dechunk(data: Buffer): { readonly bytes: Buffer; readonly length: number } | undefined {
   const parts: Buffer[] = [];
   let offset = 0;
   for (;;) {
@@ -126,7 +135,8 @@ function dechunk(data: Buffer): Buffer | undefined {
     offset = lineEnd + 2;
     if (size === 0) {
       // Trailers (if any) end with an empty line.
-      return data.indexOf('\r\n', offset) === -1 ? undefined : Buffer.concat(parts);
+      const end = data.indexOf('\r\n\r\n', offset - 2);
+      return end === -1 ? undefined : { bytes: Buffer.concat(parts), length: end + 4 };
     }
     if (data.length < offset + size + 2) return undefined;
     parts.push(data.subarray(offset, offset + size));
