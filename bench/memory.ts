@@ -122,7 +122,7 @@ async function measure(req: MemoryRequest): Promise<MemoryFigure[]> {
       const before = await settled();
       await forEachLimited(n, 32, (i) => get(`http://${memoryHost(i)}:${req.port}/`, agent));
       const after = await settled();
-      const origins = agent.stats().length;
+      const origins = Object.keys(agent.stats).length;
       if (origins < n) throw new Error(`ResilientAgent tracks ${origins} origins, expected at least ${n}`);
       figures.push(figure('ResilientAgent', 'endpoint', n, before, after));
     } finally {

@@ -35,6 +35,8 @@ writeFileSync(
   }),
 );
 writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+// The option tables are generated from the option rules in src/: they must match.
+execFileSync(process.execPath, ['--import', 'tsx', 'scripts/options-doc.ts', '--check'], { stdio: 'inherit' });
 try {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', join(out, 'tsconfig.json')], { stdio: 'inherit' });
   console.log(`check-docs: ${count} code samples compile`);

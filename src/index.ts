@@ -3,7 +3,7 @@
  * with no sidecar. See the README and docs/ for the guide.
  * @packageDocumentation
  */
-export { ResilientAgent, type ResilientAgentOptions } from './http/agent.js';
+export { ResilientAgent, type AgentOriginStats, type PoolCounters, type ResilientAgentOptions } from './http/agent.js';
 export { resilience } from './http/interceptor.js';
 export { createResilientFetch, resilientFetch, getDefaultAgent, type ResilientFetch, type ResilientFetchOptions, type ResilientRequestInit } from './http/fetch.js';
 export { installGlobalDispatcher } from './http/global.js';
@@ -51,7 +51,7 @@ export {
 } from './events/channels.js';
 // TCP: resilient connects and a DNS lookup for any Node client (src/tcp).
 export {
-  createLookup,
+  createResilientLookup,
   lookupSocket,
   resilientConnect,
   watchSocket,

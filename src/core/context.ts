@@ -7,7 +7,6 @@ import { OriginBreaker } from '../health/circuit-breaker.js';
 import { LatencyWindow } from '../health/latency-window.js';
 import { RetryBudget } from '../health/retry-budget.js';
 import { type DnsAnswer, DnsCache } from '../resolve/dns-cache.js';
-import { dnsDefaults } from '../resolve/dns-options.js';
 import type { ParsedOrigin } from './origin.js';
 import { type ResilienceOptions, type ResolvedOptions, resolveOptions } from './options.js';
 
@@ -49,7 +48,7 @@ export interface OriginState extends WatchedHost {
 /**
  * The state one agent (or interceptor, or TCP connector) keeps: validated options, the DNS cache and
  * the endpoints of each origin with their health. Get one from {@link ResilientAgent.context} and pass it
- * to `resilientConnect` or `createLookup` to share them between HTTP and TCP clients.
+ * to `resilientConnect` or `createResilientLookup` to share them between HTTP and TCP clients.
  */
 export class ResilienceContext {
   /** Validated options. @internal */
@@ -76,7 +75,7 @@ export class ResilienceContext {
     this.dns = new DnsCache(this.options.dns);
     this.origins = new LRUCache<string, OriginState>({
       // maxSize rather than max: lru-cache preallocates arrays of `max` slots, whatever the cache ever holds.
-      maxSize: this.options.dns.maxHosts ?? dnsDefaults.maxHosts,
+      maxSize: this.options.dns.maxHosts,
       sizeCalculation: () => 1,
       dispose: (state) => {
         if (this.lastState === state) this.lastOrigin = this.lastState = undefined;
@@ -161,19 +160,28 @@ export class ResilienceContext {
     return this.originFor(origin).endpoints;
   }
 
-  /** A snapshot of every origin's state. */
-  stats(): OriginStats[] {
+  /** A snapshot of every origin's state, keyed by origin (`protocol//host:port`), as undici's `Agent.stats`. */
+  get stats(): Record<string, OriginStats> {
     const now = Date.now();
-    return [...this.origins.values()].map((s) => ({
-      origin: s.key,
-      breaker: s.breaker?.state ?? 'disabled',
-      breakerRetryAt: s.breaker?.retryAt,
-      budgetAvailable: s.budget?.available(),
-      budgetRefused: s.budget?.refused ?? 0,
-      latencyP50Ms: s.latencies.percentile(50),
-      waiting: s.endpoints.room.size,
-      endpoints: [...s.endpoints.endpoints.values()].map((e) => e.snapshot(now)),
-    }));
+    const out: Record<string, OriginStats> = {};
+    for (const s of this.origins.values()) {
+      out[s.key] = {
+        origin: s.key,
+        breaker: s.breaker?.state ?? 'disabled',
+        breakerRetryAt: s.breaker?.retryAt,
+        budgetAvailable: s.budget?.available(),
+        budgetRefused: s.budget?.refused ?? 0,
+        latencyP50Ms: s.latencies.percentile(50),
+        waiting: s.endpoints.room.size,
+        endpoints: [...s.endpoints.endpoints.values()].map((e) => e.snapshot(now)),
+      };
+    }
+    return out;
+  }
+
+  /** The endpoints of every origin with state, by origin key. @internal */
+  *endpointsByOrigin(): IterableIterator<[string, Iterable<Endpoint>]> {
+    for (const s of this.origins.values()) yield [s.key, s.endpoints.endpoints.values()];
   }
 
   /** Forgets all state; removal callbacks run for every endpoint. */

@@ -1,11 +1,12 @@
 import type { ConnectionOptions } from 'node:tls';
-import { checkArray, checkBoolean, checkKnownKeys, checkNumber, checkObject, checkOneOf } from '../utils/validate.js';
-import type { BreakerOptions } from '../health/circuit-breaker.js';
-import { type RetryBudgetOptions, budgetDefaults } from '../health/retry-budget.js';
-import { type DnsOptions, validateDnsOptions } from '../resolve/dns-options.js';
-import type { BackoffOptions } from '../policy/backoff.js';
-import type { EjectionOptions } from '../endpoints/endpoint-set.js';
-import type { SilentEndpointOptions } from '../endpoints/silence-watchdog.js';
+import { type BackoffOptions, backoffOptions } from '../policy/backoff.js';
+import { type EjectionOptions, ejectionOptions } from '../endpoints/ejection.js';
+import { type SilentEndpointOptions, silentEndpointOptions } from '../endpoints/silence-watchdog.js';
+import { type BreakerOptions, breakerOptions } from '../health/circuit-breaker.js';
+import { type RetryBudgetOptions, budgetOptions } from '../health/retry-budget.js';
+import { type DnsOptions, type ResolvedDnsOptions, dnsOptions, resolveDnsOptions } from '../resolve/dns-options.js';
+import { type OptionGroup, type OptionRule, bool, checkGroup, custom, group, list, millis, num, oneOf, resolveGroup } from '../utils/option-table.js';
+import { checkObject } from '../utils/validate.js';
 
 export type { BackoffOptions, EjectionOptions, SilentEndpointOptions };
 
@@ -45,7 +46,7 @@ export interface ResilienceOptions {
   /** Retry backoff. */
   readonly backoff?: BackoffOptions;
   /** Response statuses retried for idempotent requests. Default `[502, 503, 504]`; 429 is retried when it carries `Retry-After`. */
-  readonly retryStatuses?: readonly number[];
+  readonly statusCodes?: readonly number[];
   /** Longest `Retry-After` honoured, in ms; a longer one ends the retries. Default 5000. Range 0–3600000. */
   readonly maxRetryAfter?: number;
   /** DNS cache and resolver settings. */
@@ -106,7 +107,7 @@ export interface RequestOverrides {
   readonly idempotent?: boolean;
 }
 
-/** Fully resolved options. @internal */
+/** Fully resolved options: every default filled in. */
 export interface ResolvedOptions {
   deadline: number;
   maxAttempts: number;
@@ -114,165 +115,129 @@ export interface ResolvedOptions {
   attemptTimeout: number;
   bodyTimeout: number;
   backoff: Required<BackoffOptions>;
-  retryStatuses: ReadonlySet<number>;
+  statusCodes: ReadonlySet<number>;
   maxRetryAfter: number;
-  dns: DnsOptions;
+  dns: ResolvedDnsOptions;
   ejection: Required<EjectionOptions>;
   keepAliveTimeout: number;
   connectionsPerEndpoint: number | undefined;
   tls: ConnectionOptions | undefined;
-  breaker: BreakerOptions | false;
+  breaker: Required<BreakerOptions> | false;
   budget: Required<RetryBudgetOptions> | false;
-  hedge: HedgeOptions | false;
+  hedge: Required<Omit<HedgeOptions, 'percentile'>> & Pick<HedgeOptions, 'percentile'> | false;
   balancer: 'p2c' | 'round-robin';
   maxConnectionAge: number;
   reResolveWhileWaiting: number;
   silentEndpoint: Required<SilentEndpointOptions> | false;
 }
 
-/** The defaults, documented in docs/configuration.md. */
-export const defaults = {
-  deadline: 10_000,
-  maxAttempts: 25,
-  connectTimeout: 1_000,
-  attemptTimeout: 5_000,
-  bodyTimeout: 30_000,
-  backoff: { jitter: 'full', base: 25, cap: 1_000 },
-  retryStatuses: [502, 503, 504],
-  maxRetryAfter: 5_000,
-  ejection: { baseTime: 10_000, maxTime: 120_000, maxPercent: 50, consecutiveFailures: 5 },
-  keepAliveTimeout: 4_000,
-  breaker: { mode: 'consecutive', threshold: 5, halfOpenAfter: 5_000 },
-  budget: budgetDefaults,
-  balancer: 'p2c',
-  maxConnectionAge: 60_000,
-  reResolveWhileWaiting: 50,
-  silentEndpoint: { after: 200, latencyMultiple: 4 },
-} as const;
+/** The `hedge` option's rules (also per request). @internal */
+export const hedgeOptions: OptionGroup<HedgeOptions> = {
+  table: {
+    delay: millis(1, 600_000, 100, 'Time without response headers after which the same request goes to another endpoint; the first response wins, the other is aborted.'),
+    percentile: num(50, 99.9, undefined, "Use this percentile of the origin's recent time to headers as the delay instead, once 20 samples exist."),
+    minDelay: millis(0, 600_000, 5, 'Shortest delay when `percentile` is used.'),
+    maxHedges: num(1, 5, 1, 'Most hedges per request.', { integer: true }),
+  },
+};
 
-const topKeys = ['deadline', 'maxAttempts', 'connectTimeout', 'attemptTimeout', 'bodyTimeout', 'backoff', 'retryStatuses', 'maxRetryAfter', 'dns', 'ejection', 'keepAliveTimeout', 'connectionsPerEndpoint', 'tls', 'breaker', 'budget', 'hedge', 'balancer', 'maxConnectionAge', 'reResolveWhileWaiting', 'silentEndpoint'];
+const isStatus = (s: unknown): boolean => typeof s === 'number' && !Number.isNaN(s);
+
+/** The rules behind {@link ResilienceOptions}: checks, defaults and the docs table (docs/configuration.md). @internal */
+export const resilienceOptions: OptionGroup<ResilienceOptions> = {
+  table: {
+    deadline: millis(1, 3_600_000, 10_000, 'Overall time for a request across all attempts and backoff, until response headers. Covers endpoint propagation (1–3 s) plus CoreDNS\'s 5 s TTL. **kubeadm clusters** (`ttl 30`, `cache 30` in the Corefile): 35000, or lower CoreDNS\'s cache.'),
+    maxAttempts: num(1, 1000, 25, 'Attempts per request, the first included. The deadline is the usual limit; this caps the work.', { integer: true }),
+    connectTimeout: millis(1, 600_000, 1_000, "Per-attempt TCP (and TLS) connect timeout, on a timer of ridethrough's own (undici's fires up to half a second late). In-cluster connects take well under a millisecond; a connect that takes a second is a dead node dropping SYNs. undici's default is 10000."),
+    attemptTimeout: millis(1, 3_600_000, 5_000, "Per-attempt wait for response headers, counted from when the attempt is dispatched (connecting and waiting for a free connection included). undici's `headersTimeout` counts from when the request is written and defaults to 300000. An attempt that times out on a connection fails with `UND_ERR_HEADERS_TIMEOUT` and may have reached the server; one still connecting or queued never left, so it goes to another endpoint whatever its method. Raise it for endpoints that legitimately take longer. A caller's undici `headersTimeout` in the dispatch options sets it for that request, and so does `ridethrough.attemptTimeout`."),
+    bodyTimeout: millis(0, 3_600_000, 30_000, 'Idle time allowed between response body chunks (0 = off).', { rangeText: 'integer 0–3600000' }),
+    backoff: group(backoffOptions, 'Retry backoff.', { on: true }),
+    statusCodes: custom(checkStatuses, new Set([502, 503, 504]), 'Statuses retried for idempotent requests. 429 is retried when it has `Retry-After`.', {
+      defaultText: '`[502, 503, 504]`',
+      rangeText: 'statuses 400–599',
+    }),
+    maxRetryAfter: millis(0, 3_600_000, 5_000, 'Longest `Retry-After` honoured; a longer one hands the response to the caller.'),
+    dns: custom(() => undefined, undefined, 'DNS cache and resolver settings (below).', { defaultText: 'on', rangeText: 'object' }),
+    ejection: group(ejectionOptions, 'Per-endpoint ejection.', { on: true }),
+    keepAliveTimeout: millis(1, 600_000, 4_000, "Idle keep-alive connections are closed after this. Below Node's server default (5000) so the client, not the server, closes idle sockets, avoiding the keep-alive race."),
+    connectionsPerEndpoint: num(1, 65_535, undefined, "Most connections per endpoint IP. Unlimited by default, as undici's `Agent` (`connections: null`): a limit would queue bursts behind slow requests, and the server's own backlog and `maxConnections` are the place to cap them. When the limit is reached, requests queue in the endpoint's pool; one still queued when its `attemptTimeout` passes never left, so it moves to another endpoint whatever its method. undici's `connections` sets it.", { integer: true, defaultText: 'unlimited', rangeText: '1–65535' }),
+    tls: custom(checkObject, undefined, 'CA, client certificate, `rejectUnauthorized` for https origins. The servername is always the request\'s host name.', {
+      defaultText: 'none',
+      rangeText: '`tls.ConnectionOptions`',
+    }),
+    breaker: group(breakerOptions, "Per-origin circuit breaker (cockatiel's breaker strategies). Counts whole requests after retries: unhealthy when the request reached endpoints and still failed, or got a final 502/503/504. Never 4xx, DNS failures or caller aborts. Open: `CircuitOpenError` at once.", {
+      on: true,
+      off: true,
+      defaultText: 'consecutive, 5, 5000',
+    }),
+    budget: group(budgetOptions, 'Retry budget per origin (Finagle, Linkerd). Retries that may load the server (after a reset, a timeout or a 5xx) and hedges are charged; retries of connects that failed are free. Each request counts once towards the volume, when it ends (answered or failed). When spent: `BudgetExhaustedError`, or the 5xx response itself.', {
+      on: true,
+      off: true,
+      defaultText: '0.2, 10/s, 10000',
+    }),
+    hedge: group(hedgeOptions, 'Hedging for idempotent requests, paid from the retry budget. Off by default: the silent-endpoint detector is the adaptive hedge that acts on evidence (docs/guide.md).', { off: true }),
+    balancer: oneOf(['p2c', 'round-robin'], 'p2c', "Power of two choices on requests in flight: the endpoint next in rotation against one picked at random, fewer in flight wins, a tie goes to the rotation's (so even load spreads like round-robin, and a slow endpoint loses every comparison it is drawn into); or plain round-robin."),
+    maxConnectionAge: millis(0, 86_400_000, 60_000, 'Connections are retired after this age (±10 % per endpoint pool), so traffic through a ClusterIP spreads onto new pods after a scale-up. 0 = never.', {
+      rangeText: '0 or 1000–86400000',
+    }),
+    reResolveWhileWaiting: millis(10, 10_000, 50, "While requests wait for an endpoint of a host (none usable now: every address refused, ejected, or DNS has no answer yet), the host is re-queried this often (±20 % jitter, one query at a time, bypassing the cache's TTL), so a new pod is used within one interval of DNS publishing it. Bound: at most 1.25 / interval re-queries per second per host and address family (25/s by default), and none while nobody waits."),
+    silentEndpoint: group(silentEndpointOptions, 'Silent-endpoint detection, or `false` to turn it off.', { on: true, off: true, defaultText: '200 / 4' }),
+  },
+  relations: (o, path) => {
+    if (o.maxConnectionAge > 0 && o.maxConnectionAge < 1_000) {
+      throw new RangeError(`ridethrough: option "${path('maxConnectionAge')}" must be 0 (never) or from 1000 to 86400000 milliseconds, got ${o.maxConnectionAge}`);
+    }
+  },
+};
+
+function checkStatuses(path: string, value: unknown): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value) || !value.every(isStatus)) {
+    list(isStatus, 'integer HTTP statuses from 400 to 599', undefined, '').check(path, value);
+  }
+  for (const s of value as number[]) {
+    if (!Number.isInteger(s) || s < 400 || s > 599) {
+      throw new RangeError(`ridethrough: option "${path}" must be an array of integer HTTP statuses from 400 to 599, got ${s}`);
+    }
+  }
+}
+
+/** The defaults, as resolved options (documented in docs/configuration.md). */
+export const defaults: Readonly<ResolvedOptions> = Object.freeze(resolveOptions());
 
 /**
  * Validates options and fills in defaults. Throws `TypeError`/`RangeError` naming the option.
  * @internal
  */
 export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions {
-  checkObject('options', options);
-  checkKnownKeys('', options, topKeys);
-  checkNumber('deadline', options.deadline, 1, 3_600_000, { unit: 'milliseconds' });
-  checkNumber('maxAttempts', options.maxAttempts, 1, 1000, { integer: true });
-  checkNumber('connectTimeout', options.connectTimeout, 1, 600_000, { unit: 'milliseconds' });
-  checkNumber('attemptTimeout', options.attemptTimeout, 1, 3_600_000, { unit: 'milliseconds' });
-  checkNumber('bodyTimeout', options.bodyTimeout, 0, 3_600_000, { unit: 'milliseconds' });
-  checkObject('backoff', options.backoff);
-  checkKnownKeys('backoff', options.backoff, ['jitter', 'base', 'cap']);
-  checkOneOf('backoff.jitter', options.backoff?.jitter, ['full', 'decorrelated']);
-  checkNumber('backoff.base', options.backoff?.base, 1, 60_000, { unit: 'milliseconds' });
-  checkNumber('backoff.cap', options.backoff?.cap, 1, 60_000, { unit: 'milliseconds' });
-  const backoff = { ...defaults.backoff, ...options.backoff };
-  if (backoff.cap < backoff.base) {
-    throw new RangeError(`ridethrough: option "backoff.cap" must be at least backoff.base (${backoff.base}), got ${backoff.cap}`);
-  }
-  checkArray('retryStatuses', options.retryStatuses, (s) => typeof s === 'number' && !Number.isNaN(s), 'integer HTTP statuses from 400 to 599');
-  for (const s of options.retryStatuses ?? []) {
-    if (!Number.isInteger(s) || s < 400 || s > 599) {
-      throw new RangeError(`ridethrough: option "retryStatuses" must be an array of integer HTTP statuses from 400 to 599, got ${s}`);
-    }
-  }
-  checkNumber('maxRetryAfter', options.maxRetryAfter, 0, 3_600_000, { unit: 'milliseconds' });
-  validateDnsOptions(options.dns);
-  checkObject('ejection', options.ejection);
-  checkKnownKeys('ejection', options.ejection, ['baseTime', 'maxTime', 'maxPercent', 'consecutiveFailures']);
-  checkNumber('ejection.baseTime', options.ejection?.baseTime, 100, 3_600_000, { unit: 'milliseconds' });
-  checkNumber('ejection.maxTime', options.ejection?.maxTime, 100, 3_600_000, { unit: 'milliseconds' });
-  checkNumber('ejection.maxPercent', options.ejection?.maxPercent, 0, 100);
-  checkNumber('ejection.consecutiveFailures', options.ejection?.consecutiveFailures, 1, 1000, { integer: true });
-  const ejection = { ...defaults.ejection, ...options.ejection };
-  if (ejection.maxTime < ejection.baseTime) {
-    throw new RangeError(`ridethrough: option "ejection.maxTime" must be at least ejection.baseTime (${ejection.baseTime}), got ${ejection.maxTime}`);
-  }
-  checkNumber('keepAliveTimeout', options.keepAliveTimeout, 1, 600_000, { unit: 'milliseconds' });
-  checkNumber('connectionsPerEndpoint', options.connectionsPerEndpoint, 1, 65_535, { integer: true });
-  checkObject('tls', options.tls);
-  validateBreaker(options.breaker);
-  if (options.budget !== false) {
-    checkObject('budget', options.budget);
-    checkKnownKeys('budget', options.budget, ['ratio', 'minPerSecond', 'window']);
-    checkNumber('budget.ratio', options.budget?.ratio, 0, 10);
-    checkNumber('budget.minPerSecond', options.budget?.minPerSecond, 0, 10_000);
-    checkNumber('budget.window', options.budget?.window, 1_000, 600_000, { unit: 'milliseconds' });
-  }
-  validateHedge('hedge', options.hedge);
-  checkOneOf('balancer', options.balancer, ['p2c', 'round-robin']);
-  checkNumber('maxConnectionAge', options.maxConnectionAge, 0, 86_400_000, { unit: 'milliseconds' });
-  if (options.maxConnectionAge !== undefined && options.maxConnectionAge > 0 && options.maxConnectionAge < 1_000) {
-    throw new RangeError(`ridethrough: option "maxConnectionAge" must be 0 (never) or from 1000 to 86400000 milliseconds, got ${options.maxConnectionAge}`);
-  }
-  checkNumber('reResolveWhileWaiting', options.reResolveWhileWaiting, 10, 10_000, { unit: 'milliseconds' });
-  if (options.silentEndpoint !== false) {
-    checkObject('silentEndpoint', options.silentEndpoint);
-    checkKnownKeys('silentEndpoint', options.silentEndpoint, ['after', 'latencyMultiple']);
-    checkNumber('silentEndpoint.after', options.silentEndpoint?.after, 10, 600_000, { unit: 'milliseconds' });
-    checkNumber('silentEndpoint.latencyMultiple', options.silentEndpoint?.latencyMultiple, 1, 100);
-  }
-  return {
-    deadline: options.deadline ?? defaults.deadline,
-    maxAttempts: options.maxAttempts ?? defaults.maxAttempts,
-    connectTimeout: options.connectTimeout ?? defaults.connectTimeout,
-    attemptTimeout: options.attemptTimeout ?? defaults.attemptTimeout,
-    bodyTimeout: options.bodyTimeout ?? defaults.bodyTimeout,
-    backoff,
-    retryStatuses: new Set(options.retryStatuses ?? defaults.retryStatuses),
-    maxRetryAfter: options.maxRetryAfter ?? defaults.maxRetryAfter,
-    dns: options.dns ?? {},
-    ejection,
-    keepAliveTimeout: options.keepAliveTimeout ?? defaults.keepAliveTimeout,
-    connectionsPerEndpoint: options.connectionsPerEndpoint,
-    tls: options.tls,
-    // The consecutive default threshold (5 requests) is no ratio: sampling mode defaults to 0.5.
-    breaker: options.breaker === false ? false : { ...defaults.breaker, ...(options.breaker?.mode === 'sampling' ? { threshold: 0.5 } : {}), ...options.breaker },
-    budget: options.budget === false ? false : { ...budgetDefaults, ...options.budget },
-    hedge: options.hedge ?? false,
-    balancer: options.balancer ?? defaults.balancer,
-    maxConnectionAge: options.maxConnectionAge ?? defaults.maxConnectionAge,
-    reResolveWhileWaiting: options.reResolveWhileWaiting ?? defaults.reResolveWhileWaiting,
-    silentEndpoint: options.silentEndpoint === false ? false : { ...defaults.silentEndpoint, ...options.silentEndpoint },
-  };
+  const o = resolveGroup<ResilienceOptions, Omit<ResolvedOptions, 'dns' | 'statusCodes'> & { statusCodes: ReadonlySet<number> | readonly number[] }>(resilienceOptions, options);
+  const statusCodes = o.statusCodes instanceof Set ? o.statusCodes : new Set(o.statusCodes);
+  return { ...o, statusCodes, dns: resolveDnsOptions(options.dns) };
 }
 
-function validateBreaker(breaker: BreakerOptions | false | undefined): void {
-  if (breaker === false || breaker === undefined) return;
-  checkObject('breaker', breaker);
-  checkKnownKeys('breaker', breaker, ['mode', 'threshold', 'duration', 'minimumRps', 'halfOpenAfter']);
-  checkOneOf('breaker.mode', breaker.mode, ['consecutive', 'sampling']);
-  if (breaker.mode === 'sampling') checkNumber('breaker.threshold', breaker.threshold, 0.01, 1);
-  else checkNumber('breaker.threshold', breaker.threshold, 1, 1000, { integer: true });
-  checkNumber('breaker.duration', breaker.duration, 1_000, 600_000, { unit: 'milliseconds' });
-  checkNumber('breaker.minimumRps', breaker.minimumRps, 0, 100_000);
-  checkNumber('breaker.halfOpenAfter', breaker.halfOpenAfter, 100, 600_000, { unit: 'milliseconds' });
-}
-
-function validateHedge(name: string, hedge: HedgeOptions | false | undefined): void {
-  if (hedge === false || hedge === undefined) return;
-  checkObject(name, hedge);
-  checkKnownKeys(name, hedge, ['delay', 'percentile', 'minDelay', 'maxHedges']);
-  checkNumber(`${name}.delay`, hedge.delay, 1, 600_000, { unit: 'milliseconds' });
-  checkNumber(`${name}.percentile`, hedge.percentile, 50, 99.9);
-  checkNumber(`${name}.minDelay`, hedge.minDelay, 0, 600_000, { unit: 'milliseconds' });
-  checkNumber(`${name}.maxHedges`, hedge.maxHedges, 1, 5, { integer: true });
-}
+/** The rules of per-request overrides. @internal */
+export const overrideOptions: OptionGroup<RequestOverrides> = {
+  table: {
+    deadline: resilienceOptions.table.deadline,
+    maxAttempts: resilienceOptions.table.maxAttempts,
+    attemptTimeout: resilienceOptions.table.attemptTimeout,
+    hedge: resilienceOptions.table.hedge,
+    idempotent: bool(undefined, 'Force the request to count as idempotent or not. Default: by method and `Idempotency-Key`.', { defaultText: 'by method' }),
+  },
+};
 
 /**
  * Validates per-request overrides. Throws `TypeError`/`RangeError` naming the option.
  * @internal
  */
 export function validateOverrides(overrides: RequestOverrides | undefined): void {
-  if (overrides === undefined) return;
-  checkObject('ridethrough', overrides);
-  checkKnownKeys('ridethrough', overrides, ['deadline', 'maxAttempts', 'attemptTimeout', 'idempotent', 'hedge']);
-  validateHedge('ridethrough.hedge', overrides.hedge);
-  checkNumber('ridethrough.deadline', overrides.deadline, 1, 3_600_000, { unit: 'milliseconds' });
-  checkNumber('ridethrough.maxAttempts', overrides.maxAttempts, 1, 1000, { integer: true });
-  checkNumber('ridethrough.attemptTimeout', overrides.attemptTimeout, 1, 3_600_000, { unit: 'milliseconds' });
-  checkBoolean('ridethrough.idempotent', overrides.idempotent);
+  checkGroup(overrideOptions, overrides, 'ridethrough');
 }
+
+/** Every documented option group, by the heading its table goes under in docs/configuration.md. @internal */
+export const documentedOptions: Readonly<Record<string, OptionGroup<object>>> = {
+  'request-path': resilienceOptions as OptionGroup<object>,
+  dns: dnsOptions as OptionGroup<object>,
+};
+
+export type { OptionRule };

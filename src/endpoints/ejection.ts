@@ -1,3 +1,4 @@
+import { type OptionGroup, millis, num } from '../utils/option-table.js';
 import type { Endpoint } from './endpoint.js';
 
 /** Endpoint (per IP) ejection: how long a failing address is kept out of rotation. */
@@ -15,6 +16,21 @@ export interface EjectionOptions {
   /** Consecutive 5xx responses or timeouts that eject an address. Default 5 (Envoy). Range 1–1000. */
   readonly consecutiveFailures?: number;
 }
+
+/** The `ejection` option's rules. @internal */
+export const ejectionOptions: OptionGroup<EjectionOptions> = {
+  table: {
+    baseTime: millis(100, 3_600_000, 10_000, 'First ejection time of a failing address; doubles on each repeat (±15 % jitter).'),
+    maxTime: millis(100, 3_600_000, 120_000, 'Longest ejection.', { rangeText: '100–3600000, ≥ baseTime' }),
+    maxPercent: num(0, 100, 50, 'Most of a host\'s addresses ejected at once for 5xx, timeouts or silence. Connect failures are not bound by it; when every address is ejected the least bad one is still tried.'),
+    consecutiveFailures: num(1, 1000, 5, '5xx responses or timeouts in a row that eject an address (Envoy: 5). Connect failures eject at once.', { integer: true }),
+  },
+  relations: (e, path) => {
+    if (e.maxTime < e.baseTime) {
+      throw new RangeError(`ridethrough: option "${path('maxTime')}" must be at least ${path('baseTime')} (${e.baseTime}), got ${e.maxTime}`);
+    }
+  },
+};
 
 /**
  * How long the next ejection of an endpoint lasts: `baseTime` doubled per earlier ejection, ±15 %

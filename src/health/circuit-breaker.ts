@@ -1,5 +1,7 @@
 import { CircuitState, ConsecutiveBreaker, type IBreaker, SamplingBreaker } from 'cockatiel';
 import { publish } from '../events/channels.js';
+import { type OptionGroup, custom, millis, num, oneOf } from '../utils/option-table.js';
+import { describe } from '../utils/validate.js';
 
 /** Settings of the per-origin circuit breaker. */
 export interface BreakerOptions {
@@ -13,6 +15,37 @@ export interface BreakerOptions {
   readonly minimumRps?: number;
   /** How long the breaker stays open before one probe request is let through, in ms. Default 5000. Range 100–600000. */
   readonly halfOpenAfter?: number;
+}
+
+/** The `breaker` option's rules. @internal */
+export const breakerOptions: OptionGroup<BreakerOptions> = {
+  table: {
+    mode: oneOf(['consecutive', 'sampling'], 'consecutive', 'Consecutive failures, or a failure ratio over a window.'),
+    threshold: custom(checkThresholdType, 5, 'Failures in a row, or the failure ratio when sampling.', {
+      defaultText: '5 (0.5 when sampling)',
+      rangeText: 'integer 1–1000 (0.01–1 when sampling)',
+    }),
+    duration: millis(1_000, 600_000, 10_000, 'Sampling window.'),
+    minimumRps: num(0, 100_000, 5, 'Sampling: the request rate below which the breaker never opens.'),
+    halfOpenAfter: millis(100, 600_000, 5_000, 'Time open before one probe request is let through. Its success closes the breaker, its failure opens it again; a probe that ends neutral (aborted by its caller) leaves it half-open for the next request to probe.'),
+  },
+  // The consecutive default (5 requests) is no ratio: sampling defaults to 0.5.
+  dependentDefaults: (given) => (given.mode === 'sampling' ? { threshold: 0.5 } : {}),
+  relations: (b, path) => {
+    const t = b.threshold;
+    const sampling = b.mode === 'sampling';
+    if (sampling ? t < 0.01 || t > 1 : t < 1 || t > 1000 || !Number.isInteger(t)) throw new RangeError(`${thresholdMessage(path('threshold'), sampling)}, got ${t}`);
+  },
+};
+
+function thresholdMessage(path: string, sampling: boolean | undefined): string {
+  const what = sampling === undefined ? 'an integer from 1 to 1000, or a ratio from 0.01 to 1 in sampling mode' : sampling ? 'a ratio from 0.01 to 1 in sampling mode' : 'an integer from 1 to 1000 in consecutive mode';
+  return `ridethrough: option "${path}" must be ${what}`;
+}
+
+/** The threshold's range depends on the mode (checked once both are known); here only its type. */
+function checkThresholdType(path: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) throw new TypeError(`${thresholdMessage(path, undefined)}, got ${describe(value)}`);
 }
 
 /** The breaker's view of a finished request. */
@@ -49,23 +82,23 @@ export class OriginBreaker {
 
   /**
    * @param origin - the origin this breaker protects (for events)
-   * @param options - breaker settings (validated by the caller)
+   * @param options - breaker settings, resolved with {@link breakerOptions}
    */
   constructor(
     readonly origin: string,
-    options: BreakerOptions,
+    options: Required<BreakerOptions>,
   ) {
-    this.halfOpenAfter = options.halfOpenAfter ?? 5_000;
+    this.halfOpenAfter = options.halfOpenAfter;
     this.counter =
       options.mode === 'sampling'
         ? new SamplingBreaker({
             // cockatiel wants a ratio below 1: threshold 1 means "open only when every request in the window failed".
-            threshold: Math.min(options.threshold ?? 0.5, 1 - 1e-9),
-            duration: options.duration ?? 10_000,
+            threshold: Math.min(options.threshold, 1 - 1e-9),
+            duration: options.duration,
             // cockatiel treats 0 as "not set" and falls back to its own minimum; the smallest positive value means none.
-            minimumRps: options.minimumRps === 0 ? Number.MIN_VALUE : (options.minimumRps ?? 5),
+            minimumRps: options.minimumRps === 0 ? Number.MIN_VALUE : options.minimumRps,
           })
-        : new ConsecutiveBreaker(options.threshold ?? 5);
+        : new ConsecutiveBreaker(options.threshold);
   }
 
   /** `closed`, `open` or `half-open`. */

@@ -1,3 +1,5 @@
+import { type OptionGroup, millis, num } from '../utils/option-table.js';
+
 /** Settings of the per-origin retry budget. */
 export interface RetryBudgetOptions {
   /** Retries allowed per request sent, over the window (Finagle and Linkerd: 0.2). Default 0.2. Range 0–10. */
@@ -8,8 +10,14 @@ export interface RetryBudgetOptions {
   readonly window?: number;
 }
 
-/** Default retry budget (see {@link RetryBudgetOptions}). */
-export const budgetDefaults = { ratio: 0.2, minPerSecond: 10, window: 10_000 } as const;
+/** The `budget` option's rules. @internal */
+export const budgetOptions: OptionGroup<RetryBudgetOptions> = {
+  table: {
+    ratio: num(0, 10, 0.2, 'Retries allowed per request sent, over the window (Finagle, Linkerd: 0.2).'),
+    minPerSecond: num(0, 10_000, 10, 'Retries always allowed per second, whatever the volume (Finagle: 10).'),
+    window: millis(1_000, 600_000, 10_000, 'The window the ratio is measured over.'),
+  },
+};
 
 const buckets = 10;
 

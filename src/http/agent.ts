@@ -125,15 +125,29 @@ export class ResilientAgent extends Dispatcher {
 
   /**
    * The agent's state (options, DNS cache, endpoint health, breakers and budgets). Pass it to
-   * `resilientConnect` or `createLookup` so TCP clients share them with this agent.
+   * `resilientConnect` or `createResilientLookup` so TCP clients share them with this agent.
    */
   get context(): ResilienceContext {
     return this.ctx;
   }
 
-  /** Per-origin state: breaker, budget, and per endpoint health, ejections, requests in flight and latency. */
-  stats(): OriginStats[] {
-    return this.ctx.stats();
+  /**
+   * Per-origin state keyed by origin, as undici's `Agent.stats`: undici's pool counters summed over the
+   * origin's endpoint pools, plus breaker, budget, and per endpoint health, ejections, requests in flight
+   * and latency.
+   */
+  get stats(): Record<string, AgentOriginStats> {
+    const out: Record<string, AgentOriginStats> = {};
+    const origins = this.ctx.stats;
+    for (const [key, endpoints] of this.ctx.endpointsByOrigin()) {
+      const sums = { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0 };
+      for (const e of endpoints) {
+        addPoolStats(sums, e.pool);
+        addPoolStats(sums, this.http1Pools.get(e));
+      }
+      out[key] = { ...origins[key]!, ...sums };
+    }
+    return out;
   }
 
   /** `true` once `close()` or `destroy()` was called (undici's `Agent.closed`). */
@@ -373,4 +387,30 @@ export class ResilientAgent extends Dispatcher {
 /** A `connect` given as options becomes undici's connector with ridethrough's precise timer; a caller's function stays as it is. */
 function precise(connect: ReturnType<typeof endpointConnect>, poolOptions: Readonly<Record<string, unknown>>, http1: boolean, timeoutMs: number): ReturnType<typeof endpointConnect> {
   return typeof connect === 'function' ? connect : preciseConnector(connect, poolOptions, http1, timeoutMs);
+}
+
+/** undici's per-pool counters (`Pool.stats`; a `Client` has no `free` or `queued`). */
+export interface PoolCounters {
+  /** Connections open. */
+  connected: number;
+  /** Open connections with no request on them. */
+  free: number;
+  /** Requests queued or running. */
+  pending: number;
+  /** Requests waiting for a connection. */
+  queued: number;
+  /** Requests being processed. */
+  running: number;
+  /** Requests the pools hold (pending + running). */
+  size: number;
+}
+
+/** One origin in {@link ResilientAgent.stats}: ridethrough's state plus undici's pool counters, summed over the origin's endpoint pools. */
+export type AgentOriginStats = OriginStats & Readonly<PoolCounters>;
+
+/** Adds a pool's undici counters to `sums`. */
+function addPoolStats(sums: PoolCounters, pool: Dispatcher | undefined): void {
+  const stats = (pool as { stats?: Partial<PoolCounters> } | undefined)?.stats;
+  if (!stats) return;
+  for (const k of ['connected', 'free', 'pending', 'queued', 'running', 'size'] as const) sums[k] += stats[k] ?? 0;
 }

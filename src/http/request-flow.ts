@@ -680,9 +680,9 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 }
 
-/** Whether `status` is one of the options' `retryStatuses` (all 400–599, validated: a success needs no lookup). */
+/** Whether `status` is one of the options' `statusCodes` (all 400–599, validated: a success needs no lookup). */
 function isListedStatus(o: ResolvedOptions, status: number): boolean {
-  return status >= 400 && o.retryStatuses.has(status);
+  return status >= 400 && o.statusCodes.has(status);
 }
 
 /**

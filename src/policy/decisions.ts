@@ -47,7 +47,7 @@ export function decideAfterError(f: ErrorFacts): ErrorVerdict {
 
 /** What a request knows about itself when response headers arrive. */
 export interface StatusFacts {
-  /** Whether the status is one of `retryStatuses`. */
+  /** Whether the status is one of `statusCodes`. */
   readonly listed: boolean;
   /** The response's `Retry-After`, in ms from now, when it has a valid one. */
   readonly retryAfterMs: number | undefined;
@@ -96,7 +96,7 @@ export type BreakerVerdict = 'healthy' | 'unhealthy' | 'neutral';
 
 /** How a request ended, for {@link breakerVerdictOf}. */
 export type RequestEnd =
-  /** Response headers handed to the caller; `listed` when the status is one of `retryStatuses`. */
+  /** Response headers handed to the caller; `listed` when the status is one of `statusCodes`. */
   | { readonly kind: 'answered'; readonly listed: boolean }
   /** Gave up after retries that reached endpoints (deadline, attempts, budget, no endpoint). */
   | { readonly kind: 'gave-up'; readonly reachedEndpoint: boolean }

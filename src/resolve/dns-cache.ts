@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { DnsResolutionError } from '../errors/errors.js';
 import { publish } from '../events/channels.js';
-import { type DnsOptions, dnsDefaults, validateDnsOptions } from './dns-options.js';
+import { type DnsOptions, resolveDnsOptions } from './dns-options.js';
 import { queryWithSearch, type QueryResult } from './dns-query.js';
 import { readHostsFile, readResolvConf } from './system-config.js';
 
@@ -88,25 +88,24 @@ export class DnsCache {
   /**
    * @param options - DNS settings; validated here (throws `TypeError`/`RangeError` naming the option)
    */
-  constructor(options: DnsOptions = {}) {
-    validateDnsOptions(options);
-    const conf = readResolvConf(options.resolvConf ?? dnsDefaults.resolvConf);
-    // c-ares takes whole milliseconds; the option accepts any number in its range.
-    this.resolver = new Resolver({ timeout: Math.round(options.timeout ?? dnsDefaults.timeout), tries: options.tries ?? dnsDefaults.tries });
+  constructor(given: DnsOptions = {}) {
+    const options = resolveDnsOptions(given);
+    const conf = readResolvConf(options.resolvConf);
+    this.resolver = new Resolver({ timeout: options.timeout, tries: options.tries });
     const servers = options.servers ?? conf.nameservers;
     if (servers.length > 0) this.resolver.setServers([...servers]);
-    const hostsFile = options.hostsFile ?? dnsDefaults.hostsFile;
+    const hostsFile = options.hostsFile;
     this.hosts = hostsFile === false ? new Map() : readHostsFile(hostsFile);
     this.search = (options.search ?? conf.search).map((d) => d.replace(/^\.|\.$/g, '')).filter(Boolean);
     this.ndots = options.ndots ?? conf.ndots;
-    this.family = options.family ?? dnsDefaults.family;
-    this.maxTtl = options.maxTtl ?? dnsDefaults.maxTtl;
-    this.minTtl = Math.min(options.minTtl ?? dnsDefaults.minTtl, this.maxTtl);
-    this.staleTtl = options.staleTtl ?? dnsDefaults.staleTtl;
-    this.negativeTtl = options.negativeTtl ?? dnsDefaults.negativeTtl;
-    this.reResolveInterval = options.reResolveInterval ?? dnsDefaults.reResolveInterval;
+    this.family = options.family;
+    this.maxTtl = options.maxTtl;
+    this.minTtl = options.minTtl;
+    this.staleTtl = options.staleTtl;
+    this.negativeTtl = options.negativeTtl;
+    this.reResolveInterval = options.reResolveInterval;
     // maxSize rather than max: lru-cache preallocates arrays of `max` slots, whatever the cache ever holds.
-    this.cache = new LRUCache<string, Entry>({ maxSize: options.maxHosts ?? dnsDefaults.maxHosts, sizeCalculation: one });
+    this.cache = new LRUCache<string, Entry>({ maxSize: options.maxHosts, sizeCalculation: one });
   }
 
   /** Number of host names cached. */

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { checkArray, checkKnownKeys, checkNumber, checkObject, checkOneOf } from '../utils/validate.js';
+import { type OptionGroup, custom, list, millis, num, oneOf, resolveGroup } from '../utils/option-table.js';
+import { describe } from '../utils/validate.js';
 
 /** DNS cache and resolver settings. All durations in milliseconds. */
 export interface DnsOptions {
@@ -40,51 +41,66 @@ export interface DnsOptions {
   readonly hostsFile?: string | false;
 }
 
-/** Default DNS settings (see {@link DnsOptions}). */
-export const dnsDefaults = {
-  maxTtl: 5_000,
-  minTtl: 500,
-  staleTtl: 60_000,
-  negativeTtl: 1_000,
-  reResolveInterval: 500,
-  timeout: 500,
-  tries: 2,
-  family: 0,
-  maxHosts: 1_000,
-  resolvConf: '/etc/resolv.conf',
-  hostsFile: '/etc/hosts',
-} as const;
-
 const day = 86_400_000;
 
+/** The `dns` option's rules. @internal */
+export const dnsOptions: OptionGroup<DnsOptions> = {
+  table: {
+    servers: list(isServer, 'IP addresses with an optional port 1–65535 ("127.0.0.1:5353", "[::1]:53")', undefined, 'DNS servers. In a pod: the cluster DNS.', {
+      defaultText: 'resolv.conf `nameserver`',
+      rangeText: '`ip` or `ip:port` (port 1–65535)',
+    }),
+    maxTtl: millis(0, day, 5_000, 'Longest time an answer is cached, whatever its record TTL (CoreDNS answers with TTL 5 by default, 30 in kubeadm).'),
+    minTtl: millis(0, day, 500, 'Shortest cache time, so TTL-0 records do not cost a query per request.', { rangeText: '0–86400000, ≤ maxTtl' }),
+    staleTtl: millis(0, day, 60_000, 'How long past its TTL the last good answer may still be served: while its refresh is slow, or while DNS times out or fails (SERVFAIL, REFUSED, a truncated or garbled reply); a `ridethrough:dns:stale` event says so.'),
+    negativeTtl: millis(0, day, 1_000, 'How long NXDOMAIN or an empty answer is cached.'),
+    reResolveInterval: millis(0, 60_000, 500, 'Shortest interval between two re-resolutions of one host triggered by failed addresses, so a dead service cannot cause a query storm. A host whose DNS itself fails is held longer (below).'),
+    timeout: millis(1, 60_000, 500, 'Per-try query timeout (c-ares takes whole milliseconds).', { round: true, rangeText: '1–60000 (rounded to whole ms)' }),
+    tries: num(1, 10, 2, 'Query tries per server (c-ares).', { integer: true }),
+    family: oneOf([0, 4, 6], 0, 'Resolve A and AAAA (0), or one family.'),
+    maxHosts: num(1, 1_000_000, 1_000, 'Host names (and origins) kept; least recently used are evicted and their pools closed. Nothing is allocated up front.', { integer: true }),
+    search: list((d) => typeof d === 'string' && d.length > 0, 'domain names', undefined, 'Search list for short names (`inventory` → `inventory.<ns>.svc.cluster.local`), as a pod\'s resolver does; `dns.resolve*` ignores it, ridethrough applies it.', {
+      defaultText: 'resolv.conf `search`',
+      rangeText: 'domain names',
+    }),
+    ndots: num(0, 15, undefined, 'Names with fewer dots than this are tried with the search domains first.', { integer: true, defaultText: 'resolv.conf `ndots`, else 1' }),
+    resolvConf: custom(checkPath, '/etc/resolv.conf', 'Where the resolver configuration is read from.', { defaultText: '`/etc/resolv.conf`', rangeText: 'file path' }),
+    hostsFile: custom(checkHostsFile, '/etc/hosts', 'The hosts file, or `false` to ignore it.', { defaultText: '`/etc/hosts`', rangeText: 'file path or `false`' }),
+  },
+  relations: (d, path) => {
+    if (d.minTtl > d.maxTtl) {
+      throw new RangeError(`ridethrough: option "${path('minTtl')}" must be at most ${path('maxTtl')} (${d.maxTtl}), got ${d.minTtl}`);
+    }
+  },
+};
+
+/** DNS options with every default filled in (`servers`, `search` and `ndots` stay unset: resolv.conf gives them). @internal */
+export type ResolvedDnsOptions = Required<Omit<DnsOptions, 'servers' | 'search' | 'ndots'>> & Pick<DnsOptions, 'servers' | 'search' | 'ndots'>;
+
+const resolved = new WeakSet<object>();
+
 /**
- * Validates DNS options; throws `TypeError`/`RangeError` naming the option.
+ * Validates DNS options and fills in defaults; throws `TypeError`/`RangeError` naming the option. Options
+ * it resolved already are returned as they are, so an agent's DNS cache does not check them twice.
  * @internal
  */
-export function validateDnsOptions(dns: DnsOptions | undefined): void {
-  if (dns === undefined) return;
-  checkObject('dns', dns);
-  checkKnownKeys('dns', dns, ['servers', 'maxTtl', 'minTtl', 'staleTtl', 'negativeTtl', 'reResolveInterval', 'timeout', 'tries', 'family', 'maxHosts', 'search', 'ndots', 'resolvConf', 'hostsFile']);
-  checkArray('dns.servers', dns.servers, isServer, 'IP addresses with an optional port 1–65535 ("127.0.0.1:5353", "[::1]:53")');
-  checkNumber('dns.maxTtl', dns.maxTtl, 0, day, { unit: 'milliseconds' });
-  checkNumber('dns.minTtl', dns.minTtl, 0, day, { unit: 'milliseconds' });
-  if ((dns.minTtl ?? dnsDefaults.minTtl) > (dns.maxTtl ?? dnsDefaults.maxTtl)) {
-    throw new RangeError(`ridethrough: option "dns.minTtl" must be at most dns.maxTtl (${dns.maxTtl ?? dnsDefaults.maxTtl}), got ${dns.minTtl ?? dnsDefaults.minTtl}`);
-  }
-  checkNumber('dns.staleTtl', dns.staleTtl, 0, day, { unit: 'milliseconds' });
-  checkNumber('dns.negativeTtl', dns.negativeTtl, 0, day, { unit: 'milliseconds' });
-  checkNumber('dns.reResolveInterval', dns.reResolveInterval, 0, 60_000, { unit: 'milliseconds' });
-  checkNumber('dns.timeout', dns.timeout, 1, 60_000, { unit: 'milliseconds' });
-  checkNumber('dns.tries', dns.tries, 1, 10, { integer: true });
-  checkOneOf('dns.family', dns.family, [0, 4, 6]);
-  checkNumber('dns.maxHosts', dns.maxHosts, 1, 1_000_000, { integer: true });
-  checkArray('dns.search', dns.search, (s) => typeof s === 'string' && s.length > 0, 'domain names');
-  checkNumber('dns.ndots', dns.ndots, 0, 15, { integer: true });
-  if (dns.resolvConf !== undefined && typeof dns.resolvConf !== 'string') {
-    throw new TypeError('ridethrough: option "dns.resolvConf" must be a file path string');
-  }
-  if (dns.hostsFile !== undefined && dns.hostsFile !== false && typeof dns.hostsFile !== 'string') {
-    throw new TypeError('ridethrough: option "dns.hostsFile" must be a file path string or false');
+export function resolveDnsOptions(dns: DnsOptions | undefined): ResolvedDnsOptions {
+  if (dns !== undefined && resolved.has(dns)) return dns as ResolvedDnsOptions;
+  const out = resolveGroup<DnsOptions, ResolvedDnsOptions>(dnsOptions, dns, 'dns');
+  resolved.add(out);
+  return out;
+}
+
+/** The DNS defaults (see {@link DnsOptions}). */
+export const dnsDefaults: Readonly<ResolvedDnsOptions> = Object.freeze(resolveDnsOptions(undefined));
+
+function checkPath(path: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'string') throw new TypeError(`ridethrough: option "${path}" must be a file path string, got ${describe(value)}`);
+}
+
+function checkHostsFile(path: string, value: unknown): void {
+  if (value !== undefined && value !== false && typeof value !== 'string') {
+    throw new TypeError(`ridethrough: option "${path}" must be a file path string or false, got ${describe(value)}`);
   }
 }
 

@@ -1,6 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { ResilienceContext } from '../core/context.js';
-import { checkBoolean, checkKnownKeys, checkNumber, checkObject } from '../utils/validate.js';
+import { resilienceOptions } from '../core/options.js';
+import { type OptionGroup, bool, checkGroup, custom, millis } from '../utils/option-table.js';
+import { checkNumber, checkObject } from '../utils/validate.js';
 import type { ContextSettings } from './shared-context.js';
 
 /** Options of {@link resilientConnect}. All durations in milliseconds. */
@@ -54,13 +56,34 @@ export interface ConnectSettings {
   readonly keepAliveInitialDelay: number | undefined;
 }
 
-const connectKeys = ['host', 'port', 'tls', 'connectTimeout', 'deadline', 'maxAttempts', 'signal', 'noDelay', 'keepAlive', 'keepAliveInitialDelay', 'dns', 'ejection', 'backoff'];
-const contextKeys = ['dns', 'ejection', 'backoff'] as const;
 const tlsForbidden = ['host', 'port', 'path', 'socket', 'lookup'];
+const shared = resilienceOptions.table;
+
+/** The rules of {@link ResilientConnectOptions}: the shared ones are the agent's, defaults come from the context. @internal */
+export const connectOptions: OptionGroup<ResilientConnectOptions> = {
+  table: {
+    host: custom(checkHost, undefined, 'Host name (or IP) to connect to.', { defaultText: 'required', rangeText: 'non-empty string' }),
+    port: custom(checkPort, undefined, 'TCP port.', { defaultText: 'required', rangeText: 'integer 1–65535' }),
+    tls: custom(checkTls, undefined, "`true`, or `tls.connect` options merged over the context's `tls`.", { defaultText: 'plain TCP', rangeText: 'boolean or object' }),
+    connectTimeout: shared.connectTimeout,
+    deadline: shared.deadline,
+    maxAttempts: shared.maxAttempts,
+    signal: custom(checkSignal, undefined, 'Cancels the connect.', { defaultText: 'none', rangeText: 'AbortSignal' }),
+    noDelay: bool(undefined, '`socket.setNoDelay()` on the returned socket.'),
+    keepAlive: bool(undefined, 'TCP keep-alive on the returned socket.'),
+    keepAliveInitialDelay: millis(0, 2_147_483_647, undefined, 'Initial keep-alive delay, used with `keepAlive`.', { defaultText: '0 (the system\'s)' }),
+    dns: custom(() => undefined, undefined, 'DNS settings of the shared context.', { defaultText: 'none', rangeText: 'object' }),
+    ejection: shared.ejection,
+    backoff: shared.backoff,
+  },
+};
+
+/** The context-level keys, not allowed next to an explicit context. */
+const contextKeys = ['dns', 'ejection', 'backoff'] as const;
 
 /**
- * Validates {@link ResilientConnectOptions} (the per-call part; `dns`/`ejection`/`backoff` are
- * validated when their context is made). Throws `TypeError`/`RangeError` naming the option.
+ * Validates {@link ResilientConnectOptions} (the per-call part; `dns` is validated when its context is
+ * made). Throws `TypeError`/`RangeError` naming the option.
  * @param withContext - a context was passed, so context-level settings are not allowed
  * @internal
  */
@@ -68,30 +91,10 @@ export function validateConnectOptions(options: unknown, withContext: boolean): 
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError('ridethrough: resilientConnect() needs an options object with "host" and "port"');
   }
+  checkGroup(connectOptions, options as ResilientConnectOptions, '');
   const o = options as Record<string, unknown>;
-  checkKnownKeys('', o, connectKeys);
-  if (typeof o.host !== 'string' || o.host.length === 0) {
-    throw new TypeError(`ridethrough: option "host" must be a non-empty string, got ${typeof o.host === 'string' ? 'an empty string' : typeof o.host}`);
-  }
-  if (o.port === undefined) throw new TypeError('ridethrough: option "port" is required');
-  checkNumber('port', o.port, 1, 65_535, { integer: true });
-  if (o.tls !== undefined && typeof o.tls !== 'boolean') {
-    checkObject('tls', o.tls);
-    for (const key of tlsForbidden) {
-      if ((o.tls as Record<string, unknown>)[key] !== undefined) {
-        throw new TypeError(`ridethrough: option "tls.${key}" is not allowed; ridethrough picks the address to connect to`);
-      }
-    }
-  }
-  checkNumber('connectTimeout', o.connectTimeout, 1, 600_000, { unit: 'milliseconds' });
-  checkNumber('deadline', o.deadline, 1, 3_600_000, { unit: 'milliseconds' });
-  checkNumber('maxAttempts', o.maxAttempts, 1, 1000, { integer: true });
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw new TypeError('ridethrough: option "signal" must be an AbortSignal');
-  }
-  checkBoolean('noDelay', o.noDelay);
-  checkBoolean('keepAlive', o.keepAlive);
-  checkNumber('keepAliveInitialDelay', o.keepAliveInitialDelay, 0, 2_147_483_647, { unit: 'milliseconds' });
+  checkHost('host', o.host);
+  checkPort('port', o.port);
   if (withContext) {
     for (const key of contextKeys) {
       if (o[key] !== undefined) {
@@ -99,6 +102,31 @@ export function validateConnectOptions(options: unknown, withContext: boolean): 
       }
     }
   }
+}
+
+function checkHost(path: string, value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`ridethrough: option "${path}" must be a non-empty string, got ${typeof value === 'string' ? 'an empty string' : typeof value}`);
+  }
+}
+
+function checkPort(path: string, value: unknown): void {
+  if (value === undefined) throw new TypeError(`ridethrough: option "${path}" is required`);
+  checkNumber(path, value, 1, 65_535, { integer: true });
+}
+
+function checkTls(path: string, value: unknown): void {
+  if (value === undefined || typeof value === 'boolean') return;
+  checkObject(path, value);
+  for (const key of tlsForbidden) {
+    if ((value as Record<string, unknown>)[key] !== undefined) {
+      throw new TypeError(`ridethrough: option "${path}.${key}" is not allowed; ridethrough picks the address to connect to`);
+    }
+  }
+}
+
+function checkSignal(path: string, value: unknown): void {
+  if (value !== undefined && !(value instanceof AbortSignal)) throw new TypeError(`ridethrough: option "${path}" must be an AbortSignal`);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 export { resilientConnect } from './resilient-connect.js';
 export type { ResilientConnectOptions } from './connect-options.js';
-export { createLookup, type LookupCallback, type ResilientLookup, type ResilientLookupOptions } from './lookup.js';
+export { createResilientLookup, type LookupCallback, type ResilientLookup, type ResilientLookupOptions } from './lookup.js';
 export { watchSocket, type ConnectReporter } from './watch-socket.js';
 export { lookupSocket } from './lookup-socket.js';
 export type { ContextSettings } from './shared-context.js';

@@ -40,7 +40,7 @@ class LookupSocket extends net.Socket {
 
 /**
  * Creates an unconnected `net.Socket` whose `connect(port, host)` resolves `host` through `lookup`
- * (a {@link createLookup} function) and reports connect failures to it, for drivers that take a socket
+ * (a {@link createResilientLookup} function) and reports connect failures to it, for drivers that take a socket
  * factory and connect it themselves (`pg`'s `stream` option, for example).
  *
  * @param lookup - the lookup to resolve through and report to
@@ -48,7 +48,7 @@ class LookupSocket extends net.Socket {
  *
  * @example
  * ```ts
- * const lookup = createLookup();
+ * const lookup = createResilientLookup();
  * const client = new pg.Client({ host: 'postgres.db.svc.cluster.local', stream: () => lookupSocket(lookup) });
  * ```
  */

@@ -14,7 +14,7 @@ import { watchSocket } from './watch-socket.js';
 /** The callback of a Node `lookup` function (`net.LookupFunction`). */
 export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
-/** Options of {@link createLookup}: the DNS, ejection and backoff settings of its context. */
+/** Options of {@link createResilientLookup}: the DNS, ejection and backoff settings of its context. */
 export type ResilientLookupOptions = ContextSettings;
 
 /**
@@ -59,15 +59,15 @@ const contextKeys = ['dns', 'ejection', 'backoff'] as const;
  *
  * @example
  * ```ts
- * const lookup = createLookup();
+ * const lookup = createResilientLookup();
  * const socket = lookup.watchSocket(net.connect({ host: 'db.shop.svc.cluster.local', port: 5432, lookup }), 'db.shop.svc.cluster.local');
  * ```
  */
-export function createLookup(options: ResilientLookupOptions = {}, context?: ResilienceContext): ResilientLookup {
+export function createResilientLookup(options: ResilientLookupOptions = {}, context?: ResilienceContext): ResilientLookup {
   checkObject('options', options);
   checkKnownKeys('', options, contextKeys);
   if (context !== undefined) {
-    if (!(context instanceof ResilienceContext)) throw new TypeError('ridethrough: createLookup() context must be a ResilienceContext');
+    if (!(context instanceof ResilienceContext)) throw new TypeError('ridethrough: createResilientLookup() context must be a ResilienceContext');
     for (const key of contextKeys) {
       if (options[key] !== undefined) throw new TypeError(`ridethrough: option "${key}" cannot be combined with a context; set it on the context (or agent) instead`);
     }

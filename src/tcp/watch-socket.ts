@@ -10,7 +10,7 @@ export interface ConnectReporter {
 }
 
 /**
- * Watches a socket that is connecting to `hostname` (through a `lookup` from {@link createLookup}) and
+ * Watches a socket that is connecting to `hostname` (through a `lookup` from {@link createResilientLookup}) and
  * reports to `reporter` what its connect phase shows: every address that refused, was unreachable or
  * timed out (Node's `connectionAttemptFailed`/`connectionAttemptTimeout` events, or the socket's
  * `error`), an address being connected to when the socket is destroyed before connecting (a driver's

@@ -58,7 +58,8 @@ export function checkKnownKeys(name: string, value: object | undefined, known: r
   }
 }
 
-function describe(value: unknown): string {
+/** How a bad value is shown in an error message. */
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return `an array (${JSON.stringify(value).slice(0, 60)})`;
   if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;

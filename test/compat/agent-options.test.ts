@@ -508,7 +508,7 @@ describe('ResilientAgent only: the endpoint stays pinned whatever connect is', (
     const agent = new ResilientAgent({
       ...base(),
       balancer: 'round-robin',
-      backoff: { base: 5, cap: 20 },
+      backoff: { initialDelay: 5, maxDelay: 20 },
       connect: (opts, cb) => {
         seen.push({ hostname: opts.hostname, host: opts.host });
         return inner(opts, cb);

@@ -142,7 +142,7 @@ describe('ResilientAgent only: one-shot bodies still ride through a refused endp
       const port = new URL(live.origin).port;
       // Only 127.0.152.6 (nothing listens there) at first.
       dns.setRecords('oneshot.compat.test', { a: ['127.0.152.6'] });
-      const agent = make('ridethrough', { ...base(), dns: { ...base().dns, reResolveInterval: 0 }, backoff: { base: 5, cap: 20 } });
+      const agent = make('ridethrough', { ...base(), dns: { ...base().dns, reResolveInterval: 0 }, backoff: { initialDelay: 5, maxDelay: 20 } });
       defer(() => agent.destroy());
       // The first refusal "moves the pod": DNS lists the live address from then on.
       const refusals: string[] = [];

@@ -66,9 +66,9 @@ describe('the network error is the cause of ridethrough’s error', () => {
 
     it(`${api}: ECONNREFUSED until the deadline`, async () => {
       const origin = await refusedOrigin('127.0.154.1');
-      const r = await both({ ...base(), deadline: 300, backoff: { base: 10, cap: 50 } }, (d, kind) => send(d, kind, `${origin}/`, { method: 'GET' }), { unwrapGiveUp: true });
+      const r = await both({ ...base(), deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } }, (d, kind) => send(d, kind, `${origin}/`, { method: 'GET' }), { unwrapGiveUp: true });
       expect(r.ridethrough).toEqual(r.undici);
-      const raw = await run('ridethrough', { ...base(), deadline: 300, backoff: { base: 10, cap: 50 } }, (d, kind) => send(d, kind, `${origin}/`, { method: 'GET' }));
+      const raw = await run('ridethrough', { ...base(), deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } }, (d, kind) => send(d, kind, `${origin}/`, { method: 'GET' }));
       const error = raw.ok ? undefined : api === 'request()' ? raw.error : raw.error.cause;
       expect(error).toMatchObject({ class: 'DeadlineExceededError', code: 'RIDETHROUGH_DEADLINE_EXCEEDED', cause: { code: 'ECONNREFUSED' } });
     });
@@ -116,7 +116,7 @@ describe('resilientFetch', () => {
 
   it('until the deadline: DeadlineExceededError, the cause the last ECONNREFUSED', async () => {
     const origin = await refusedOrigin('127.0.154.1');
-    const fetchIt = createResilientFetch({ ...base(), deadline: 300, backoff: { base: 10, cap: 50 } });
+    const fetchIt = createResilientFetch({ ...base(), deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } });
     const err = await fetchIt(`${origin}/`).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(DeadlineExceededError);
     expect(((err as Error).cause as { code?: string }).code).toBe('ECONNREFUSED');

@@ -107,7 +107,7 @@ describe.skipIf(skipReason !== undefined)('blackholed pods (iptables DROP)', () 
     expect(slowest).toBeLessThan(5_000);
     // The blackhole was really hit: a request waited for its endpoint to be found silent, or timed out.
     expect(slowest).toBeGreaterThanOrEqual(150);
-    const darkStats = agent.stats().flatMap((s) => s.endpoints).find((e) => e.address === dark.address);
+    const darkStats = Object.values(agent.stats).flatMap((s) => s.endpoints).find((e) => e.address === dark.address);
     expect(darkStats?.failures ?? 0).toBeGreaterThan(0);
     expect(results.filter((r) => r.at > 3_000).every((r) => r.body !== dark.name)).toBe(true);
   });

@@ -293,7 +293,7 @@ describe(`Node's built-in fetch (Node ${process.versions.node}, bundled undici $
 
   it('a failure is "fetch failed" with the ridethrough error as cause (agent.with deadline)', async () => {
     dns.setRecords('builtin-dead.rt.test', { a: ['127.0.31.8', '127.0.31.9'] });
-    const agent = newAgent({ maxAttempts: 1000, backoff: { base: 10, cap: 50 } });
+    const agent = newAgent({ maxAttempts: 1000, backoff: { initialDelay: 10, maxDelay: 50 } });
     const started = performance.now();
     const err = await rejection(builtinFetch(`http://builtin-dead.rt.test:${PORT}/`, { dispatcher: agent.with({ deadline: 400 }) }));
     expect(err).toBeInstanceOf(TypeError);
@@ -337,7 +337,7 @@ describe('installGlobalDispatcher', () => {
     const agent = newAgent();
     const legacyKey = Symbol.for('undici.globalDispatcher.1');
     const before = { current: getGlobalDispatcher(), legacy: (globalThis as Record<symbol, unknown>)[legacyKey] };
-    const attempts = (): number => agent.stats().flatMap((o) => o.endpoints).reduce((n, e) => n + e.attempts, 0);
+    const attempts = (): number => Object.values(agent.stats).flatMap((o) => o.endpoints).reduce((n, e) => n + e.attempts, 0);
     const restore = installGlobalDispatcher(agent);
     try {
       expect(getGlobalDispatcher()).toBe(agent);
@@ -386,7 +386,7 @@ describe('an undici Agent composed with resilience()', () => {
 
   it('gives up at a per-request deadline with the ridethrough error', async () => {
     dns.setRecords('compose-dead.rt.test', { a: ['127.0.33.3'] });
-    const dispatcher = new Agent().compose(resilience({ dns: dnsOptions(), maxAttempts: 1000, backoff: { base: 10, cap: 50 } }));
+    const dispatcher = new Agent().compose(resilience({ dns: dnsOptions(), maxAttempts: 1000, backoff: { initialDelay: 10, maxDelay: 50 } }));
     defer(() => dispatcher.close());
     const err = await rejection(request(`http://compose-dead.rt.test:${PORT}/`, { dispatcher, ridethrough: { deadline: 300 } } as Parameters<typeof request>[1]));
     expect(err).toBeInstanceOf(DeadlineExceededError);
@@ -407,7 +407,7 @@ describe('an undici Agent composed with resilience()', () => {
 describe('agent.with()', () => {
   it('applies its deadline to request() and leaves the agent unchanged', async () => {
     dns.setRecords('with-dead.rt.test', { a: ['127.0.33.10'] });
-    const agent = newAgent({ deadline: 30_000, maxAttempts: 1000, backoff: { base: 10, cap: 50 } });
+    const agent = newAgent({ deadline: 30_000, maxAttempts: 1000, backoff: { initialDelay: 10, maxDelay: 50 } });
     const view = agent.with({ deadline: 300 });
     const started = performance.now();
     const err = await rejection(request(`http://with-dead.rt.test:${PORT}/`, { dispatcher: view }));

@@ -122,7 +122,7 @@ describe('errors from real requests', () => {
   it('DeadlineExceededError lists every attempt with address, code and duration', async () => {
     const host = 'deadline.rt.test';
     dns.setRecords(host, { a: ['127.0.34.3', '127.0.34.4'] });
-    const agent = newAgent({ deadline: 500, maxAttempts: 1000, backoff: { base: 10, cap: 50 } });
+    const agent = newAgent({ deadline: 500, maxAttempts: 1000, backoff: { initialDelay: 10, maxDelay: 50 } });
     const err = await rejection(request(`http://${host}:${PORT}/`, { dispatcher: agent }));
     expect(err).toBeInstanceOf(DeadlineExceededError);
     const e = err as DeadlineExceededError;
@@ -286,7 +286,7 @@ describe('diagnostics_channel events', () => {
     expect(ejected[0]).toMatchObject({ hostname: host, address: '127.0.35.4', reason: 'HTTP 503' });
     expect(ejected[0]!.ejectedForMs).toBeGreaterThanOrEqual(850);
     expect(ejected[0]!.ejectedForMs).toBeLessThanOrEqual(1_150);
-    const stats = agent.stats().find((s) => s.origin === `http://${host}:${PORT}`)!;
+    const stats = agent.stats[`http://${host}:${PORT}`]!;
     expect(stats.endpoints.find((e) => e.address === '127.0.35.4')!.state).toBe('ejected');
   });
 
@@ -295,7 +295,7 @@ describe('diagnostics_channel events', () => {
     dns.setRecords(host, { a: ['127.0.36.1'] });
     const deadlines = listen<GiveUpEvent>('ridethrough:deadline');
     const giveUps = listen<GiveUpEvent>('ridethrough:giveup');
-    const agent = newAgent({ deadline: 300, maxAttempts: 1000, backoff: { base: 10, cap: 50 } });
+    const agent = newAgent({ deadline: 300, maxAttempts: 1000, backoff: { initialDelay: 10, maxDelay: 50 } });
     const err = (await rejection(request(`http://${host}:${PORT}/`, { method: 'DELETE', dispatcher: agent }))) as DeadlineExceededError;
     expect(err).toBeInstanceOf(DeadlineExceededError);
     const expected = { origin: `http://${host}:${PORT}`, method: 'DELETE', code: 'RIDETHROUGH_DEADLINE_EXCEEDED', attempts: err.attempts.length };

@@ -82,8 +82,8 @@ const numberOptions: NumberOption[] = [
   { path: 'keepAliveTimeout', min: 1, max: 600_000 },
   { path: 'connectionsPerEndpoint', min: 1, max: 65_535, integer: true },
   { path: 'maxConnectionAge', min: 0, max: 86_400_000 },
-  { path: 'backoff.base', min: 1, max: 60_000, with: { backoff: { cap: 60_000 } } },
-  { path: 'backoff.cap', min: 1, max: 60_000, with: { backoff: { base: 1 } } },
+  { path: 'backoff.initialDelay', min: 1, max: 60_000, with: { backoff: { maxDelay: 60_000 } } },
+  { path: 'backoff.maxDelay', min: 1, max: 60_000, with: { backoff: { initialDelay: 1 } } },
   { path: 'ejection.baseTime', min: 100, max: 3_600_000, with: { ejection: { maxTime: 3_600_000 } } },
   { path: 'ejection.maxTime', min: 100, max: 3_600_000, with: { ejection: { baseTime: 100 } } },
   { path: 'ejection.maxPercent', min: 0, max: 100 },
@@ -142,10 +142,10 @@ describe('numeric options', () => {
 });
 
 describe('options that relate to each other', () => {
-  it('backoff.cap below backoff.base is a RangeError naming backoff.cap', () => {
-    expectThrow(() => construct(safe({ backoff: { base: 500, cap: 100 } })), RangeError, /"backoff\.cap"/, /at least backoff\.base \(500\)/);
-    // The default cap (1000) is below a base of 2000.
-    expectThrow(() => construct(safe({ backoff: { base: 2_000 } })), RangeError, /"backoff\.cap"/);
+  it('backoff.maxDelay below backoff.initialDelay is a RangeError naming backoff.maxDelay', () => {
+    expectThrow(() => construct(safe({ backoff: { initialDelay: 500, maxDelay: 100 } })), RangeError, /"backoff\.maxDelay"/, /at least backoff\.initialDelay \(500\)/);
+    // The default maxDelay (1000) is below an initialDelay of 2000.
+    expectThrow(() => construct(safe({ backoff: { initialDelay: 2_000 } })), RangeError, /"backoff\.maxDelay"/);
   });
 
   it('ejection.maxTime below ejection.baseTime is a RangeError naming ejection.maxTime', () => {
@@ -190,14 +190,14 @@ describe('object, array and string options', () => {
     for (const bad of [null, 'fast', 5, [1]]) expectThrow(() => construct(bad), TypeError, /"options"/);
   });
 
-  it('retryStatuses: TypeError unless an array of numbers; RangeError for a status outside 400–599 or a fraction', () => {
-    construct(safe({ retryStatuses: [] }));
-    construct(safe({ retryStatuses: [400, 429, 599] }));
+  it('statusCodes: TypeError unless an array of numbers; RangeError for a status outside 400–599 or a fraction', () => {
+    construct(safe({ statusCodes: [] }));
+    construct(safe({ statusCodes: [400, 429, 599] }));
     for (const bad of ['503', 503, ['503'], [null], [Number.NaN], { 0: 503 }]) {
-      expectThrow(() => construct(safe({ retryStatuses: bad })), TypeError, /"retryStatuses"/, /from 400 to 599/);
+      expectThrow(() => construct(safe({ statusCodes: bad })), TypeError, /"statusCodes"/, /from 400 to 599/);
     }
     for (const bad of [[399], [600], [200, 503], [503.5], [-1]]) {
-      expectThrow(() => construct(safe({ retryStatuses: bad })), RangeError, /"retryStatuses"/, /from 400 to 599/);
+      expectThrow(() => construct(safe({ statusCodes: bad })), RangeError, /"statusCodes"/, /from 400 to 599/);
     }
   });
 

@@ -72,7 +72,7 @@ describe('retryable statuses', () => {
     const host = 's503-all.rt.test';
     dns.setRecords(host, { a: ['127.0.24.3'] });
     const p = await pod('p', '127.0.24.3', always503);
-    const agent = newAgent({ maxAttempts: 3, backoff: { base: 5, cap: 20 } });
+    const agent = newAgent({ maxAttempts: 3, backoff: { initialDelay: 5, maxDelay: 20 } });
     const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
     expect(res.statusCode).toBe(503);
     expect(await res.body.text()).toBe('unavailable');
@@ -154,7 +154,7 @@ describe('limits', () => {
   it('gives up with DeadlineExceededError at the deadline when every endpoint refuses', async () => {
     const host = 'all-dead.rt.test';
     dns.setRecords(host, { a: dead });
-    const agent = newAgent({ deadline: 1_500, maxAttempts: 1000, backoff: { base: 25, cap: 100 } });
+    const agent = newAgent({ deadline: 1_500, maxAttempts: 1000, backoff: { initialDelay: 25, maxDelay: 100 } });
     const started = performance.now();
     const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent }));
     const elapsed = performance.now() - started;
@@ -178,7 +178,7 @@ describe('limits', () => {
   it('a per-request deadline override wins over the agent default', async () => {
     const host = 'all-dead-override.rt.test';
     dns.setRecords(host, { a: dead });
-    const agent = newAgent({ deadline: 30_000, maxAttempts: 1000, backoff: { base: 25, cap: 100 } });
+    const agent = newAgent({ deadline: 30_000, maxAttempts: 1000, backoff: { initialDelay: 25, maxDelay: 100 } });
     const started = performance.now();
     const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent, ridethrough: { deadline: 600 } } as Parameters<typeof request>[1]));
     expect(err).toBeInstanceOf(DeadlineExceededError);
@@ -228,7 +228,7 @@ describe('limits', () => {
   it('gives up with AttemptsExhaustedError after maxAttempts', async () => {
     const host = 'all-dead-attempts.rt.test';
     dns.setRecords(host, { a: dead });
-    const agent = newAgent({ maxAttempts: 3, backoff: { base: 5, cap: 20 } });
+    const agent = newAgent({ maxAttempts: 3, backoff: { initialDelay: 5, maxDelay: 20 } });
     const err = await rejection(request(`http://${host}:${PORT}/items`, { method: 'POST', body: 'x', dispatcher: agent }));
     expect(err).toBeInstanceOf(AttemptsExhaustedError);
     const e = err as AttemptsExhaustedError;
@@ -242,7 +242,7 @@ describe('limits', () => {
   it('a per-request maxAttempts override wins (resilientFetch)', async () => {
     const host = 'all-dead-attempts2.rt.test';
     dns.setRecords(host, { a: dead });
-    const fetch = createResilientFetch({ agent: newAgent({ backoff: { base: 5, cap: 20 } }) });
+    const fetch = createResilientFetch({ agent: newAgent({ backoff: { initialDelay: 5, maxDelay: 20 } }) });
     const err = await rejection(fetch(`http://${host}:${PORT}/items`, { ridethrough: { maxAttempts: 2 } }));
     expect(err).toBeInstanceOf(AttemptsExhaustedError);
     expect((err as AttemptsExhaustedError).attempts).toHaveLength(2);
@@ -275,7 +275,7 @@ describe("the caller's AbortSignal", () => {
     dns.setRecords(host, { a: ['127.0.26.2'] });
     const controller = new AbortController();
     const retries = watchRetries(() => queueMicrotask(() => controller.abort()));
-    const fetch = createResilientFetch({ agent: newAgent({ backoff: { base: 200, cap: 400 } }) });
+    const fetch = createResilientFetch({ agent: newAgent({ backoff: { initialDelay: 200, maxDelay: 400 } }) });
     const err = await rejection(fetch(`http://${host}:${PORT}/items`, { signal: controller.signal }));
     expect((err as Error).name).toBe('AbortError');
     await sleep(500);
@@ -419,7 +419,7 @@ describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeo
     const host = 'warm-wedged-deadline.rt.test';
     dns.setRecords(host, { a: ['127.0.27.32'] });
     const wedged = await pod('wedged', '127.0.27.32', () => {});
-    const agent = await warmAgent(host, { attemptTimeout: 200, deadline: 700, maxAttempts: 100, backoff: { base: 10, cap: 20 } });
+    const agent = await warmAgent(host, { attemptTimeout: 200, deadline: 700, maxAttempts: 100, backoff: { initialDelay: 10, maxDelay: 20 } });
     const started = performance.now();
     const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent }));
     const elapsed = performance.now() - started;
@@ -440,7 +440,7 @@ describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeo
     const host = 'warm-all-dead.rt.test';
     const dead = ['127.0.27.33', '127.0.27.34'];
     dns.setRecords(host, { a: dead });
-    const agent = await warmAgent(host, { attemptTimeout: 5_000, deadline: 800, maxAttempts: 1000, backoff: { base: 25, cap: 100 } });
+    const agent = await warmAgent(host, { attemptTimeout: 5_000, deadline: 800, maxAttempts: 1000, backoff: { initialDelay: 25, maxDelay: 100 } });
     const started = performance.now();
     const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent }));
     const elapsed = performance.now() - started;
@@ -471,7 +471,7 @@ describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeo
         setTimeout(() => res.end('lable'), 500);
       });
     });
-    const agent = await warmAgent(host, { attemptTimeout: 200, backoff: { base: 10, cap: 20 } });
+    const agent = await warmAgent(host, { attemptTimeout: 200, backoff: { initialDelay: 10, maxDelay: 20 } });
     const retries = watchRetries();
     const res = await request(`http://${host}:${PORT}/items`, { dispatcher: agent });
     expect(res.statusCode).toBe(200);

@@ -171,7 +171,7 @@ describe('a pod moves to a new address while DNS lags', () => {
       expect(results.some((r) => r.body === 'new'), `${name} reached the new pod`).toBe(true);
     }
     // Requests in the window really did hit the dead address first.
-    const dead = agent.stats().flatMap((s) => s.endpoints).filter((e) => e.address === '127.0.5.1');
+    const dead = Object.values(agent.stats).flatMap((s) => s.endpoints).filter((e) => e.address === '127.0.5.1');
     expect(dead.every((e) => e.failures > 0)).toBe(true);
   });
 });

@@ -50,7 +50,7 @@ describe('a replica that stops answering while its peers answer', () => {
     expect(hedges.filter((h) => h.reason === 'endpoint-lost').length).toBe(mute.count('GET'));
     // Well under the 5 s attempt timeout (the detector's threshold is 200 ms here; generous margin).
     expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(2_500);
-    const stats = agent.stats()[0]!.endpoints.find((e) => e.address === '127.0.46.3')!;
+    const stats = Object.values(agent.stats)[0]!.endpoints.find((e) => e.address === '127.0.46.3')!;
     expect(stats).toMatchObject({ state: 'ejected', ejectedFor: 'silent' });
   });
 

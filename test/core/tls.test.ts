@@ -54,7 +54,7 @@ describe('HTTPS', () => {
     // 127.0.38.2 has no listener: whichever goes first, every request ends on the live pod.
     dns.setRecords('secure.rt.test', { a: ['127.0.38.2', '127.0.38.1'] });
     // Round-robin, so the refused pod is certainly tried (it is then ejected).
-    const agent = newAgent({ tls: { ca: cert.cert }, balancer: 'round-robin', backoff: { base: 5, cap: 20 } });
+    const agent = newAgent({ tls: { ca: cert.cert }, balancer: 'round-robin', backoff: { initialDelay: 5, maxDelay: 20 } });
     for (let i = 0; i < 4; i++) {
       const res = await request(`https://secure.rt.test:${PORT}/items`, { dispatcher: agent });
       expect(res.statusCode).toBe(200);
@@ -64,14 +64,14 @@ describe('HTTPS', () => {
     for (const s of pod.seen) expect(s).toEqual({ servername: 'secure.rt.test', host: `secure.rt.test:${PORT}` });
     // Kept alive: undici alternates back-to-back requests over at most two connections.
     expect(pod.connections()).toBeLessThanOrEqual(2);
-    const stats = agent.stats().find((o) => o.origin === `https://secure.rt.test:${PORT}`);
+    const stats = agent.stats[`https://secure.rt.test:${PORT}`];
     expect(stats?.endpoints.find((e) => e.address === '127.0.38.2')).toMatchObject({ state: 'ejected' });
   });
 
   it('ResilientAgent: a certificate for another name fails at once and is not retried', async () => {
     const pod = await startHttpsPod('127.0.38.3');
     dns.setRecords('impostor.rt.test', { a: ['127.0.38.3'] });
-    const agent = newAgent({ tls: { ca: cert.cert }, maxAttempts: 5, backoff: { base: 5, cap: 20 } });
+    const agent = newAgent({ tls: { ca: cert.cert }, maxAttempts: 5, backoff: { initialDelay: 5, maxDelay: 20 } });
     const err = await rejection(request(`https://impostor.rt.test:${PORT}/`, { dispatcher: agent }));
     expect(errorCode(err)).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
     expect(pod.seen).toEqual([]);
@@ -83,7 +83,7 @@ describe('HTTPS', () => {
     dns.setRecords('secure.rt.test', { a: ['127.0.38.5', '127.0.38.4'] });
     const base = new Agent({ connect: { timeout: 1_000, ca: cert.cert } });
     defer(() => base.close());
-    const dispatcher = base.compose(resilience({ dns: dnsOptions(), backoff: { base: 5, cap: 20 } }));
+    const dispatcher = base.compose(resilience({ dns: dnsOptions(), backoff: { initialDelay: 5, maxDelay: 20 } }));
     for (let i = 0; i < 3; i++) {
       const res = await request(`https://secure.rt.test:${PORT}/`, { dispatcher });
       expect(await res.body.text()).toBe('secure');

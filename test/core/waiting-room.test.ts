@@ -108,7 +108,7 @@ describe('a request with nowhere to go parks in its host\'s waiting room', () =>
     const statuses = await Promise.all(requests.map(async (r) => (await r).statusCode));
     expect(statuses).toEqual([200, 200, 200, 200]);
     expect(p.count()).toBe(4);
-    const stats = agent.stats()[0]!;
+    const stats = Object.values(agent.stats)[0]!;
     expect(stats.waiting).toBe(0);
     expect(stats.endpoints[0]).toMatchObject({ address: '127.0.45.5', state: 'healthy' });
   });

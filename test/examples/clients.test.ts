@@ -66,7 +66,7 @@ describe('client recipes', () => {
     }
     expect(requests.filter((r) => r.url === '/v1/chat/completions')).toHaveLength(3);
     // The dead address was tried at some point and ejected, so ridethrough really rode through it.
-    const endpoints = agent.stats().find((o) => o.origin.includes('api.shop.test'))?.endpoints ?? [];
+    const endpoints = Object.values(agent.stats).find((o) => o.origin.includes('api.shop.test'))?.endpoints ?? [];
     expect(endpoints.find((e) => e.address === DEAD)?.failures ?? 0).toBeGreaterThan(0);
   });
 });

@@ -28,7 +28,7 @@ describe('circuit breaker (consecutive)', () => {
     c.publish('other.breaker.test', ['127.0.90.2'], 30);
     const other = await c.startPod('other', '127.0.90.2', PORT);
     const origin = `http://dead.breaker.test:${PORT}`;
-    const agent = agentFor(c, { breaker: { threshold: 3, halfOpenAfter: 1_500 }, deadline: 300, backoff: { base: 10, cap: 50 } });
+    const agent = agentFor(c, { breaker: { threshold: 3, halfOpenAfter: 1_500 }, deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } });
     const states = breakerEvents(c, origin);
     const connects = recordConnects(c);
 
@@ -93,7 +93,7 @@ describe('circuit breaker (consecutive)', () => {
     const c = await start();
     c.publish('probe.breaker.test', ['127.0.90.5'], 30);
     const origin = `http://probe.breaker.test:${PORT}`;
-    const agent = agentFor(c, { breaker: { threshold: 2, halfOpenAfter: 500 }, deadline: 250, backoff: { base: 10, cap: 50 } });
+    const agent = agentFor(c, { breaker: { threshold: 2, halfOpenAfter: 500 }, deadline: 250, backoff: { initialDelay: 10, maxDelay: 50 } });
     const states = breakerEvents(c, origin);
     const connects = recordConnects(c);
 
@@ -139,7 +139,7 @@ describe('circuit breaker (consecutive)', () => {
     });
     c.publish('sick.breaker.test', ['127.0.90.6'], 30);
     const origin = `http://sick.breaker.test:${PORT}`;
-    const agent = agentFor(c, { breaker: { threshold: 3, halfOpenAfter: 10_000 }, maxAttempts: 2, backoff: { base: 5, cap: 10 } });
+    const agent = agentFor(c, { breaker: { threshold: 3, halfOpenAfter: 10_000 }, maxAttempts: 2, backoff: { initialDelay: 5, maxDelay: 10 } });
 
     for (const s of [502, 503, 504]) {
       status = s;
@@ -178,7 +178,7 @@ describe('circuit breaker (consecutive)', () => {
     const c = await start();
     c.publish('abort-probe.breaker.test', ['127.0.90.14'], 30);
     const origin = `http://abort-probe.breaker.test:${PORT}`;
-    const agent = agentFor(c, { breaker: { threshold: 2, halfOpenAfter: 300 }, deadline: 250, backoff: { base: 10, cap: 50 } });
+    const agent = agentFor(c, { breaker: { threshold: 2, halfOpenAfter: 300 }, deadline: 250, backoff: { initialDelay: 10, maxDelay: 50 } });
     const states = breakerEvents(c, origin);
     for (let i = 0; i < 2; i++) expect(await rejection(send(agent, `${origin}/`))).toBeInstanceOf(DeadlineExceededError);
     expect(originStats(agent, origin).breaker).toBe('open');
@@ -267,7 +267,7 @@ describe('circuit breaker (consecutive)', () => {
     const c = await start();
     c.publish('streak.breaker.test', ['127.0.90.13'], 30);
     const origin = `http://streak.breaker.test:${PORT}`;
-    const agent = agentFor(c, { breaker: { threshold: 3, halfOpenAfter: 10_000 }, deadline: 250, backoff: { base: 10, cap: 50 } });
+    const agent = agentFor(c, { breaker: { threshold: 3, halfOpenAfter: 10_000 }, deadline: 250, backoff: { initialDelay: 10, maxDelay: 50 } });
 
     // Two unhealthy requests (the single replica is dead)...
     for (let n = 0; n < 2; n++) expect(await rejection(send(agent, `${origin}/`))).toBeInstanceOf(DeadlineExceededError);
@@ -363,7 +363,7 @@ describe('circuit breaker (sampling)', () => {
     expect(originStats(noMinimum, origin).breaker).toBe('open');
 
     function originStats2(agent: typeof byDefault): string | undefined {
-      return agent.stats().find((o) => o.origin === origin)?.breaker;
+      return agent.stats[origin]?.breaker;
     }
   });
 });

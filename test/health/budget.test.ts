@@ -28,7 +28,7 @@ describe('retry budget', () => {
     const ratio = 0.2;
     // Floor: 2 retries/s over a 10 s window (longer than the test, so nothing leaves it) = 20.
     const floor = 2 * 10;
-    const agent = agentFor(c, { budget: { ratio, minPerSecond: 2, window: 10_000 }, breaker: false, maxAttempts: 10, deadline: 2_000, backoff: { base: 2, cap: 10 } });
+    const agent = agentFor(c, { budget: { ratio, minPerSecond: 2, window: 10_000 }, breaker: false, maxAttempts: 10, deadline: 2_000, backoff: { initialDelay: 2, maxDelay: 10 } });
 
     const results = await steadyStream(() => send(agent, `${origin}/`), { rate: 200, durationMs: 3_000 });
     const sent = results.length;
@@ -53,7 +53,7 @@ describe('retry budget', () => {
     const origin = `http://reset.budget.test:${PORT}`;
     const ratio = 0.5;
     const floor = 1 * 10;
-    const agent = agentFor(c, { budget: { ratio, minPerSecond: 1, window: 10_000 }, breaker: false, maxAttempts: 3, backoff: { base: 2, cap: 10 } });
+    const agent = agentFor(c, { budget: { ratio, minPerSecond: 1, window: 10_000 }, breaker: false, maxAttempts: 3, backoff: { initialDelay: 2, maxDelay: 10 } });
 
     const results = await steadyStream(() => send(agent, `${origin}/`), { rate: 50, durationMs: 2_000 });
     const sent = results.length;
@@ -115,7 +115,7 @@ describe('retry budget', () => {
     });
     c.publish('nobudget.budget.test', ['127.0.92.6'], 30);
     const origin = `http://nobudget.budget.test:${PORT}`;
-    const agent = agentFor(c, { budget: false, breaker: false, maxAttempts: 4, backoff: { base: 1, cap: 2 } });
+    const agent = agentFor(c, { budget: false, breaker: false, maxAttempts: 4, backoff: { initialDelay: 1, maxDelay: 2 } });
     for (let n = 0; n < 50; n++) expect((await send(agent, `${origin}/`)).status).toBe(503);
     expect(pod.count()).toBe(200);
     const stats = originStats(agent, origin);

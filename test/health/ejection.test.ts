@@ -105,7 +105,7 @@ describe('outlier ejection', () => {
       for (let i = 1; i <= 3; i++) pods.push(await c.startPod(`sick${i}`, `127.0.91.${10 + i}`, PORT, unavailable));
       c.publish('sick.ejection.test', pods.map((p) => p.address), 30);
       const origin = `http://sick.ejection.test:${PORT}`;
-      const agent = agentFor(c, { ejection: { consecutiveFailures: 2, baseTime: 5_000, maxPercent }, breaker: false, budget: false, maxAttempts: 3, backoff: { base: 1, cap: 5 } });
+      const agent = agentFor(c, { ejection: { consecutiveFailures: 2, baseTime: 5_000, maxPercent }, breaker: false, budget: false, maxAttempts: 3, backoff: { initialDelay: 1, maxDelay: 5 } });
       const events = recordEndpoints(c);
 
       let mostSeen = 0;
@@ -135,7 +135,7 @@ describe('outlier ejection', () => {
     const origin = `http://gone.ejection.test:${PORT}`;
     // maxAttempts far above what 400 ms can hold: the deadline, not the attempt count, must end it (with
     // the default 25, fast refusals and short jittered backoffs sometimes used up the attempts first).
-    const agent = agentFor(c, { ejection: { maxPercent: 0, baseTime: 10_000 }, breaker: false, deadline: 400, maxAttempts: 1_000, backoff: { base: 10, cap: 40 } });
+    const agent = agentFor(c, { ejection: { maxPercent: 0, baseTime: 10_000 }, breaker: false, deadline: 400, maxAttempts: 1_000, backoff: { initialDelay: 10, maxDelay: 40 } });
     const events = recordEndpoints(c);
 
     const err = await rejection(send(agent, `${origin}/`));

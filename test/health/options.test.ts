@@ -139,14 +139,18 @@ describe('option validation (endpoint health)', () => {
 describe('resolved defaults', () => {
   it('are the documented ones', () => {
     const o = resolveOptions({});
-    expect(o.breaker).toEqual({ mode: 'consecutive', threshold: 5, halfOpenAfter: 5_000 });
+    expect(o.breaker).toEqual({ mode: 'consecutive', threshold: 5, duration: 10_000, minimumRps: 5, halfOpenAfter: 5_000 });
     expect(o.budget).toEqual({ ratio: 0.2, minPerSecond: 10, window: 10_000 });
     expect(o.hedge).toBe(false);
     expect(o.balancer).toBe('p2c');
     expect(o.maxConnectionAge).toBe(60_000);
     expect(o.keepAliveTimeout).toBe(4_000);
     expect(o.ejection).toEqual({ baseTime: 10_000, maxTime: 120_000, maxPercent: 50, consecutiveFailures: 5 });
-    expect(defaults.breaker).toEqual({ mode: 'consecutive', threshold: 5, halfOpenAfter: 5_000 });
+    expect(defaults.breaker).toEqual(o.breaker);
+    expect(o.backoff).toEqual({ jitter: 'full', initialDelay: 25, maxDelay: 1_000 });
+    expect(o.silentEndpoint).toEqual({ after: 200, latencyMultiple: 4 });
+    expect([...o.statusCodes]).toEqual([502, 503, 504]);
+    expect(o.dns).toMatchObject({ maxTtl: 5_000, minTtl: 500, staleTtl: 60_000, timeout: 500, tries: 2, family: 0, maxHosts: 1_000 });
   });
 
   it('a sampling breaker without a threshold gets the ratio 0.5, not the consecutive count 5', () => {
@@ -161,7 +165,7 @@ describe('resolved defaults', () => {
     }
   });
 
-  it('stats() reports disabled features as such', async () => {
+  it('stats reports disabled features as such', async () => {
     const c = (cluster = await Cluster.start('127.0.96.54'));
     await c.startPod('one', '127.0.96.1', 18_096);
     c.publish('off.options.test', ['127.0.96.1'], 30);

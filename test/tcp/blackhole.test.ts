@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ResilienceContext } from '../../src/core/context.js';
 import { DeadlineExceededError } from '../../src/errors/errors.js';
 import { channelNames, type EndpointEvent, type RetryEvent } from '../../src/events/channels.js';
-import { createLookup } from '../../src/tcp/lookup.js';
+import { createResilientLookup } from '../../src/tcp/lookup.js';
 import { resilientConnect } from '../../src/tcp/resilient-connect.js';
 import { Cluster, recordChannel, sleep } from '../support/cluster.js';
 import { IptablesChain, iptablesUnavailableReason } from '@ridethrough/testbed';
@@ -95,9 +95,9 @@ describe.skipIf(skipReason !== undefined)('TCP connects to blackholed addresses 
     expect(took).toBeLessThan(3_000);
   });
 
-  it('createLookup + watchSocket: Node\'s per-address attempt timeout and a driver\'s own connect timeout both mark a blackholed address bad', async () => {
+  it('createResilientLookup + watchSocket: Node\'s per-address attempt timeout and a driver\'s own connect timeout both mark a blackholed address bad', async () => {
     const { c, ctx } = await start();
-    const lookup = createLookup({}, ctx);
+    const lookup = createResilientLookup({}, ctx);
     const live = await startEcho('127.0.41.6');
     c.defer(() => live.kill());
     fw.drop('127.0.41.5');

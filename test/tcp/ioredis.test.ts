@@ -1,12 +1,12 @@
 /**
  * ioredis against a real redis-server that moves to a new loopback address while DNS lags: the two
- * recipes of docs/tcp.md (a Connector over resilientConnect, and one over createLookup).
+ * recipes of docs/tcp.md (a Connector over resilientConnect, and one over createResilientLookup).
  */
 import net from 'node:net';
 import { AbstractConnector, Redis, type RedisOptions } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { ResilienceContext } from '../../src/core/context.js';
-import { createLookup, type ResilientLookup } from '../../src/tcp/lookup.js';
+import { createResilientLookup, type ResilientLookup } from '../../src/tcp/lookup.js';
 import { resilientConnect } from '../../src/tcp/resilient-connect.js';
 import { type Cluster, sleep } from '../support/cluster.js';
 import { RedisServer } from './redis-server.js';
@@ -106,13 +106,13 @@ describe('ioredis with ridethrough, against a real redis-server', () => {
     );
   });
 
-  it('recipe 2 (Connector over createLookup + watchSocket): reconnects to the new address and commands after the move succeed', async () => {
+  it('recipe 2 (Connector over createResilientLookup + watchSocket): reconnects to the new address and commands after the move succeed', async () => {
     const { c, ctx } = await start();
-    const lookup = createLookup({}, ctx);
+    const lookup = createResilientLookup({}, ctx);
     await moveScenario(c, 'redis-b.tcp.test', '127.0.43.3', '127.0.43.4', (port) =>
       new Redis({ host: 'redis-b.tcp.test', port, Connector: lookupConnector(lookup), connectTimeout: 1_000, maxRetriesPerRequest: 50 }),
     );
-    const endpoints = ctx.stats().find((s) => s.origin === 'tcp://redis-b.tcp.test')?.endpoints ?? [];
+    const endpoints = ctx.stats['tcp://redis-b.tcp.test']?.endpoints ?? [];
     expect(endpoints.map((e) => e.address)).toEqual(['127.0.43.4']);
   });
 

@@ -1,5 +1,5 @@
 /**
- * createLookup with Node's own clients (net.connect, http.get/http.Agent, tls.connect) against real
+ * createResilientLookup with Node's own clients (net.connect, http.get/http.Agent, tls.connect) against real
  * servers on loopback addresses and the real DnsServer.
  */
 import type { LookupAddress } from 'node:dns';
@@ -9,7 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResilienceContext } from '../../src/core/context.js';
-import { createLookup, type ResilientLookup } from '../../src/tcp/lookup.js';
+import { createResilientLookup, type ResilientLookup } from '../../src/tcp/lookup.js';
 import { lookupSocket } from '../../src/tcp/lookup-socket.js';
 import { Cluster, sleep, waitFor } from '../support/cluster.js';
 import { makeCert, roundTrip, startEcho, startTlsEcho } from './support.js';
@@ -47,7 +47,7 @@ async function connected<S extends net.Socket>(socket: S, event = 'connect'): Pr
   return socket;
 }
 
-describe('createLookup', () => {
+describe('createResilientLookup', () => {
   let cluster: Cluster | undefined;
   const sockets: net.Socket[] = [];
 
@@ -61,7 +61,7 @@ describe('createLookup', () => {
     const c = (cluster = await Cluster.start(DNS_ADDRESS));
     const ctx = new ResilienceContext({ dns: c.dnsOptions() });
     c.defer(() => ctx.close());
-    return { c, ctx, lookup: createLookup({}, ctx) };
+    return { c, ctx, lookup: createResilientLookup({}, ctx) };
   }
 
   function keep<S extends net.Socket>(s: S): S {
@@ -135,8 +135,8 @@ describe('createLookup', () => {
 
     expect(() => lookup('x.test', { family: 5 } as never, () => {})).toThrow(TypeError);
     expect(() => lookup('x.test', {}, undefined as never)).toThrow(/callback/);
-    expect(() => createLookup({ dns: { timeout: 0 } })).toThrow(/"dns.timeout"/);
-    expect(() => createLookup({ colour: 1 } as never)).toThrow(/unknown option "colour"/);
+    expect(() => createResilientLookup({ dns: { timeout: 0 } })).toThrow(/"dns.timeout"/);
+    expect(() => createResilientLookup({ colour: 1 } as never)).toThrow(/unknown option "colour"/);
   });
 
   it('rotates over the healthy addresses; a reported failure takes an address out of rotation and re-resolves', async () => {
@@ -158,7 +158,7 @@ describe('createLookup', () => {
     expect(new Set(after)).toEqual(new Set(['127.0.42.3', '127.0.42.5']));
     // With all: true the failing address comes last, as a last resort.
     expect((await lookupAll(lookup, 'pool.lookup.test')).at(-1)?.address).toBe('127.0.42.4');
-    const endpoints = ctx.stats().find((s) => s.origin === 'tcp://pool.lookup.test')?.endpoints ?? [];
+    const endpoints = ctx.stats['tcp://pool.lookup.test']?.endpoints ?? [];
     expect(endpoints.find((e) => e.address === '127.0.42.4')?.state).toBe('ejected');
   });
 
@@ -175,7 +175,7 @@ describe('createLookup', () => {
     const lone = lookup.watchSocket(net.connect({ host: 'watch.lookup.test', port: live.port, lookup, autoSelectFamily: false }), 'watch.lookup.test');
     const [err] = (await once(lone, 'error').catch((e: unknown) => [e])) as [NodeJS.ErrnoException];
     expect(err.code).toBe('ECONNREFUSED');
-    const stats = () => ctx.stats().find((s) => s.origin === 'tcp://watch.lookup.test')?.endpoints ?? [];
+    const stats = () => ctx.stats['tcp://watch.lookup.test']?.endpoints ?? [];
     expect(stats().find((e) => e.address === '127.0.42.6')?.state).toBe('ejected');
     await waitFor(() => c.dns.queryCount('watch.lookup.test') > queries, 2_000, 're-resolution');
 
@@ -186,7 +186,7 @@ describe('createLookup', () => {
       const s = keep(await connected(lookup.watchSocket(net.connect({ host: 'watch2.lookup.test', port: live.port, lookup }), 'watch2.lookup.test')));
       expect(s.remoteAddress).toBe('127.0.42.7');
     }
-    const endpoints2 = ctx.stats().find((s) => s.origin === 'tcp://watch2.lookup.test')?.endpoints ?? [];
+    const endpoints2 = ctx.stats['tcp://watch2.lookup.test']?.endpoints ?? [];
     const refused = endpoints2.find((e) => e.address === '127.0.42.8');
     expect(refused?.failures).toBe(1); // the first connect tried it (rotation starts at the first address)
     expect(refused?.state).toBe('ejected');
@@ -240,7 +240,7 @@ describe('createLookup', () => {
       await connected(s);
       expect(s.remoteAddress).toBe('127.0.42.12');
     }
-    const endpoints = ctx.stats().find((s) => s.origin === 'tcp://factory.lookup.test')?.endpoints ?? [];
+    const endpoints = ctx.stats['tcp://factory.lookup.test']?.endpoints ?? [];
     expect(endpoints.find((e) => e.address === '127.0.42.13')?.failures).toBe(1);
     const viaOptions = keep(lookupSocket(lookup).connect({ port: echo.port, host: 'factory.lookup.test' }));
     await connected(viaOptions);

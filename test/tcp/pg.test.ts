@@ -1,13 +1,13 @@
 /**
  * pg (node-postgres) against a real PostgreSQL server that moves to a new loopback address while DNS
- * lags: the recipe of docs/tcp.md (a `stream` factory over createLookup, plus a connect-error retry).
+ * lags: the recipe of docs/tcp.md (a `stream` factory over createResilientLookup, plus a connect-error retry).
  * Skipped, with a warning, when PostgreSQL is not installed.
  */
 import pg from 'pg';
 import pRetry from 'p-retry';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ResilienceContext } from '../../src/core/context.js';
-import { createLookup } from '../../src/tcp/lookup.js';
+import { createResilientLookup } from '../../src/tcp/lookup.js';
 import { lookupSocket } from '../../src/tcp/lookup-socket.js';
 import { channelNames, type EndpointEvent } from '../../src/events/channels.js';
 import { Cluster, recordChannel, sleep } from '../support/cluster.js';
@@ -49,7 +49,7 @@ describe.skipIf(skipReason !== undefined)('pg with ridethrough, against a real P
     const c = (cluster = await Cluster.start(DNS_ADDRESS));
     const ctx = new ResilienceContext({ dns: c.dnsOptions() });
     c.defer(() => ctx.close());
-    const lookup = createLookup({}, ctx);
+    const lookup = createResilientLookup({}, ctx);
     const ejected = recordChannel<EndpointEvent>(channelNames.endpointEjected);
     c.defer(() => ejected.stop());
     const port = await freePort('127.0.44.1');
@@ -77,7 +77,7 @@ describe.skipIf(skipReason !== undefined)('pg with ridethrough, against a real P
     expect(Date.now() - movedAt).toBeLessThan(8_000);
     // The lookup learnt from the refusals (lookupSocket watches each socket): the old address was ejected.
     expect(ejected.events.map((e) => e.message)).toContainEqual(expect.objectContaining({ hostname: 'pg.tcp.test', address: '127.0.44.1', reason: 'ECONNREFUSED' }));
-    const endpoints = ctx.stats().find((s) => s.origin === 'tcp://pg.tcp.test')?.endpoints ?? [];
+    const endpoints = ctx.stats['tcp://pg.tcp.test']?.endpoints ?? [];
     expect(endpoints.map((e) => e.address)).toEqual(['127.0.44.2']);
   });
 });

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ResilienceContext } from '../../src/core/context.js';
 import { AttemptsExhaustedError, DeadlineExceededError, DnsResolutionError } from '../../src/errors/errors.js';
 import { channelNames, type RetryEvent } from '../../src/events/channels.js';
-import { createLookup } from '../../src/tcp/lookup.js';
+import { createResilientLookup } from '../../src/tcp/lookup.js';
 import { resilientConnect } from '../../src/tcp/resilient-connect.js';
 import { recordChannel, sleep } from '../support/cluster.js';
 import { freePort, makeCert, rejection, roundTrip, startEcho, startTlsEcho, useContextCluster } from './support.js';
@@ -84,7 +84,7 @@ describe('resilientConnect', () => {
     expect(publishedAt - movedAt).toBeGreaterThanOrEqual(1_400);
     expect(moved.connections).toBe(results.length);
     // The old address was marked bad by the refusals.
-    const stats = ctx.stats().find((s) => s.origin === `tcp://move.tcp.test:${port}`);
+    const stats = ctx.stats[`tcp://move.tcp.test:${port}`];
     expect(stats?.endpoints.map((e) => e.address)).toEqual(['127.0.40.2']);
   });
 
@@ -105,7 +105,7 @@ describe('resilientConnect', () => {
       expect(socket.remoteAddress).toBe('127.0.40.12');
       connects++;
     }
-    const endpoints = ctx.stats().find((s) => s.origin === `tcp://pair.tcp.test:${live.port}`)?.endpoints ?? [];
+    const endpoints = ctx.stats[`tcp://pair.tcp.test:${live.port}`]?.endpoints ?? [];
     expect(endpoints.find((e) => e.address === '127.0.40.11')?.state).toBe('ejected');
     // Exactly one refusal: after it the address is out of rotation.
     const refused = retries.events.filter((e) => e.message.address === '127.0.40.11');
@@ -190,14 +190,14 @@ describe('resilientConnect', () => {
     expect(server.connections - before).toBeLessThanOrEqual(1);
   });
 
-  it('shares the DNS cache of its context with createLookup; without a context, equal settings share one', async () => {
+  it('shares the DNS cache of its context with createResilientLookup; without a context, equal settings share one', async () => {
     const { c, ctx } = await start();
     const echo = await startEcho('127.0.40.17');
     c.defer(() => echo.kill());
     c.publish('shared.tcp.test', ['127.0.40.17'], 5);
     keep(await resilientConnect({ host: 'shared.tcp.test', port: echo.port }, ctx));
     const queries = c.dns.queryCount('shared.tcp.test');
-    const lookup = createLookup({}, ctx);
+    const lookup = createResilientLookup({}, ctx);
     const address = await new Promise<string>((resolve, reject) => lookup('shared.tcp.test', {}, (err, a) => (err ? reject(err) : resolve(a as string))));
     expect(address).toBe('127.0.40.17');
     expect(c.dns.queryCount('shared.tcp.test')).toBe(queries);

@@ -58,7 +58,7 @@ export function createUpstream(config: CommonConfig): Upstream {
     const resilient = createResilientFetch({ agent });
     return {
       fetch: (url, init) => resilient(url, init),
-      stats: () => agent.stats(),
+      stats: () => agent.stats,
       close: () => agent.close(),
     };
   }

@@ -54,8 +54,8 @@ export { rejection } from '../../support/scope.js';
 
 /** The stats of `origin` (`http://host:port`); throws when the agent has none. */
 export function originStats(agent: ResilientAgent, origin: string): OriginStats {
-  const s = agent.stats().find((o) => o.origin === origin);
-  if (!s) throw new Error(`no stats for ${origin}; have ${agent.stats().map((o) => o.origin).join(', ')}`);
+  const s = agent.stats[origin];
+  if (!s) throw new Error(`no stats for ${origin}; have ${Object.keys(agent.stats).join(', ')}`);
   return s;
 }
 
