@@ -44,7 +44,7 @@ class UpstreamError extends Error {
 
 /** Calls a service and parses its JSON answer; 4xx answers are passed through as `{ status, body }`. */
 async function call(service: keyof typeof urls, path: string, init?: Parameters<typeof upstream.fetch>[1]): Promise<{ status: number; body: unknown }> {
-  let res;
+  let res: Awaited<ReturnType<typeof upstream.fetch>>;
   try {
     res = await upstream.fetch(`${urls[service]}${path}`, init);
   } catch (err) {

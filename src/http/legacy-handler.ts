@@ -7,7 +7,9 @@ import type { Dispatcher } from 'undici';
  */
 export interface LegacyHandler {
   onConnect?(abort: (reason?: unknown) => void, context?: unknown): void;
+  // biome-ignore lint/suspicious/noConfusingVoidType: undici's legacy handler API: a handler may return nothing.
   onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean | void;
+  // biome-ignore lint/suspicious/noConfusingVoidType: as above.
   onData?(chunk: Buffer): boolean | void;
   onComplete?(rawTrailers: Buffer[] | null): void;
   onError?(err: Error): void;

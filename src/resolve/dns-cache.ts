@@ -180,7 +180,7 @@ export class DnsCache {
    */
   freshUntil(hostname: string, now: number): { answer: DnsAnswer; until: number } | undefined {
     const entry = this.cache.get(normalize(hostname));
-    return entry && entry.answer && !entry.error && now < entry.expiresAt ? { answer: entry.answer, until: entry.expiresAt } : undefined;
+    return entry?.answer && !entry.error && now < entry.expiresAt ? { answer: entry.answer, until: entry.expiresAt } : undefined;
   }
 
   private changes = 0;

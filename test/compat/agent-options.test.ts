@@ -68,7 +68,7 @@ describe('connection options reach every endpoint pool', () => {
     const calls: Record<Kind, string[]> = { undici: [], ridethrough: [] };
     let current: Kind = 'undici';
     const inner = buildConnector({});
-    const options = { ...base(), connect: ((opts, cb) => (calls[current].push(opts.hostname), inner(opts, cb))) as buildConnector.connector };
+    const options = { ...base(), connect: ((opts, cb) => { calls[current].push(opts.hostname); inner(opts, cb); }) as buildConnector.connector };
     const r = await both(options, async (d, kind) => {
       current = kind;
       return get(d, `${s.origin}/echo`);

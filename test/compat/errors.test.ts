@@ -8,7 +8,7 @@
 import net from 'node:net';
 import { type Dispatcher, fetch as undiciFetch, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { AttemptsExhaustedError, DeadlineExceededError, DnsResolutionError, NotRetryableError, RidethroughError, createResilientFetch } from '../../src/index.js';
+import { AttemptsExhaustedError, DeadlineExceededError, DnsResolutionError, NotRetryableError, type RidethroughError, createResilientFetch } from '../../src/index.js';
 import { both, forBuiltinFetch, run, shape } from './support/compare.js';
 import { refusedOrigin } from './support/servers.js';
 import { useCompatScope } from './support/scope.js';

@@ -431,7 +431,7 @@ describe('agent.with()', () => {
     const res = await undiciFetch(`http://with-apis.rt.test:${PORT}/w`, { dispatcher: view });
     expect(await res.text()).toBe(`GET /w host=with-apis.rt.test:${PORT} body=`);
     const chunks: Buffer[] = [];
-    await stream(`http://with-apis.rt.test:${PORT}/s`, { method: 'GET', dispatcher: view }, () => new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }));
+    await stream(`http://with-apis.rt.test:${PORT}/s`, { method: 'GET', dispatcher: view }, () => new Writable({ write: (c: Buffer, _e, cb) => { chunks.push(c); cb(); } }));
     expect(Buffer.concat(chunks).toString()).toBe(`GET /s host=with-apis.rt.test:${PORT} body=`);
   });
 });

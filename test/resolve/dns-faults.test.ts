@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { DnsResolutionError } from '../../src/errors/errors.js';
 import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
-import { type DnsAnswer, DnsCache } from '../../src/resolve/dns-cache.js';
+import type { DnsAnswer, DnsCache } from '../../src/resolve/dns-cache.js';
 import { useDnsFixture } from './support/dns-fixture.js';
 
 /** Short timeouts so a silent server costs little; tries 2 as by default. */

@@ -75,6 +75,7 @@ interface CliOptions {
 
 /** Parses the command line's arguments. @throws UsageError */
 export function parseLabArgs(args: readonly string[]): CliOptions {
+  // biome-ignore lint/suspicious/noImplicitAnyLet: TypeScript types it from the assignment below (control-flow typing).
   let parsed;
   try {
     parsed = parseArgs({
