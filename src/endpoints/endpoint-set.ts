@@ -1,6 +1,6 @@
 import { publish } from '../events/channels.js';
 import { isSilent } from '../policy/decisions.js';
-import type { DnsAnswer } from '../resolve/dns-cache.js';
+import type { DnsAnswer, ResolvedAddress } from '../resolve/dns-cache.js';
 import { Balancer, type BalancerKind } from './balancer.js';
 import { Endpoint, type InFlightAttempt } from './endpoint.js';
 import { type EjectionOptions, ejectionDuration, lessBad, mayEjectAnother } from './ejection.js';
@@ -138,6 +138,38 @@ export class EndpointSet {
     if (healthy.length > 1 && last !== undefined) healthy = healthy.filter((e) => e.address.address !== last);
     if (healthy.length > 0) return this.balancer.choose(healthy);
     return mode === 'any' ? leastBad : undefined;
+  }
+
+  /**
+   * Every address of `family` (0: any) in the order a lookup hands them out: the balancer's choice first,
+   * the other healthy ones after it in rotation order, then the ejected ones, the one back soonest first.
+   */
+  ordered(family: 0 | 4 | 6, now: number): ResolvedAddress[] {
+    const healthy: Endpoint[] = [];
+    const ejected: Endpoint[] = [];
+    for (const e of this.list) {
+      if (family !== 0 && e.address.family !== family) continue;
+      (e.isEjected(now) ? ejected : healthy).push(e);
+    }
+    const out: ResolvedAddress[] = [];
+    if (healthy.length > 0) {
+      const start = healthy.indexOf(this.balancer.choose(healthy));
+      for (let k = 0; k < healthy.length; k++) out.push(healthy[(start + k) % healthy.length]!.address);
+    }
+    ejected.sort((a, b) => a.ejectedUntil - b.ejectedUntil);
+    for (const e of ejected) out.push(e.address);
+    return out;
+  }
+
+  /** Whether the set has endpoints of `family` (0: any) and every one of them is ejected. */
+  allEjected(family: 0 | 4 | 6, now: number): boolean {
+    let any = false;
+    for (const e of this.list) {
+      if (family !== 0 && e.address.family !== family) continue;
+      if (!e.isEjected(now)) return false;
+      any = true;
+    }
+    return any;
   }
 
   /** Whether any endpoint other than those tried is in rotation. */

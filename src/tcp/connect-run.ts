@@ -15,8 +15,8 @@ import {
 } from '../errors/errors.js';
 import { publish } from '../events/channels.js';
 import { Backoff } from '../policy/backoff.js';
+import { currentEndpoints } from '../endpoints/selection.js';
 import { waitForEndpoint } from '../endpoints/wait-for-endpoint.js';
-import { abortable } from './abortable.js';
 import { connectOnce } from './connect-once.js';
 import type { ConnectSettings } from './connect-options.js';
 import { tcpOrigin } from './tcp-origin.js';
@@ -123,19 +123,10 @@ export class ConnectRun {
 
   /** Resolves the host and picks the next address; after a failure with nowhere new to go, waits for the re-resolution. */
   private async choose(signal: AbortSignal): Promise<Endpoint> {
-    const hostname = this.origin.hostname;
-    this.endpoints.update(await abortable(this.ctx.dns.resolve(hostname), signal));
-    const pending = this.ctx.dns.pending(hostname);
-    if (pending && this.records.length > 0 && !this.endpoints.hasUntried(this.tried, Date.now())) {
-      try {
-        this.endpoints.update(await abortable(pending, signal));
-      } catch (err) {
-        if (signal.aborted) throw err;
-        // DNS failed: the (stale) answer above stays in use.
-      }
-    }
-    const endpoint = this.endpoints.pick(this.tried, this.last, Date.now());
-    if (!endpoint) throw new NoEndpointError(hostname, { origin: this.origin.key });
+    const set = this.endpoints;
+    await currentEndpoints(this.ctx.dns, set, () => this.records.length > 0 && !set.hasUntried(this.tried, Date.now()), signal);
+    const endpoint = set.pick(this.tried, this.last, Date.now());
+    if (!endpoint) throw new NoEndpointError(set.hostname, { origin: this.origin.key });
     return endpoint;
   }
 

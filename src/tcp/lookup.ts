@@ -2,9 +2,9 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { ResilienceContext } from '../core/context.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
+import { currentEndpoints } from '../endpoints/selection.js';
 import type { ResolvedAddress } from '../resolve/dns-cache.js';
 import { checkKnownKeys, checkObject } from '../utils/validate.js';
-import { AddressRotation } from './address-rotation.js';
 import { type LookupRequest, parseLookupArgs } from './lookup-args.js';
 import { lookupError } from './lookup-error.js';
 import { type ContextSettings, sharedContext } from './shared-context.js';
@@ -73,24 +73,14 @@ export function createResilientLookup(options: ResilientLookupOptions = {}, cont
     }
   }
   const ctx = context ?? sharedContext(options);
-  const rotation = new AddressRotation();
 
   const endpointsOf = (hostname: string): EndpointSet => ctx.endpointsFor(tcpOrigin(hostname.toLowerCase()));
 
   const resolve = async (hostname: string, req: LookupRequest): Promise<ResolvedAddress[]> => {
-    let answer = await ctx.dns.resolve(hostname);
-    let list = rotation.arrange(endpointsOf(hostname), answer, req.family, Date.now());
-    const pending = ctx.dns.pending(hostname);
-    if (list.healthy.length === 0 && list.ejected.length > 0 && pending) {
-      // Every address is failing and a fresh answer is on its way: wait for it.
-      try {
-        answer = await pending;
-        list = rotation.arrange(endpointsOf(hostname), answer, req.family, Date.now());
-      } catch {
-        // DNS failed: keep the answer we have.
-      }
-    }
-    const ordered = [...list.healthy, ...list.ejected];
+    const set = endpointsOf(hostname);
+    // Every address failing and a fresh answer on its way: wait for it.
+    await currentEndpoints(ctx.dns, set, () => set.allEjected(req.family, Date.now()));
+    const ordered = set.ordered(req.family, Date.now());
     if (req.order === 'verbatim') return ordered;
     const first = req.order === 'ipv4first' ? 4 : 6;
     return [...ordered.filter((a) => a.family === first), ...ordered.filter((a) => a.family !== first)];

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { InFlightAttempt } from '../../src/endpoints/endpoint.js';
 import { EndpointSet, type EndpointSetSettings } from '../../src/endpoints/endpoint-set.js';
+import { currentEndpoints } from '../../src/endpoints/selection.js';
 import type { WakeReason } from '../../src/endpoints/waiting-room.js';
 import type { DnsAnswer } from '../../src/resolve/dns-cache.js';
 
@@ -42,6 +43,60 @@ describe('selection', () => {
   it('round-robin over the endpoints for first attempts', () => {
     const set = setOf('a', 'b', 'c');
     expect([1, 2, 3, 4, 5, 6].map(() => set.pickFirst()!.address.address)).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+});
+
+describe('the order a lookup hands addresses out', () => {
+  it('rotates the healthy addresses one step per call, ejected ones last (back soonest first)', () => {
+    const set = setOf('a', 'b', 'c', 'd');
+    const now = Date.now();
+    set.failed(set.endpoints.get('d')!, 'connect', 'ECONNREFUSED', now);
+    set.failed(set.endpoints.get('b')!, 'connect', 'ECONNREFUSED', now);
+    set.endpoints.get('b')!.ejectedUntil = now + 1_000;
+    set.endpoints.get('d')!.ejectedUntil = now + 500;
+    const order = () => set.ordered(0, now).map((a) => a.address);
+    expect([order(), order(), order(), order()]).toEqual([
+      ['a', 'c', 'd', 'b'],
+      ['c', 'a', 'd', 'b'],
+      ['a', 'c', 'd', 'b'],
+      ['c', 'a', 'd', 'b'],
+    ]);
+  });
+
+  it('keeps to one family when asked, and says when every address of it is ejected', () => {
+    const set = new EndpointSet('h', settings, () => {});
+    set.update({ ...answer('10.0.0.1'), addresses: [{ address: '10.0.0.1', family: 4 }, { address: 'fd00::1', family: 6 }] });
+    const now = Date.now();
+    expect(set.ordered(6, now).map((a) => a.address)).toEqual(['fd00::1']);
+    set.failed(set.endpoints.get('fd00::1')!, 'connect', 'ECONNREFUSED', now);
+    expect(set.allEjected(6, now)).toBe(true);
+    expect(set.allEjected(4, now)).toBe(false);
+    expect(set.allEjected(0, now)).toBe(false);
+    expect(new EndpointSet('h', settings, () => {}).allEjected(0, now)).toBe(false);
+  });
+});
+
+describe('currentEndpoints: resolve, reconcile, and wait for the refresh only when stuck', () => {
+  it('waits for the answer in flight when the caller has nowhere to go, not otherwise', async () => {
+    const set = setOf();
+    let refresh: ((a: DnsAnswer) => void) | undefined;
+    const pending = new Promise<DnsAnswer>((r) => (refresh = r));
+    const source = { resolve: async () => answer('a'), pending: () => pending };
+    await currentEndpoints(source, set, () => false);
+    expect([...set.endpoints.keys()]).toEqual(['a']);
+    const stuck = currentEndpoints(source, set, () => true);
+    refresh!(answer('a', 'b'));
+    await stuck;
+    expect([...set.endpoints.keys()]).toEqual(['a', 'b']);
+  });
+
+  it('keeps the answer it has when the refresh fails, and rejects with the reason when aborted', async () => {
+    const set = setOf();
+    const source = { resolve: async () => answer('a'), pending: () => Promise.reject(new Error('SERVFAIL')) };
+    await currentEndpoints(source, set, () => true);
+    expect([...set.endpoints.keys()]).toEqual(['a']);
+    const aborted = AbortSignal.abort(new Error('caller gave up'));
+    await expect(currentEndpoints(source, set, () => true, aborted)).rejects.toThrow('caller gave up');
   });
 });
 
