@@ -28,8 +28,8 @@ export interface AttemptOwner {
   readonly userHandler: Dispatcher.DispatchHandler;
   /** The controller the caller holds. */
   readonly userController: Dispatcher.DispatchController;
-  /** Called once the committed response has ended or failed. */
-  finished(): void;
+  /** Called once the committed response has ended, or failed with `error`. */
+  finished(error?: Error): void;
   /** An attempt given up on (a hedge that lost, the deadline) failed afterwards: its endpoint's health may still learn from it. */
   abandonedError?(attempt: AttemptHandler, error: Error): void;
   /** Undici handed the attempt to a connection: from now on it may have reached the server. */
@@ -141,7 +141,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.controller = controller;
     this.started = true;
     if (this.abandoned) {
-      controller.abort(new Error('ridethrough: attempt abandoned'));
+      // An abort, not an error: undici's instrumentation then ends the attempt's span without error status.
+      controller.abort(new DOMException('ridethrough: attempt abandoned', 'AbortError'));
       return;
     }
     this.owner.attemptStarted(this);
@@ -178,7 +179,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     if (this.drain) {
       this.drain.bytes += chunk.length;
       // A large error body is not worth reading to keep one connection: drop the connection instead.
-      if (this.drain.bytes > maxDrainBytes) controller.abort(new Error('ridethrough: retried response body too large to drain'));
+      if (this.drain.bytes > maxDrainBytes) controller.abort(new DOMException('ridethrough: retried response body too large to drain', 'AbortError'));
       return;
     }
     if (this.committed) this.owner.userHandler.onResponseData?.(this.owner.userController, chunk);
@@ -214,7 +215,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
       try {
         this.owner.userHandler.onResponseError?.(this.owner.userController, error);
       } finally {
-        this.owner.finished();
+        this.owner.finished(error);
       }
       return;
     }

@@ -18,7 +18,8 @@ import {
   NotRetryableError,
   RidethroughError,
 } from '../errors/errors.js';
-import { publish, subscribed } from '../events/channels.js';
+import { type ChannelEvents, publish, subscribed } from '../events/channels.js';
+import { type AttemptEndInfo, type RequestNote, requestHooks, type RequestTrace } from '../events/instrumentation.js';
 import type { BreakerTicket } from '../health/circuit-breaker.js';
 import { type BreakerVerdict, breakerVerdictOf, decideAfterError, decideStatus } from '../policy/decisions.js';
 import { classifyError, errorCode, isConnectFailure, type FailureClass } from '../policy/failure.js';
@@ -97,6 +98,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   private retry: RetryState | undefined = undefined;
   private attemptCount = 0;
   private lastAddress: string | undefined = undefined;
+  /** The instrumentation's trace of this request (ridethrough/otel), when hooks were set as it started. */
+  private trace: RequestTrace | undefined = undefined;
   /** When the overall deadline passes (performance.now()). */
   private deadlineAt = 0;
   /** True while the flow's deadline-queue entry stands in for the first attempt's time-to-headers timer (one entry per request, not two). */
@@ -162,6 +165,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     // One clock read serves the deadline, the first attempt's timer, the DNS answer's freshness and the budget.
     const now = performance.now();
     this.deadlineAt = now + this.deadlineMs;
+    // Without instrumentation this one check is all it costs.
+    if (requestHooks !== undefined) this.startTrace();
     const attemptTimeout = this.attemptTimeoutMs;
     if (attemptTimeout > 0 && attemptTimeout < this.deadlineMs) {
       this.attemptTimerOnFlow = true;
@@ -263,7 +268,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     const address = this.lastAddress;
     const reason = this.lastReason();
     if (next) {
-      publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs: 0 }));
+      this.emit('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs: 0 }));
       this.startAttempt(next);
       return;
     }
@@ -284,12 +289,12 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     this.phase = 'waiting';
     const retry = this.retryState();
     const ms = Math.max(0, Math.min(delayMs, this.deadlineAt - performance.now()));
-    publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs: Math.round(ms) }));
+    this.emit('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs: Math.round(ms) }));
     retry.waiting = true;
     retry.waitTimer = setTimeout(() => this.waitEnded(), ms);
     if (!park) return;
     this.endpoints.park(this);
-    publish('wait', () => ({ origin: this.origin.key, method: this.method, attempts: this.attemptCount, maxWaitMs: Math.round(ms) }));
+    this.emit('wait', () => ({ origin: this.origin.key, method: this.method, attempts: this.attemptCount, maxWaitMs: Math.round(ms) }));
   }
 
   /**
@@ -366,7 +371,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     if (unsent) {
       for (const a of running) this.noteRecord(a, 'RIDETHROUGH_ENDPOINT_EJECTED', false);
       this.abandonRunning(new DOMException('ridethrough: a usable endpoint appeared, attempt moved', 'AbortError'));
-      publish('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address: this.lastAddress, reason: 'RIDETHROUGH_ENDPOINT_EJECTED', delayMs: 0 }));
+      this.emit('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address: this.lastAddress, reason: 'RIDETHROUGH_ENDPOINT_EJECTED', delayMs: 0 }));
       this.startAttempt(endpoint);
       return;
     }
@@ -402,8 +407,11 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
       publish('attempt', () => ({ origin: this.origin.key, method: this.method, attempt: number, address, hedge }));
     }
     if (this.hedge !== undefined) this.armHedge();
+    const trace = this.trace;
     try {
-      this.transport.send(this.origin, endpoint, this.opts, handler);
+      if (trace === undefined) this.transport.send(this.origin, endpoint, this.opts, handler);
+      // The trace runs the send in its context, so undici's own instrumentation nests the attempt under the request.
+      else trace.attempt({ attempt: number, address, hedge: this.runningCount > 1 }, () => this.transport.send(this.origin, endpoint, this.opts, handler));
     } catch (err) {
       handler.onResponseError(null, toError(err));
     }
@@ -431,7 +439,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   private sendHedge(endpoint: Endpoint, reason: 'delay' | 'endpoint-lost'): void {
-    publish('hedge', () => ({ origin: this.origin.key, method: this.method, address: endpoint.address.address, delayMs: Math.round(performance.now() - this.startedAt), reason }));
+    this.emit('hedge', () => ({ origin: this.origin.key, method: this.method, address: endpoint.address.address, delayMs: Math.round(performance.now() - this.startedAt), reason }));
     this.startAttempt(endpoint);
   }
 
@@ -440,6 +448,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     if (attempt === this.firstAttempt) this.firstAttempt = undefined;
     // A committed attempt is taken off the running list by commit().
     if (outcome.kind === 'committed') return;
+    if (this.trace !== undefined) this.trace.attemptEnd(attemptEndInfo(attempt, outcome));
     this.stopRunning(attempt);
     if (this.phase !== 'sending' || outcome.kind === 'abandoned') return;
     const address = attempt.endpoint.address.address;
@@ -526,6 +535,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
 
   /** Hands the response to the caller. @internal */
   commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void {
+    if (this.trace !== undefined) this.trace.attemptEnd(answered(attempt, status));
     this.settle(attempt, controller, isListedStatus(this.ctx.options, status) ? 'unhealthy' : 'healthy');
     this.phase = 'committed';
     if (this.isPaused) controller.pause();
@@ -535,8 +545,10 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
 
   /** Hands an upgraded socket to the caller. @internal */
   commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
+    if (this.trace !== undefined) this.trace.attemptEnd(answered(attempt, status));
     this.settle(attempt, controller, 'healthy');
     this.phase = 'done';
+    this.endTrace(undefined);
     (this.userHandler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(this, status, headers, socket);
   }
 
@@ -551,10 +563,11 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     this.rawHeaders = (controller.rawHeaders as Buffer[] | null | undefined) ?? null;
   }
 
-  /** The committed response ended or failed. @internal */
-  finished(): void {
+  /** The committed response ended, or failed with `error`. @internal */
+  finished(error?: Error): void {
     this.phase = 'done';
     this.ctx.deadlines.remove(this);
+    if (this.trace !== undefined) this.endTrace(error);
   }
 
   /** An attempt given up on failed afterwards: its endpoint's health still learns from it. @internal */
@@ -602,7 +615,33 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     if (error instanceof RidethroughError) {
       publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length }));
     }
+    if (this.trace !== undefined) this.endTrace(error);
     this.userHandler.onResponseError?.(this, error);
+  }
+
+  /** Starts the instrumentation's trace of this request (only while hooks are set). */
+  private startTrace(): void {
+    const o = this.origin;
+    this.trace = requestHooks!.start({ method: this.method, protocol: o.protocol, hostname: o.hostname, port: o.port, origin: o.key, path: this.opts.path });
+  }
+
+  /** Ends the trace, once. */
+  private endTrace(error: Error | undefined): void {
+    const trace = this.trace;
+    this.trace = undefined;
+    trace?.end(error, this.attemptCount);
+  }
+
+  /** Publishes a retry, hedge or wait on its channel, and tells the request's trace. */
+  private emit<K extends RequestNote['kind']>(kind: K, build: () => ChannelEvents[K]): void {
+    const trace = this.trace;
+    if (trace === undefined) {
+      publish(kind, build);
+      return;
+    }
+    const event = build();
+    publish(kind, () => event);
+    trace.note({ kind, event } as RequestNote);
   }
 
   /** Leaves the deadline queue, the waiting room and every timer. */
@@ -692,6 +731,19 @@ function isListedStatus(o: ResolvedOptions, status: number): boolean {
  */
 export function undiciHeadersTimeout(bodyTimeout: number, attemptTimeout: number): number {
   return bodyTimeout >= attemptTimeout ? bodyTimeout : 0;
+}
+
+/** An attempt's end, as the trace hears it. */
+function attemptEndInfo(attempt: AttemptHandler, outcome: Exclude<AttemptOutcome, { kind: 'committed' }>): AttemptEndInfo {
+  const address = attempt.endpoint.address.address;
+  if (outcome.kind === 'error') return { attempt: attempt.number, address, outcome: 'error', status: undefined, error: outcome.error };
+  if (outcome.kind === 'status') return { attempt: attempt.number, address, outcome: 'status', status: outcome.status, error: undefined };
+  return { attempt: attempt.number, address, outcome: 'abandoned', status: undefined, error: undefined };
+}
+
+/** The end of the attempt whose response goes to the caller. */
+function answered(attempt: AttemptHandler, status: number): AttemptEndInfo {
+  return { attempt: attempt.number, address: attempt.endpoint.address.address, outcome: 'answered', status, error: undefined };
 }
 
 function toError(err: unknown): Error {
