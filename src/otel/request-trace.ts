@@ -1,0 +1,159 @@
+import { type Attributes, type Context, type Counter, context, createContextKey, type Histogram, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import type { AttemptEndInfo, AttemptStartInfo, RequestHooks, RequestNote, RequestStartInfo, RequestTrace } from '../events/instrumentation.js';
+import { attr, errorType, eventNames, giveUpCode, isAbort, methodAttribute, semconv } from './names.js';
+
+/** What the active context carries while an attempt is handed to undici (read by the undici hook). @internal */
+export interface AttemptContext {
+  /** The attempt (1-based). */
+  readonly attempt: number;
+  /** The logical request's host name, port and URL (never a pod IP). */
+  readonly hostname: string;
+  readonly port: number;
+  readonly urlFull: string;
+}
+
+/** The context key of {@link AttemptContext}. @internal */
+export const attemptKey = createContextKey('ridethrough attempt');
+
+/** The instruments request traces record into (undefined when metrics are off). @internal */
+export interface RequestInstruments {
+  readonly duration: Histogram;
+  readonly attempts: Counter;
+}
+
+/** Settings the request traces share. @internal */
+export interface TraceSettings {
+  readonly tracer: Tracer;
+  readonly instruments: RequestInstruments | undefined;
+  readonly podIps: boolean;
+  /** In-flight request spans by host name, for the host-wide events (ejection, stale DNS, breaker). */
+  readonly live: Map<string, Set<OtelRequestTrace>>;
+}
+
+/** The {@link RequestHooks} of `ridethrough/otel`. @internal */
+export function requestHooksFor(settings: TraceSettings): RequestHooks {
+  return { start: (info) => new OtelRequestTrace(settings, info) };
+}
+
+/**
+ * One request: its logical CLIENT span (the parent of every attempt's span), its duration and its
+ * attempts' counts.
+ * @internal
+ */
+export class OtelRequestTrace implements RequestTrace {
+  /** The request's span. */
+  readonly span: Span;
+  /** The request's origin key. */
+  readonly origin: string;
+  private readonly context: Context;
+  private readonly startedAt = performance.now();
+  private readonly attributes: Attributes;
+  private readonly hostname: string;
+  private readonly port: number;
+  private readonly urlFull: string;
+  private status: number | undefined = undefined;
+  private lastAddress: string | undefined = undefined;
+
+  /**
+   * @param settings - tracer, instruments and options
+   * @param info - the request as it starts
+   */
+  constructor(
+    private readonly settings: TraceSettings,
+    info: RequestStartInfo,
+  ) {
+    const method = methodAttribute(info.method);
+    const scheme = info.protocol.slice(0, -1);
+    const host = info.hostname.includes(':') ? `[${info.hostname}]` : info.hostname;
+    this.hostname = info.hostname;
+    this.port = info.port;
+    this.origin = info.origin;
+    this.urlFull = `${info.protocol}//${host}:${info.port}${info.path}`;
+    // The metric's attributes: bounded (no path, no pod IP unless asked for).
+    this.attributes = { [semconv.method]: method, [semconv.serverAddress]: info.hostname, [semconv.serverPort]: info.port, [semconv.urlScheme]: scheme };
+    const spanAttributes: Attributes = { ...this.attributes, [semconv.urlFull]: this.urlFull };
+    if (method === '_OTHER') spanAttributes[semconv.methodOriginal] = info.method;
+    const parent = context.active();
+    this.span = settings.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.CLIENT, attributes: spanAttributes }, parent);
+    this.context = trace.setSpan(parent, this.span);
+    let set = settings.live.get(info.hostname);
+    if (set === undefined) settings.live.set(info.hostname, (set = new Set()));
+    set.add(this);
+  }
+
+  attempt(info: AttemptStartInfo, send: () => void): void {
+    this.lastAddress = info.address;
+    const carried: AttemptContext = { attempt: info.attempt, hostname: this.hostname, port: this.port, urlFull: this.urlFull };
+    context.with(this.context.setValue(attemptKey, carried), send);
+  }
+
+  attemptEnd(info: AttemptEndInfo): void {
+    if (info.outcome === 'answered') this.status = info.status;
+    const instruments = this.settings.instruments;
+    if (instruments === undefined) return;
+    const a: Attributes = { ...this.attributes, [attr.outcome]: info.outcome };
+    if (info.error !== undefined) a[semconv.errorType] = errorType(info.error);
+    else if (info.status !== undefined) {
+      a[semconv.status] = info.status;
+      if (info.status >= 400) a[semconv.errorType] = String(info.status);
+    }
+    if (this.settings.podIps) a[semconv.peerAddress] = info.address;
+    instruments.attempts.add(1, a);
+  }
+
+  note(note: RequestNote): void {
+    const podIps = this.settings.podIps;
+    switch (note.kind) {
+      case 'retry': {
+        const e = note.event;
+        const a: Attributes = { [attr.attempt]: e.attempt, [attr.retryReason]: e.reason, [attr.delayMs]: e.delayMs };
+        if (podIps && e.address !== undefined) a[attr.endpoint] = e.address;
+        this.span.addEvent(eventNames.retry, a);
+        return;
+      }
+      case 'hedge': {
+        const e = note.event;
+        const a: Attributes = { [attr.hedgeReason]: e.reason, [attr.delayMs]: e.delayMs };
+        if (podIps && e.address !== undefined) a[attr.endpoint] = e.address;
+        this.span.addEvent(eventNames.hedge, a);
+        return;
+      }
+      case 'wait':
+        this.span.addEvent(eventNames.wait, { [attr.attempts]: note.event.attempts, [attr.delayMs]: note.event.maxWaitMs });
+        return;
+    }
+  }
+
+  end(error: Error | undefined, attempts: number): void {
+    const set = this.settings.live.get(this.hostname);
+    if (set !== undefined) {
+      set.delete(this);
+      if (set.size === 0) this.settings.live.delete(this.hostname);
+    }
+    const span = this.span;
+    const metric: Attributes = { ...this.attributes };
+    const status = this.status;
+    if (status !== undefined) {
+      span.setAttribute(semconv.status, status);
+      metric[semconv.status] = status;
+    }
+    span.setAttribute(attr.attempts, attempts);
+    if (this.settings.podIps && this.lastAddress !== undefined) span.setAttribute(attr.endpoint, this.lastAddress);
+    if (error !== undefined && !isAbort(error)) {
+      const type = errorType(error);
+      const code = giveUpCode(error);
+      if (code !== undefined) span.setAttribute(attr.giveUpCode, code);
+      span.setAttribute(semconv.errorType, type);
+      span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      metric[semconv.errorType] = type;
+    } else if (error === undefined && status !== undefined && status >= 400) {
+      // The conventions: a 4xx or 5xx answer is an error of a CLIENT span.
+      span.setAttribute(semconv.errorType, String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      metric[semconv.errorType] = String(status);
+    }
+    span.end();
+    this.settings.instruments?.duration.record((performance.now() - this.startedAt) / 1_000, metric);
+  }
+}
