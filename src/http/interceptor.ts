@@ -14,6 +14,8 @@ import type { AttemptTransport } from './request-flow.js';
  *
  * Each attempt is sent to the next dispatcher with the origin rewritten to the chosen endpoint IP (the
  * Host header and TLS servername keep the host name), so the composed agent keeps one pool per IP.
+ * undici's OpenTelemetry instrumentation therefore sees the pod IP as `server.address`; `ridethrough/otel`
+ * puts the host name back (docs/observability.md).
  * The connect timeout is the composed agent's (`connect.timeout`): set it low, the interceptor cannot.
  *
  * @example
