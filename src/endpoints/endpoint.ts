@@ -1,4 +1,3 @@
-import type { Dispatcher } from 'undici';
 import type { ResolvedAddress } from '../resolve/dns-cache.js';
 
 /** A snapshot of one endpoint's health, as {@link ResilientAgent.stats} reports it. */
@@ -40,7 +39,7 @@ export interface InFlightAttempt {
 }
 
 /**
- * One address of a host, with its health and (for {@link ResilientAgent}) its own connection pool.
+ * One address of a host, with its health and (for {@link ResilientAgent}) a slot for its connection pools.
  * @internal
  */
 export class Endpoint {
@@ -67,12 +66,11 @@ export class Endpoint {
   /** The oldest attempt in flight that is linked here (HTTP attempts), and the newest. */
   oldest: InFlightAttempt | undefined = undefined;
   private newest: InFlightAttempt | undefined = undefined;
-  /** The connection pool for this address, created on first use by the agent. */
-  pool: Dispatcher | undefined;
-  /** Set by the pool's age timer (`maxConnectionAge`): the next request makes a new pool. */
-  poolExpired = false;
-  /** The pool's age timer (unref'd), while the pool is in use. */
-  poolTimer: NodeJS.Timeout | undefined;
+  /**
+   * The HTTP agent's connection pools for this address (`http/endpoint-pools.ts` owns what is in it):
+   * kept here so a request reaches its pool with one field read, not a map lookup.
+   */
+  pool: unknown = undefined;
 
   /**
    * @param address - the IP address and family

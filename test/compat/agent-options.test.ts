@@ -107,6 +107,26 @@ describe('connection options reach every endpoint pool', () => {
     expect(r.ridethrough).toEqual(r.undici);
   });
 
+  it('stats: keyed by origin, with the pool counters (connected, free, pending, queued, running, size)', async () => {
+    const s = await server({ address: HTTP, protocol: 'http' });
+    const pick = (stats: unknown): unknown =>
+      Object.fromEntries(
+        Object.entries(stats as Record<string, Record<string, number>>).map(([origin, o]) => [
+          origin,
+          { connected: o.connected, free: o.free, pending: o.pending, queued: o.queued, running: o.running, size: o.size },
+        ]),
+      );
+    const r = await both({ ...base(), connections: 2 }, async (d) => {
+      const done = concurrent(d, `${s.origin}/slow-headers/200`, 3);
+      await sleep(100);
+      const during = pick((d as unknown as { stats: unknown }).stats);
+      await done;
+      return { during, after: pick((d as unknown as { stats: unknown }).stats) };
+    });
+    expect(r.undici.ok).toBe(true);
+    expect(r.ridethrough).toEqual(r.undici);
+  });
+
   it('pipelining: 3 (three requests on one connection at once)', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
     const r = await both({ ...base(), connections: 1, pipelining: 3 }, async (d) => {
