@@ -141,9 +141,8 @@ export class ResilienceContext {
 
   /**
    * {@link freshAnswer} once the answer kept on the state is stale or the cache changed: reads the cache
-   * and keeps what it finds. A method of its own, run about once per TTL: V8 inlines freshAnswer into
-   * the request path, and a branch there that never ran before the path was optimized would deoptimize
-   * it at the first TTL expiry.
+   * and keeps what it finds. A method of its own, run about once per TTL, so the rarely taken branch is
+   * not inlined into the hot request path (docs/benchmarks.md, "The last few percent").
    */
   private readAnswer(state: OriginState, hostname: string, now: number): DnsAnswer | undefined {
     const dns = this.dns;

@@ -32,12 +32,9 @@ const buckets = 10;
  *
  * The window is ten buckets of a tenth of the window each, kept in a ring of slots by bucket number
  * (time divided by the bucket's length, modulo ten): a slot whose bucket number is not the current one
- * is stale and starts again from zero when written. A deposit (every request makes one) is a division,
- * a comparison and a few writes to small-integer arrays, with no branch that runs only when a bucket
- * turns over: V8 compiles such a branch without type feedback once the request path is hot, and
- * deoptimises the path the first time it runs, which on Node 24 was followed by a spell of heavy
- * promotion to the old generation (docs/benchmarks.md, "The last few percent"). Sums over the window
- * are taken only when a retry asks.
+ * is stale and starts again from zero when written. A deposit (every request makes one) has no branch
+ * that runs only when a bucket turns over, so the hot request path is never deoptimised by a rare branch
+ * (docs/benchmarks.md, "The last few percent"). Sums over the window are taken only when a retry asks.
  */
 export class RetryBudget {
   private readonly ratio: number;
