@@ -34,15 +34,15 @@ const get = (c: Client, host: string): Promise<Seen> => c.send({ url: url(host),
 
 /** The response body, failing the test (with what was seen) when there was no 200. */
 function okBody(seen: Seen): string {
-  expect(seen.kind === 'response' && seen.status === 200, describe(seen)).toBe(true);
+  expect(seen.kind === 'response' && seen.status === 200, seenText(seen)).toBe(true);
   return (seen as { text: string }).text;
 }
 
 /** The typed give-up, failing the test when the caller got anything else (an untyped error above all). */
 function giveUp(seen: Seen): RidethroughError {
-  expect(seen.kind, describe(seen)).toBe('error');
+  expect(seen.kind, seenText(seen)).toBe('error');
   const err = (seen as { error: unknown }).error;
-  expect(err, describe(seen)).toBeInstanceOf(RidethroughError);
+  expect(err, seenText(seen)).toBeInstanceOf(RidethroughError);
   return err as RidethroughError;
 }
 
@@ -52,7 +52,7 @@ function dnsCodeOf(err: RidethroughError): string | undefined {
   return err.cause instanceof DnsResolutionError ? err.cause.dnsCode : undefined;
 }
 
-function describe(seen: Seen): string {
+function seenText(seen: Seen): string {
   if (seen.kind === 'response') return `response ${seen.status} ${seen.text ?? ''} after ${Math.round(seen.ms)} ms`;
   const e = seen.error as Error & { code?: unknown };
   return `${e?.constructor?.name}[${String(e?.code)}]: ${e?.message} after ${Math.round(seen.ms)} ms`;
@@ -86,7 +86,7 @@ describe.each(failures)('DNS answers $fault', ({ fault, start, stop, dnsCode, fa
     const c = client();
     const seen = await get(c, host);
     const err = giveUp(seen);
-    expect(dnsCodeOf(err), describe(seen)).toBe(dnsCode);
+    expect(dnsCodeOf(err), seenText(seen)).toBe(dnsCode);
     expect(seen.ms).toBeLessThan(base.deadline + 500);
     // One resolution per hold of at least a second, each sent at most `tries` (2) times.
     expect(dns.queryCount(host)).toBeLessThanOrEqual(2 * (1 + Math.ceil(seen.ms / 1_000)));
@@ -133,7 +133,7 @@ describe.each(failures)('DNS answers $fault', ({ fault, start, stop, dnsCode, fa
     const started = performance.now();
     const seen = await Promise.all(Array.from({ length: 200 }, () => get(c, host)));
     const elapsedS = (performance.now() - started) / 1_000;
-    for (const s of seen) expect(dnsCodeOf(giveUp(s)), describe(s)).toBe(dnsCode);
+    for (const s of seen) expect(dnsCodeOf(giveUp(s)), seenText(s)).toBe(dnsCode);
     // At most one resolution per hold of at least a second, each sent at most `tries` (2) times (family 4).
     expect(dns.queryCount(host)).toBeLessThanOrEqual(2 * (1 + Math.ceil(elapsedS)));
   });
