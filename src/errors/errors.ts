@@ -94,7 +94,7 @@ export class AttemptsExhaustedError extends RidethroughError {
  */
 export class NotRetryableError extends RidethroughError {
   /** Why the failure could not be retried. */
-  readonly reason: 'not-idempotent' | 'body-not-replayable' | 'not-retryable-error';
+  readonly reason: 'not-idempotent' | 'body-not-replayable';
   /**
    * @param reason - why it could not be retried
    * @param options - cause, attempts and origin
@@ -103,9 +103,7 @@ export class NotRetryableError extends RidethroughError {
     const why =
       reason === 'not-idempotent'
         ? 'the request may have reached the server and is not idempotent (add an Idempotency-Key header or mark it idempotent to allow a retry)'
-        : reason === 'body-not-replayable'
-          ? 'the request body was a stream that has already been read and cannot be sent again'
-          : 'the error is not one that a retry can fix';
+        : 'the request body was a stream that has already been read and cannot be sent again';
     super('RIDETHROUGH_NOT_RETRYABLE', `request failed and was not retried: ${why}${describeLast(options)}`, options);
     this.reason = reason;
   }

@@ -76,11 +76,6 @@ export class RequestBody {
   get canSend(): boolean {
     return this.replayable || !this.started;
   }
-
-  /** Whether a one-shot body has been read. */
-  get consumed(): boolean {
-    return this.started;
-  }
 }
 
 function isAsyncIterable(v: unknown): boolean {

@@ -36,7 +36,6 @@ const ambiguousCodes = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_CLOSED',
   'UND_ERR_INFO',
-  'RIDETHROUGH_ATTEMPT_TIMEOUT',
 ]);
 
 /**
