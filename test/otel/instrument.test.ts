@@ -186,6 +186,83 @@ describe('attempts that ridethrough cancels', () => {
   });
 });
 
+describe('attempts that wait for a connection', () => {
+  it('under a connection limit, an attempt queued in the pool still nests under its own request', async () => {
+    const host = 'queue.otel.test';
+    dns.setRecords(host, { a: ['127.0.121.10'] });
+    await pod('q', '127.0.121.10', (req, res) => {
+      req.resume();
+      setTimeout(() => res.end('ok'), 50);
+    });
+    const agent = newAgent({ connections: 1 } as never);
+    instrument();
+    otel.reset();
+    await Promise.all(
+      [1, 2, 3].map(async (i) => {
+        const res = await request(`http://${host}:${PORT}/${i}`, { dispatcher: agent });
+        await res.body.text();
+      }),
+    );
+    const spans = await spansEnded(6);
+    const logical = spans.filter((s) => s.instrumentationScope.name === 'ridethrough');
+    const attempts = spans.filter((s) => s.instrumentationScope.name !== 'ridethrough');
+    expect(attempts).toHaveLength(3);
+    for (const a of attempts) {
+      const parent = logical.find((l) => l.spanContext().spanId === parentId(a));
+      expect(parent?.attributes['url.full']).toBe(`http://${host}:${PORT}${String(a.attributes['url.path'])}`);
+    }
+  });
+});
+
+describe('how a request ends', () => {
+  it('a caller abort ends the logical span and its attempt without error', async () => {
+    const host = 'abort.otel.test';
+    dns.setRecords(host, { a: ['127.0.121.11'] });
+    await pod('s', '127.0.121.11', (req) => req.resume());
+    const agent = newAgent();
+    instrument();
+    const before = await otel.collect();
+    otel.reset();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const err = await rejection(request(`http://${host}:${PORT}/`, { dispatcher: agent, signal: controller.signal }));
+    expect((err as Error).name).toBe('AbortError');
+    const { logical, attempts } = split(await spansEnded(2));
+    expect(logical.status.code).toBe(SpanStatusCode.UNSET);
+    expect(logical.attributes['error.type']).toBeUndefined();
+    expect(attempts[0]!.status.code).toBe(SpanStatusCode.UNSET);
+    const after = await otel.collect();
+    const h = { 'server.address': host };
+    expect(total(after.get(rt('ridethrough.request.duration')), h) - total(before.get(rt('ridethrough.request.duration')), h)).toBe(1);
+    for (const p of after.get(rt('ridethrough.request.duration'))!.points) if (p.attributes['server.address'] === host) expect(p.attributes['error.type']).toBeUndefined();
+  });
+
+  it('the deadline: a logical error span with RIDETHROUGH_DEADLINE_EXCEEDED, every attempt nested, resends counted', async () => {
+    const host = 'deadline.otel.test';
+    dns.setRecords(host, { a: ['127.0.121.12', '127.0.121.13'] });
+    const agent = newAgent({ deadline: 300, maxAttempts: 1000, backoff: { initialDelay: 10, maxDelay: 50 } });
+    instrument();
+    const before = await otel.collect();
+    otel.reset();
+    await rejection(request(`http://${host}:${PORT}/`, { dispatcher: agent }));
+    // The logical span ends as the caller gets the error; undici ends the last attempt's span when the abort reaches it.
+    const [logical, ...others] = otel.spans().filter((s) => s.instrumentationScope.name === 'ridethrough');
+    expect(others).toHaveLength(0);
+    expect(logical!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(logical!.attributes).toMatchObject({ 'error.type': 'RIDETHROUGH_DEADLINE_EXCEEDED', 'ridethrough.give_up.code': 'RIDETHROUGH_DEADLINE_EXCEEDED' });
+    const n = logical!.attributes['ridethrough.attempts'] as number;
+    expect(n).toBeGreaterThan(2);
+    const nested = (await spansEnded(n + 1)).filter((s) => parentId(s) === logical!.spanContext().spanId);
+    expect(nested).toHaveLength(n);
+    expect(nested.map((s) => s.attributes['http.request.resend_count'] ?? 0).sort((a, b) => Number(a) - Number(b))).toEqual([...Array(n).keys()]);
+    const after = await otel.collect();
+    const match = { 'server.address': host, 'error.type': 'RIDETHROUGH_DEADLINE_EXCEEDED' };
+    expect(total(after.get(rt('ridethrough.give_ups')), match) - total(before.get(rt('ridethrough.give_ups')), match)).toBe(1);
+    const retries = { 'server.address': host };
+    expect(total(after.get(rt('ridethrough.retries')), retries) - total(before.get(rt('ridethrough.retries')), retries)).toBeGreaterThanOrEqual(n - 1);
+  });
+});
+
 describe('requests that never reach undici', () => {
   it('breaker fast-fail: a logical error span with the give-up code; the breaker event and metrics', async () => {
     const host = 'breaker.otel.test';
