@@ -1,4 +1,4 @@
-import { type Attributes, type Context, type Counter, context, createContextKey, type Histogram, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Attributes, type Context, type Counter, context, createContextKey, diag, type Histogram, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import type { AttemptEndInfo, AttemptStartInfo, RequestHooks, RequestNote, RequestStartInfo, RequestTrace } from '../events/instrumentation.js';
 import { attr, errorType, eventNames, giveUpCode, isAbort, methodAttribute, semconv } from './names.js';
 
@@ -32,7 +32,34 @@ export interface TraceSettings {
 
 /** The {@link RequestHooks} of `ridethrough/otel`. @internal */
 export function requestHooksFor(settings: TraceSettings): RequestHooks {
-  return { start: (info) => new OtelRequestTrace(settings, info) };
+  return {
+    start: (info) => {
+      try {
+        return new OtelRequestTrace(settings, info);
+      } catch (err) {
+        // A failing SDK must not fail the request: it goes on untraced.
+        diag.error('ridethrough/otel: could not start a request span', err);
+        return untraced;
+      }
+    },
+  };
+}
+
+/** The trace of a request whose span could not be started: the attempts still go out. */
+const untraced: RequestTrace = {
+  attempt: (_info, send) => send(),
+  attemptEnd: () => {},
+  note: () => {},
+  end: () => {},
+};
+
+/** Runs `fn`, reporting what it throws to OpenTelemetry's diagnostics instead of the request flow. */
+function guarded(what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    diag.error(`ridethrough/otel: ${what} failed`, err);
+  }
 }
 
 /**
@@ -84,10 +111,34 @@ export class OtelRequestTrace implements RequestTrace {
   attempt(info: AttemptStartInfo, send: () => void): void {
     this.lastAddress = info.address;
     const carried: AttemptContext = { attempt: info.attempt, hostname: this.hostname, port: this.port, urlFull: this.urlFull };
-    context.with(this.context.setValue(attemptKey, carried), send);
+    let sent = false;
+    const run = (): void => {
+      sent = true;
+      send();
+    };
+    try {
+      context.with(this.context.setValue(attemptKey, carried), run);
+    } catch (err) {
+      // What send throws is the flow's to handle; a context manager that failed before it ran must not lose the attempt.
+      if (sent) throw err;
+      diag.error('ridethrough/otel: could not enter the request context', err);
+      send();
+    }
   }
 
   attemptEnd(info: AttemptEndInfo): void {
+    guarded('recording an attempt', () => this.recordAttempt(info));
+  }
+
+  note(note: RequestNote): void {
+    guarded('adding a span event', () => this.addNote(note));
+  }
+
+  end(error: Error | undefined, attempts: number): void {
+    guarded('ending a request span', () => this.finish(error, attempts));
+  }
+
+  private recordAttempt(info: AttemptEndInfo): void {
     if (info.outcome === 'answered') this.status = info.status;
     const instruments = this.settings.instruments;
     if (instruments === undefined) return;
@@ -101,7 +152,7 @@ export class OtelRequestTrace implements RequestTrace {
     instruments.attempts.add(1, a);
   }
 
-  note(note: RequestNote): void {
+  private addNote(note: RequestNote): void {
     const podIps = this.settings.podIps;
     switch (note.kind) {
       case 'retry': {
@@ -124,7 +175,7 @@ export class OtelRequestTrace implements RequestTrace {
     }
   }
 
-  end(error: Error | undefined, attempts: number): void {
+  private finish(error: Error | undefined, attempts: number): void {
     const set = this.settings.live.get(this.hostname);
     if (set !== undefined) {
       set.delete(this);

@@ -396,6 +396,27 @@ describe('options and disable()', () => {
     instrument();
   });
 
+  it('a failing tracer does not fail the request', async () => {
+    const host = 'broken.otel.test';
+    dns.setRecords(host, { a: ['127.0.121.14'] });
+    await pod('j', '127.0.121.14');
+    const agent = newAgent();
+    const broken = {
+      getTracer: () => ({
+        startSpan: () => {
+          throw new Error('broken tracer');
+        },
+        startActiveSpan: () => {
+          throw new Error('broken tracer');
+        },
+      }),
+    };
+    instrument({ tracerProvider: broken as never });
+    const res = await request(`http://${host}:${PORT}/`, { dispatcher: agent });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('j');
+  });
+
   it('bad options fail at once, naming the option', () => {
     expect(() => instrumentRidethrough({ podIpAttributes: 'yes' as never })).toThrow(/option "podIpAttributes" must be a boolean/);
     expect(() => instrumentRidethrough({ tracerProvider: {} as never })).toThrow(/option "tracerProvider" must be an object with getTracer\(\)/);
