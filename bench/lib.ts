@@ -99,6 +99,21 @@ export class ServerProcess {
     return { cpuMicros: r.micros, openConnections: r.openConnections, acceptedConnections: r.acceptedConnections };
   }
 
+  /** Starts one more server on `address` (the same port): a pod starting. */
+  async add(address: string): Promise<void> {
+    const reply = nextMessage(this.child, (m): m is ServerReply => isReply(m) && ((m.type === 'added' && m.address === address) || m.type === 'error'));
+    this.child.send({ type: 'add', address, port: this.port } satisfies ServerRequest);
+    const r = await reply;
+    if (r.type === 'error') throw new Error(`benchmark server could not listen on ${address}: ${r.message}`);
+  }
+
+  /** Stops the server on `address` and resets its connections: a pod killed. */
+  async remove(address: string): Promise<void> {
+    const reply = nextMessage(this.child, (m): m is ServerReply => isReply(m) && m.type === 'removed' && m.address === address);
+    this.child.send({ type: 'remove', address } satisfies ServerRequest);
+    await reply;
+  }
+
   /** Stops the server process (kills it if it does not exit within 5 s). */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

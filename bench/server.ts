@@ -7,6 +7,10 @@
  * - parent → `{ type: 'listen', addresses: string[], delayMs? }` (answer each request after `delayMs`); child → `{ type: 'listening', port }` or `{ type: 'error', message }`
  * - parent → `{ type: 'cpu' }`; child → `{ type: 'cpu', micros, openConnections, acceptedConnections }`
  *   (user + system CPU time used so far; connections open now and accepted so far)
+ * - parent → `{ type: 'add', address, port }`: one more server (a pod starting); child → `{ type: 'added', address }`
+ *   or `{ type: 'error', message }`
+ * - parent → `{ type: 'remove', address }`: that server stops and its connections are reset (a pod killed);
+ *   child → `{ type: 'removed', address }`
  * - parent → `{ type: 'close' }` (or the parent going away): the child closes everything and exits.
  *
  * @module
@@ -16,16 +20,25 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** A message from the parent. */
-export type ServerRequest = { type: 'listen'; addresses: string[]; delayMs?: number } | { type: 'cpu' } | { type: 'close' };
+export type ServerRequest =
+  | { type: 'listen'; addresses: string[]; delayMs?: number }
+  | { type: 'cpu' }
+  | { type: 'add'; address: string; port: number }
+  | { type: 'remove'; address: string }
+  | { type: 'close' };
 /** A message to the parent. */
 export type ServerReply =
   | { type: 'listening'; port: number }
   | { type: 'cpu'; micros: number; openConnections: number; acceptedConnections: number }
+  | { type: 'added'; address: string }
+  | { type: 'removed'; address: string }
   | { type: 'error'; message: string };
 
 const body = Buffer.from('ok');
 const servers: http.Server[] = [];
 const sockets = new Set<Socket>();
+/** The connections of each server, to reset them when it is removed. */
+const socketsOf = new WeakMap<http.Server, Set<Socket>>();
 let accepted = 0;
 let delayMs = 0;
 
@@ -42,10 +55,16 @@ function createOne(): http.Server {
   // Keep connections open for the whole run: no keep-alive races in a no-failure benchmark.
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 121_000;
+  const own = new Set<Socket>();
+  socketsOf.set(server, own);
   server.on('connection', (s: Socket) => {
     accepted++;
     sockets.add(s);
-    s.on('close', () => sockets.delete(s));
+    own.add(s);
+    s.on('close', () => {
+      sockets.delete(s);
+      own.delete(s);
+    });
   });
   return server;
 }
@@ -61,6 +80,16 @@ async function listenOn(address: string, port: number): Promise<number> {
   ]);
   servers.push(server);
   return (server.address() as AddressInfo).port;
+}
+
+/** Stops the server on `address` and resets its connections, as a killed pod does. */
+async function remove(address: string): Promise<void> {
+  const i = servers.findIndex((s) => (s.address() as AddressInfo | null)?.address === address);
+  if (i === -1) return;
+  const [server] = servers.splice(i, 1) as [http.Server];
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const s of socketsOf.get(server) ?? []) s.destroy();
+  await closed;
 }
 
 async function closeAll(): Promise<void> {
@@ -99,6 +128,13 @@ process.on('message', (msg: ServerRequest) => {
   } else if (msg.type === 'cpu') {
     const u = process.cpuUsage();
     send({ type: 'cpu', micros: u.user + u.system, openConnections: sockets.size, acceptedConnections: accepted });
+  } else if (msg.type === 'add') {
+    listenOn(msg.address, msg.port).then(
+      () => send({ type: 'added', address: msg.address }),
+      (err: unknown) => send({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
+    );
+  } else if (msg.type === 'remove') {
+    void remove(msg.address).then(() => send({ type: 'removed', address: msg.address }));
   } else if (msg.type === 'close') {
     closeAll().finally(() => process.exit(0));
   }

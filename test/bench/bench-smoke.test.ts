@@ -2,13 +2,15 @@
  * Smoke test of the hot-path benchmark: runs `bench/hot-path.ts --quick --json` for real (a real
  * server child process, the real lab DNS server, real undici/ResilientAgent/got clients, the memory
  * child with --expose-gc) and checks the shape of the report; the same for `bench/isolated.ts` (each
- * client in its own process). It does not judge speed.
+ * client in its own process), and `bench/soak.ts` for a few seconds with tiny settings. It does not
+ * judge speed.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BenchReport } from '../../bench/hot-path.js';
 import type { IsolatedReport } from '../../bench/isolated.js';
+import type { SoakReport } from '../../bench/soak.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -104,4 +106,23 @@ describe('bench/isolated.ts --json', () => {
     }
     expect(report.rows[0]).toMatchObject({ throughputRatio: 1, medianRoundRatio: 1, cpuRatio: 1 });
   }, 120_000);
+});
+
+describe('bench/soak.ts --json, for a few seconds', () => {
+  it('replaces pods under traffic, reads the state every second and gives a passing verdict', async () => {
+    const args = ['--json', '--duration', '5', '--hosts', '2', '--replicas', '2', '--concurrency', '8', '--interval', '1', '--replace-every', '1'];
+    const ran = await runBench(args, 60_000, 'bench/soak.ts');
+    expect(ran.code, `soak exited with ${ran.code}\n${ran.stderr}`).toBe(0);
+    const report = JSON.parse(ran.stdout.trim().split('\n').at(-1)!) as SoakReport;
+    expect(report.meta).toMatchObject({ node: process.version, durationS: 5, hosts: 2, replicas: 2, concurrency: 8 });
+    expect(report.samples.length).toBeGreaterThanOrEqual(3);
+    expect(report.requests).toBeGreaterThan(100);
+    expect(report.replacements).toBeGreaterThanOrEqual(3);
+    for (const s of report.samples) {
+      expect(s.heapBytes).toBeGreaterThan(0);
+      expect(s.origins).toBeLessThanOrEqual(2);
+      expect(s.endpointsMax).toBeLessThanOrEqual(report.verdict.endpointsBound);
+    }
+    expect(report.verdict, report.verdict.reasons.join('; ')).toMatchObject({ pass: true, reasons: [] });
+  }, 70_000);
 });
