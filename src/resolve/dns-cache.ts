@@ -223,11 +223,13 @@ export class DnsCache {
 
   /**
    * Starts a fresh query for a name the cache has an entry for (an answer, fresh or expired, or a
-   * cached failure), or joins the one in flight, bypassing the TTL, `reResolveInterval` and the failure
-   * hold: the caller bounds how often it asks. The result updates the cache like any refresh (on a DNS
-   * failure the last good answer is served, marked stale, while within `staleTtl`). Never throws
-   * synchronously; the promise rejects with {@link DnsResolutionError}.
-   * @returns the refresh, or undefined for IP literals, hosts-file names, names not in the cache and a closed cache
+   * negative answer), or joins the one in flight, bypassing the TTL and `reResolveInterval`: the caller
+   * bounds how often it asks. The failure hold still holds, so a name whose DNS fails costs at most one
+   * resolution per hold however often waiting requests ask. The result updates the cache like any
+   * refresh (on a DNS failure the last good answer is served, marked stale, while within `staleTtl`).
+   * Never throws synchronously; the promise rejects with {@link DnsResolutionError}.
+   * @returns the refresh, or undefined for IP literals, hosts-file names, names not in the cache, names
+   *   in their failure hold and a closed cache
    */
   revalidate(hostname: string): Promise<DnsAnswer> | undefined {
     if (typeof hostname !== 'string' || this.closed) return undefined;
@@ -236,6 +238,7 @@ export class DnsCache {
     if (running) return running.promise;
     const entry = this.cache.get(key, { updateAgeOnGet: false });
     if (!entry || entry.answer?.source === 'literal' || entry.answer?.source === 'hosts') return undefined;
+    if (entry.failing && Date.now() < entry.expiresAt) return undefined;
     const p = this.refresh(key, 'failure').promise;
     p.catch(noop);
     return p;

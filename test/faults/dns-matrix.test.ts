@@ -72,12 +72,8 @@ const failures = [
 
 describe.each(failures)('DNS answers $fault', ({ fault, start, stop, dnsCode, fastFailure }) => {
   const slug = fault.toLowerCase();
-  // BUG: the failure hold ("at most one resolution per second per name", docs/configuration.md, "When DNS
-  // fails") does not hold while requests wait: the waiting room re-queries a failing name every ~50 ms
-  // (reResolveWhileWaiting), bypassing the hold. One request for a cold name answering SERVFAIL for 2 s
-  // sends ~40 A queries (bound: 6–8); 200 requests over 1.5 s send 26–62 (bound: 6). Issue #16, bug 2.
-  // Silence is bounded anyway, by the query timeouts. Expected: the hold holds for the room's re-queries too.
-  const bounded = fastFailure ? it.fails : it;
+  // The failure hold holds for the waiting room's re-queries too (issue #16, bug 2).
+  const bounded = it;
 
   bounded('a name never resolved: a typed DNS give-up within the deadline, queries bounded by the failure hold', async () => {
     const host = `cold-${slug}.dns.test`;
