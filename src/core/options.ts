@@ -6,7 +6,8 @@ import { type BreakerOptions, breakerOptions } from '../health/circuit-breaker.j
 import { type RetryBudgetOptions, budgetOptions } from '../health/retry-budget.js';
 import { type DnsOptions, type ResolvedDnsOptions, dnsOptions, resolveDnsOptions } from '../resolve/dns-options.js';
 import { type OptionGroup, type OptionRule, bool, checkGroup, custom, group, list, millis, num, oneOf, resolveGroup } from '../utils/option-table.js';
-import { checkObject } from '../utils/validate.js';
+import { checkNumber, checkObject } from '../utils/validate.js';
+import { errors } from 'undici';
 
 export type { BackoffOptions, EjectionOptions, SilentEndpointOptions };
 
@@ -150,7 +151,10 @@ export const resilienceOptions: OptionGroup<ResilienceOptions> = {
     maxAttempts: num(1, 1000, 25, 'Attempts per request, the first included. The deadline is the usual limit; this caps the work.', { integer: true }),
     connectTimeout: millis(1, 600_000, 1_000, "Per-attempt TCP (and TLS) connect timeout, on a timer of ridethrough's own (undici's fires up to half a second late). In-cluster connects take well under a millisecond; a connect that takes a second is a dead node dropping SYNs. undici's default is 10000."),
     attemptTimeout: millis(1, 3_600_000, 5_000, "Per-attempt wait for response headers, counted from when the attempt is dispatched (connecting and waiting for a free connection included). undici's `headersTimeout` counts from when the request is written and defaults to 300000. An attempt that times out on a connection fails with `UND_ERR_HEADERS_TIMEOUT` and may have reached the server; one still connecting or queued never left, so it goes to another endpoint whatever its method. Raise it for endpoints that legitimately take longer. A caller's undici `headersTimeout` in the dispatch options sets it for that request, and so does `ridethrough.attemptTimeout`."),
-    bodyTimeout: millis(0, 3_600_000, 30_000, 'Idle time allowed between response body chunks (0 = off).', { rangeText: 'integer 0–3600000' }),
+    bodyTimeout: custom(checkBodyTimeout, 30_000, 'Idle time allowed between response body chunks (0 = off). A fraction is refused with undici\'s `InvalidArgumentError`, as undici\'s `Agent` refuses it, by every API.', {
+      defaultText: '30000',
+      rangeText: 'integer 0–3600000',
+    }),
     backoff: group(backoffOptions, 'Retry backoff.', { on: true }),
     statusCodes: custom(checkStatuses, new Set([502, 503, 504]), 'Statuses retried for idempotent requests. 429 is retried when it has `Retry-After`.', {
       defaultText: '`[502, 503, 504]`',
@@ -189,6 +193,12 @@ export const resilienceOptions: OptionGroup<ResilienceOptions> = {
     }
   },
 };
+
+/** undici takes whole milliseconds and refuses a fraction with its own error: every API refuses it the same way. */
+function checkBodyTimeout(path: string, value: unknown): void {
+  checkNumber(path, value, 0, 3_600_000, { unit: 'milliseconds' });
+  if (value !== undefined && !Number.isInteger(value)) throw new errors.InvalidArgumentError('bodyTimeout must be a positive integer or zero');
+}
 
 function checkStatuses(path: string, value: unknown): void {
   if (value === undefined) return;

@@ -38,7 +38,13 @@ export interface ResilientFetchOptions extends ResilientAgentOptions {
  * ```
  */
 export function createResilientFetch(options: ResilientFetchOptions = {}): ResilientFetch {
-  const { agent: given, ...rest } = options;
+  const { agent: given, ...rest } = (options ?? {}) as ResilientFetchOptions;
+  if (given !== undefined) {
+    if (!(given instanceof ResilientAgent)) throw new TypeError('ridethrough: option "agent" must be a ResilientAgent');
+    // The agent has its own options: others next to it would be silently ignored.
+    const extra = Object.keys(rest).find((k) => (rest as Record<string, unknown>)[k] !== undefined);
+    if (extra !== undefined) throw new TypeError(`ridethrough: option "${extra}" cannot be combined with "agent"; set it on the agent instead`);
+  }
   const agent = given ?? new ResilientAgent(rest);
   return async function resilientFetch(input, init) {
     const { ridethrough, ...given } = init ?? {};

@@ -23,7 +23,8 @@ const contexts = new Map<string, ResilienceContext>();
  * @internal
  */
 export function sharedContext(settings: ContextSettings): ResilienceContext {
-  const key = JSON.stringify([settings.dns ?? null, settings.ejection ?? null, settings.backoff ?? null]);
+  // Given and not given stay apart (`null` is a value to refuse, not "none"): each distinct setting is validated once.
+  const key = JSON.stringify([settings.dns === undefined ? 0 : settings.dns, settings.ejection === undefined ? 0 : settings.ejection, settings.backoff === undefined ? 0 : settings.backoff]);
   const hit = contexts.get(key);
   if (hit) return hit;
   const options: ContextSettings = {

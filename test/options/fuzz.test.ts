@@ -178,11 +178,9 @@ describe('construction: refused naming the option, or made, fast', () => {
     }
   });
 
-  // BUG: createResilientFetch({ agent, ...options }) ignores every other option, invalid ones included
-  // (src/http/fetch.ts: `given ?? new ResilientAgent(rest)`): `{ agent, deadline: 'soon' }` constructs, and
-  // `{ agent, deadline: 1 }` does not shorten anything. resilientConnect and createResilientLookup refuse
-  // settings next to a context ("cannot be combined with a context"). Expected: refused naming the option.
-  it.fails('createResilientFetch({ agent, deadline }) refuses the options it would ignore', () => {
+  // Options next to `agent` would be ignored: they are refused, naming the option (as resilientConnect and
+  // createResilientLookup refuse settings next to a context).
+  it('createResilientFetch({ agent, deadline }) refuses the options it would ignore', () => {
     const agent = new ResilientAgent({ dns: { servers: [dns.server] } });
     try {
       judge({ value: { deadline: 'soon' }, bad: ['deadline'], open: [] }, construct(() => createResilientFetch({ agent, deadline: 'soon' as unknown as number })).thrown);
@@ -191,12 +189,8 @@ describe('construction: refused naming the option, or made, fast', () => {
     }
   });
 
-  // BUG: the TCP helpers' shared contexts are keyed by JSON.stringify([settings.dns ?? null, ...])
-  // (src/tcp/shared-context.ts, sharedContext), so `dns: null` has the key of no `dns` at all: once a
-  // default context exists, `{ dns: null }` (or `ejection: null`, `backoff: null`) is accepted without
-  // validation, while in a fresh process it is refused with TypeError 'option "dns" must be an object'.
-  // Expected: refused naming the option, whatever contexts exist.
-  it.fails.each(['dns', 'ejection', 'backoff'])('createResilientLookup({ %s: null }) and resilientConnect are refused even when a default context exists', async (key) => {
+  // `dns: null` (or `ejection`, `backoff`) is refused naming the option, whatever shared contexts exist.
+  it.each(['dns', 'ejection', 'backoff'])('createResilientLookup({ %s: null }) and resilientConnect are refused even when a default context exists', async (key) => {
     createResilientLookup({});
     judge({ value: { [key]: null }, bad: [key], open: [] }, construct(() => createResilientLookup({ [key]: null })).thrown);
     const connect = await resilientConnect({ host: HOST, port: PORT, [key]: null, signal: AbortSignal.abort() }).then(
@@ -206,22 +200,19 @@ describe('construction: refused naming the option, or made, fast', () => {
     judge({ value: { [key]: null }, bad: [key], open: [] }, connect);
   });
 
-  // BUG: `bodyTimeout` is documented as "integer 0–3600000" (docs/configuration.md), but ridethrough's own
-  // check lets fractions through: `new ResilientAgent({ bodyTimeout: 1234.5 })` (and createResilientFetch)
-  // then fails in the constructor with undici's InvalidArgumentError "bodyTimeout must be a positive integer
-  // or zero" (not ridethrough's RangeError naming the option), while `resilience({ bodyTimeout: 1234.5 })`
-  // accepts it and works. Expected: one answer for every API: refused with a RangeError naming
-  // "bodyTimeout", or rounded (issue #16, bug 4: "rounding where it must").
-  it.fails('bodyTimeout 1234.5: refused naming the option with a RangeError by every constructor, or accepted by all', () => {
+  // `bodyTimeout` is "integer 0–3600000": a fraction is refused at construction by every API with the
+  // error undici's own Agent gives (InvalidArgumentError naming the option), as the compat suite requires.
+  it('bodyTimeout 1234.5: refused naming the option by every constructor, with undici\'s error', () => {
     const o = { bodyTimeout: 1234.5, dns: { servers: [dns.server] } };
     const outcomes = [
       construct(() => new ResilientAgent(o).destroy()).thrown,
       construct(() => createResilientFetch(o)).thrown,
       construct(() => resilience(o)).thrown,
     ];
-    const refused = outcomes.map((t) => t instanceof RangeError && t.message.includes('bodyTimeout'));
-    const accepted = outcomes.map((t) => t === undefined);
-    expect(refused.every(Boolean) || accepted.every(Boolean), outcomes.map((t) => (t === undefined ? 'accepted' : describeError(t))).join(' | ')).toBe(true);
+    for (const t of outcomes) {
+      expect(t, t === undefined ? 'accepted' : describeError(t)).toBeInstanceOf(errors.InvalidArgumentError);
+      expect((t as Error).message).toContain('bodyTimeout');
+    }
   });
 
   it.each([
