@@ -47,9 +47,12 @@ export interface SoakSample {
   /** Most endpoints any origin holds, and all of them together. */
   readonly endpointsMax: number;
   readonly endpointsTotal: number;
-  /** Open TCP sockets (`process.getActiveResourcesInfo()`), and every active resource. */
+  /** Host names in the agent's DNS cache. */
+  readonly dnsEntries: number;
+  /** Open TCP sockets (`process.getActiveResourcesInfo()`), every active resource, and their count by type. */
   readonly sockets: number;
   readonly handles: number;
+  readonly resources: Readonly<Record<string, number>>;
   /** DNS queries the server received since the previous reading. */
   readonly dnsQueries: number;
   /** Pods replaced so far. */
@@ -166,6 +169,8 @@ function judge(samples: readonly SoakSample[], o: ReturnType<typeof options>): S
   if (endpointsMax > endpointsBound) reasons.push(`endpoints per host reached ${endpointsMax} (bound ${endpointsBound})`);
   const originsMax = Math.max(...samples.map((s) => s.origins));
   if (originsMax > o.hosts) reasons.push(`origins reached ${originsMax} for ${o.hosts} hosts`);
+  const namesMax = Math.max(...samples.map((s) => s.dnsEntries));
+  if (namesMax > o.hosts) reasons.push(`the DNS cache reached ${namesMax} names for ${o.hosts} hosts`);
   const heapGrowth = last.heapBytes - first.heapBytes;
   if (heapSlopeBytesPerMin > 0 && heapGrowth > Math.max(16 * 1024 * 1024, 0.25 * first.heapBytes)) {
     reasons.push(`heap after GC grew ${mb(heapGrowth)} (${mb(first.heapBytes)} → ${mb(last.heapBytes)}, ${mb(heapSlopeBytesPerMin)}/min)`);
@@ -237,6 +242,8 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
       const stats = Object.values(agent.stats);
       const endpoints = stats.map((s) => s.endpoints.length);
       const resources = process.getActiveResourcesInfo();
+      const byType: Record<string, number> = {};
+      for (const r of resources) byType[r] = (byType[r] ?? 0) + 1;
       const dnsQueries = dns.queryCount();
       dns.clearLog();
       const sample: SoakSample = {
@@ -247,8 +254,10 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
         origins: stats.length,
         endpointsMax: Math.max(0, ...endpoints),
         endpointsTotal: endpoints.reduce((a, b) => a + b, 0),
-        sockets: resources.filter((r) => r === 'TCPSocketWrap').length,
+        dnsEntries: agent.context.dns.size,
+        sockets: byType.TCPSocketWrap ?? 0,
         handles: resources.length,
+        resources: byType,
         dnsQueries,
         replacements,
       };
@@ -256,7 +265,7 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
       samples.push(sample);
       const rate = Math.round((sample.requests - (previous?.requests ?? 0)) / (sample.t - (previous?.t ?? 0)));
       log(
-        `t=${String(Math.round(sample.t)).padStart(4)}s  requests ${sample.requests.toLocaleString('en')} (${rate.toLocaleString('en')}/s)  failures ${sample.failures}  heap after GC ${mb(sample.heapBytes)}  origins ${sample.origins}  endpoints/host max ${sample.endpointsMax} (total ${sample.endpointsTotal})  sockets ${sample.sockets}  handles ${sample.handles}  dns queries ${sample.dnsQueries}  pods replaced ${sample.replacements}`,
+        `t=${String(Math.round(sample.t)).padStart(4)}s  requests ${sample.requests.toLocaleString('en')} (${rate.toLocaleString('en')}/s)  failures ${sample.failures}  heap after GC ${mb(sample.heapBytes)}  origins ${sample.origins}  endpoints/host max ${sample.endpointsMax} (total ${sample.endpointsTotal})  dns cache ${sample.dnsEntries}  sockets ${sample.sockets}  handles ${sample.handles}  dns queries ${sample.dnsQueries}  pods replaced ${sample.replacements}`,
       );
       if (performance.now() >= endAt) running = false;
     }

@@ -60,6 +60,9 @@ type Kind =
   /** Every endpoint refuses: a give-up at the deadline. */
   | 'outage';
 
+const methods = ['GET', 'POST', 'POST+key'] as const;
+type Method = (typeof methods)[number];
+
 interface Row {
   readonly fault: string;
   /** The first endpoint in DNS: a server failing this way, nothing listening (`refused`), or a blackholed address. */
@@ -73,6 +76,13 @@ interface Row {
   readonly warmups?: number;
   /** Body kinds of the bodied requests (default: replayable only). */
   readonly bodies?: readonly Body['kind'][];
+  /** Timeouts of the case, when not {@link timeouts}. */
+  readonly timeouts?: Partial<typeof timeouts>;
+  /** Body size (default 16 KiB), and the methods sent (default all). */
+  readonly bodyBytes?: number;
+  readonly methods?: readonly Method[];
+  /** Run alone, not next to other cases (it loads the machine). */
+  readonly alone?: boolean;
   /** Least and most ms the caller may wait for the outcome. */
   readonly bound: readonly [number, number];
   /** The same when the request was retried on the healthy endpoint, if it differs. */
@@ -86,6 +96,9 @@ const rows: readonly Row[] = [
   // Reset as soon as accepted: ridethrough sees the request never left, and retries it whatever its method.
   { fault: 'RST before the request is read', faulty: 'rst-on-accept', other: 'ok', kind: 'unsent', executes: false, bodies: ['replayable', 'stream'], bound: quick },
   { fault: 'RST after the request is read', faulty: 'rst-after-read', other: 'ok', kind: 'maybe-sent', executes: true, bodies: ['replayable', 'stream'], bound: quick },
+  // A large body is replayed byte for byte (issue #16: "10 MB replayed byte-identical"). The attempt
+  // timeout counts from dispatch, upload included: room for sending 10 MB twice on a loaded machine.
+  { fault: 'RST after the request is read, 10 MB body', faulty: 'rst-after-read', other: 'ok', kind: 'maybe-sent', executes: true, bodyBytes: 10 * 1024 * 1024, methods: ['POST+key'], bodies: ['replayable', 'stream'], timeouts: { attemptTimeout: 10_000, deadline: 20_000 }, bound: [0, 15_000], alone: true },
   { fault: 'FIN on a reused keep-alive connection', faulty: 'fin-on-reuse', other: 'ok', kind: 'maybe-sent', executes: false, warmups: 2, bound: quick },
   { fault: 'silence (attemptTimeout)', faulty: 'silence', other: 'ok', kind: 'maybe-sent', executes: true, bound: [T.attemptTimeout * 0.9, T.attemptTimeout + 1_000] },
   { fault: 'stalled body (bodyTimeout)', faulty: 'stall-body', other: 'ok', kind: 'after-headers', executes: true, bound: [T.bodyTimeout * 0.9, T.bodyTimeout + 1_000] },
@@ -96,9 +109,6 @@ const rows: readonly Row[] = [
   // The whole deadline is used (a pod that comes back late in it is still found), and not much more.
   { fault: 'total outage (every endpoint refuses)', faulty: 'refused', other: 'refused', kind: 'outage', executes: false, bound: [T.deadline * 0.95, T.deadline + 500] },
 ];
-
-const methods = ['GET', 'POST', 'POST+key'] as const;
-type Method = (typeof methods)[number];
 
 /** What a case must end with. */
 type Expected =
@@ -147,7 +157,7 @@ interface Case {
 
 const cases: Case[] = [];
 for (const row of rows) {
-  for (const method of methods) {
+  for (const method of row.methods ?? methods) {
     for (const body of method === 'GET' ? [undefined] : (row.bodies ?? ['replayable' as const])) {
       for (const api of apis) cases.push({ n: cases.length, row, method, api, body });
     }
@@ -184,7 +194,7 @@ async function runCase({ n, row, method, api, body: bodyKind }: Case): Promise<v
     dns.setRecords(host, { a: [faultyIp, healthyIp], ttl: 5 });
     cleanups.push(() => dns.removeRecords(host));
 
-    const options: ResilienceOptions = { ...timeouts, dns: { servers: [dns.server], search: [], hostsFile: false, family: 4, reResolveInterval: 0 } };
+    const options: ResilienceOptions = { ...timeouts, ...row.timeouts, dns: { servers: [dns.server], search: [], hostsFile: false, family: 4, reResolveInterval: 0 } };
     const client = makeClient(api, options);
     cleanups.push(() => client.close());
     const url = `http://${host}:${PORT}/op`;
@@ -194,7 +204,7 @@ async function runCase({ n, row, method, api, body: bodyKind }: Case): Promise<v
     }
     const attemptsBefore = attemptsTo.get(faultyIp) ?? 0;
 
-    const text = method === 'GET' ? '' : `${method} of case ${n}: `.padEnd(16 * 1024, `${n}.`);
+    const text = method === 'GET' ? '' : `${method} of case ${n}: `.padEnd(row.bodyBytes ?? 16 * 1024, `${n}.`);
     const headers = method === 'POST+key' ? { 'idempotency-key': `key-${n}` } : undefined;
     const body = bodyKind === undefined ? undefined : { kind: bodyKind, text };
     const seen = await client.send({ url, method: method === 'GET' ? 'GET' : 'POST', headers, body });
@@ -256,12 +266,15 @@ async function runCase({ n, row, method, api, body: bodyKind }: Case): Promise<v
   }
 }
 
-describe.concurrent.each(rows)('$fault', (row) => {
+function caseTests(row: Row): void {
   const skip = row.faulty === 'blackhole' && blackholeSkip !== undefined;
   for (const c of cases.filter((x) => x.row === row)) {
     it.skipIf(skip)(`${c.method}${c.body === 'stream' ? ' (stream body)' : ''} via ${c.api}`, () => runCase(c));
   }
-});
+}
+
+describe.concurrent.each(rows.filter((r) => !r.alone))('$fault', caseTests);
+describe.each(rows.filter((r) => r.alone))('$fault', caseTests);
 
 describe('the timeouts hold what the docs say', () => {
   /** One endpoint, failing as `fault`; one attempt; returns what the caller saw. */
