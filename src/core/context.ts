@@ -59,6 +59,8 @@ export class ResilienceContext {
   readonly deadlines = new Deadlines();
   /** Attempts' time-to-headers timers (a queue of their own: it keeps its last duration at hand too). @internal */
   readonly attemptDeadlines = new Deadlines();
+  /** Idle timers of response bodies (`bodyTimeout`), one entry per response being read. @internal */
+  readonly bodyDeadlines = new Deadlines();
   /** Looks for silent endpoints while attempts are in flight (undefined when `silentEndpoint` is false). @internal */
   readonly watchdog: SilenceWatchdog | undefined;
   private readonly origins: LRUCache<string, OriginState>;

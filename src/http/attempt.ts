@@ -50,14 +50,13 @@ const maxDrainBytes = 256 * 1024;
  * The undici handler of one attempt. Until response headers are accepted nothing reaches the caller,
  * so the flow can still retry elsewhere; after that every callback is passed through.
  *
- * The attempt's time to response headers (`attemptTimeout`) is ridethrough's own timer, not undici's
- * `headersTimeout`: undici's parser makes a new timer each time a connection's delay changes, so a
- * headers timeout that differs from the body timeout costs a timer object per request that lives until
- * undici's next timer tick (about a second) and is promoted to the old generation. The pools' undici
- * `headersTimeout` equals their `bodyTimeout`, and one timer serves a connection's whole response, as
- * with undici's defaults. The timer is an entry on the agent's attempt deadline queue, except for the
- * first attempt of the hot path, whose timer is the request flow's own queue entry (the flow calls
- * {@link expire}): one entry per request instead of two.
+ * The attempt's time to response headers (`attemptTimeout`) and the idle time between body chunks
+ * (`bodyTimeout`) are ridethrough's own timers, not undici's (whose timers tick every half second or so,
+ * and whose parser makes a new timer each time a connection's delay changes): the pools run with
+ * undici's headers and body timeouts off. Both timers are entries on the agent's deadline queues; the
+ * first attempt of the hot path keeps its time-to-headers timer on the request flow's own entry (the flow
+ * calls {@link expire}): one entry per request instead of two. Once headers are in, the same entry moves
+ * to the body queue, and each body chunk moves it to the back of that queue.
  * @internal
  */
 export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry, InFlightAttempt {
@@ -80,6 +79,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
+  /** Whether the entry is on the body queue (headers are in, the body is being read). */
+  private watchingBody = false;
 
   /**
    * @param owner - the request flow
@@ -88,6 +89,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
    * @param startedAt - when the attempt is dispatched (performance.now())
    * @param timeouts - the queue the time-to-headers timer goes on; undefined when the owner keeps the timer (and calls {@link expire})
    * @param timeoutMs - how long the attempt may wait for response headers (0: no limit)
+   * @param bodyTimeouts - the queue the body timer goes on
+   * @param bodyTimeoutMs - the longest wait for a body chunk (0: no limit)
    */
   constructor(
     private readonly owner: AttemptOwner,
@@ -96,6 +99,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     readonly startedAt: number,
     private readonly timeouts: Deadlines | undefined,
     private readonly timeoutMs: number,
+    private readonly bodyTimeouts: Deadlines,
+    private readonly bodyTimeoutMs: number,
   ) {
     endpoint.inFlight++;
     endpoint.attempts++;
@@ -110,15 +115,21 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.owner.endpointLost(this, reason);
   }
 
+  /** The deadline queue's call: the entry is on the body queue once headers are in, else on the attempt queue. @internal */
+  expire(): void {
+    if (this.watchingBody) this.bodyExpired();
+    else this.headersExpired();
+  }
+
   /**
-   * No response headers within the attempt timeout (called by the deadline queue). On a connection the
+   * No response headers within the attempt timeout (called by the deadline queue, or by the flow that keeps the timer). On a connection the
    * request is aborted, which destroys the connection as undici's own headers timeout does, and the
    * attempt fails with undici's `UND_ERR_HEADERS_TIMEOUT` (it may have reached the server). Still
    * connecting or queued, it never left: it fails as not sent, and undici drops it if it starts later.
    * @internal
    */
-  expire(): void {
-    // Decided, given up on, or headers came (a retried status being drained has undici's body timeout).
+  headersExpired(): void {
+    // Decided, given up on, or headers came (a retried status being drained has its body timer).
     if (this.result || this.abandoned || this.drain) return;
     const error = new errors.HeadersTimeoutError(`ridethrough: no response headers within the attempt timeout of ${this.timeoutMs} ms`);
     if (this.controller) {
@@ -129,9 +140,37 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.done({ kind: 'error', error, started: false });
   }
 
+  /**
+   * No body chunk within the body timeout: the response fails with undici's `UND_ERR_BODY_TIMEOUT`, as
+   * undici's own body timeout fails it. While the caller has paused the response, time does not count.
+   */
+  private bodyExpired(): void {
+    if (this.committed && this.owner.userController.paused) {
+      this.bodyTimeouts.add(this, this.bodyTimeoutMs);
+      return;
+    }
+    this.watchingBody = false;
+    // undici's own error and message, as its body timeout gives.
+    this.controller?.abort(new errors.BodyTimeoutError());
+  }
+
+  /** Headers are in: the entry goes on the body queue. */
+  private watchBody(): void {
+    if (this.bodyTimeoutMs <= 0) return;
+    this.watchingBody = true;
+    this.bodyTimeouts.add(this, this.bodyTimeoutMs);
+  }
+
+  private unwatchBody(): void {
+    if (!this.watchingBody) return;
+    this.watchingBody = false;
+    this.bodyTimeouts.remove(this);
+  }
+
   /** Gives up on this attempt: aborts it if it is on a connection, and ignores whatever it reports. */
   abandon(reason: Error): void {
     if (this.abandoned || this.committed) return;
+    this.unwatchBody();
     this.abandoned = true;
     this.controller?.abort(reason);
     this.done(abandoned);
@@ -163,19 +202,26 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.endpoint.unlink(this);
     const decision = this.owner.decideStatus(this, statusCode, headers);
     if (decision.retry) {
-      // Headers came: the attempt timer is done; the body being drained has undici's body timeout.
+      // Headers came: the attempt timer is done; the body being drained has the body timer.
       // (A committed attempt's timer is taken off by done().)
       this.timeouts?.remove(this);
       this.drain = { status: statusCode, delayMs: decision.delayMs, bytes: 0 };
+      this.watchBody();
       return;
     }
     this.committed = true;
     this.done(committed);
+    this.watchBody();
     this.owner.commit(this, controller, statusCode, headers, statusMessage);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.abandoned) return;
+    if (this.watchingBody) {
+      // Data: the idle window starts again (same duration, so the queue stays in expiry order).
+      this.bodyTimeouts.remove(this);
+      this.bodyTimeouts.add(this, this.bodyTimeoutMs);
+    }
     if (this.drain) {
       this.drain.bytes += chunk.length;
       // A large error body is not worth reading to keep one connection: drop the connection instead.
@@ -186,6 +232,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   }
 
   onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+    this.unwatchBody();
     if (this.abandoned) return;
     this.release();
     if (this.drain) {
@@ -202,6 +249,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    this.unwatchBody();
     this.release();
     if (this.abandoned) {
       this.owner.abandonedError?.(this, error);

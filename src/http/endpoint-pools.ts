@@ -2,7 +2,6 @@ import { type Dispatcher, errors } from 'undici';
 import type { ResolvedOptions } from '../core/options.js';
 import type { ParsedOrigin } from '../core/origin.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import { undiciHeadersTimeout } from './request-flow.js';
 import { endpointConnect, preciseConnector, type UndiciSettings } from './undici-options.js';
 
 const { MaxOriginsReachedError } = errors;
@@ -163,10 +162,9 @@ export class EndpointPools {
       keepAliveTimeout: o.keepAliveTimeout,
       keepAliveMaxTimeout: keepAliveMaxTimeout ?? Math.max(o.keepAliveTimeout, 600_000),
       connections: o.connectionsPerEndpoint ?? null,
-      // The attempt timeout is each attempt's own timer (AttemptHandler); undici's headers timeout equals
-      // the body timeout, so its parser keeps one timer per response instead of making a second.
-      headersTimeout: undiciHeadersTimeout(o.bodyTimeout, o.attemptTimeout),
-      bodyTimeout: o.bodyTimeout,
+      // The attempt and body timeouts are each attempt's own timers (AttemptHandler): undici's are off.
+      headersTimeout: 0,
+      bodyTimeout: 0,
     });
     // undici's Agent re-emits its pools' events with itself first among the targets.
     const events = this.emitter as unknown as NodeJS.EventEmitter;

@@ -93,6 +93,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   private readonly deadlineMs: number;
   /** How long each attempt may wait for response headers (0: no limit). */
   private readonly attemptTimeoutMs: number;
+  /** The longest wait for a body chunk once headers are in (0: none). */
+  private readonly bodyTimeoutMs: number;
   private readonly maxAttempts: number;
   /** What only a request that retries, waits or fails needs (made on first use). */
   private retry: RetryState | undefined = undefined;
@@ -140,17 +142,18 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     const attemptTimeout = overrides.attemptTimeout;
     // The time to headers is the attempts' own timer (AttemptHandler); a caller's undici headersTimeout sets it too.
     this.attemptTimeoutMs = attemptTimeout ?? opts.headersTimeout ?? o.attemptTimeout;
+    this.bodyTimeoutMs = opts.bodyTimeout ?? o.bodyTimeout;
     if (transport.appliesTimeouts && ridethrough === undefined && attemptTimeout === undefined && this.body.value === (opts.body ?? undefined)) {
       // Nothing to change: the caller's options go to undici as they are.
       this.opts = opts;
     } else {
-      const bodyTimeout = opts.bodyTimeout ?? o.bodyTimeout;
+      // ridethrough's own timers stand in for undici's (AttemptHandler): undici's are off.
       this.opts = {
         ...opts,
         ridethrough: undefined,
         body: this.body.value as Dispatcher.DispatchOptions['body'],
-        headersTimeout: undiciHeadersTimeout(bodyTimeout, this.attemptTimeoutMs),
-        bodyTimeout,
+        headersTimeout: 0,
+        bodyTimeout: 0,
       };
     }
   }
@@ -391,7 +394,16 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     const number = ++this.attemptCount;
     const startedAt = first ? this.startedAt : performance.now();
     const onFlow = first && this.attemptTimerOnFlow;
-    const handler = new AttemptHandler(this, endpoint, number, startedAt, onFlow ? undefined : this.ctx.attemptDeadlines, this.attemptTimeoutMs);
+    const handler = new AttemptHandler(
+      this,
+      endpoint,
+      number,
+      startedAt,
+      onFlow ? undefined : this.ctx.attemptDeadlines,
+      this.attemptTimeoutMs,
+      this.ctx.bodyDeadlines,
+      this.bodyTimeoutMs,
+    );
     const address = endpoint.address.address;
     if (onFlow) this.firstAttempt = handler;
     this.current = handler;
@@ -583,7 +595,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
       // From here on the entry is the overall deadline, queued under the time that is left.
       const rest = this.deadlineMs - this.attemptTimeoutMs;
       this.ctx.deadlines.add(this, rest, this.deadlineAt - rest);
-      this.firstAttempt?.expire();
+      this.firstAttempt?.headersExpired();
       return;
     }
     for (const a of this.runningList()) this.noteRecord(a, 'RIDETHROUGH_DEADLINE_EXCEEDED', a.started);
@@ -722,15 +734,6 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
 /** Whether `status` is one of the options' `statusCodes` (all 400–599, validated: a success needs no lookup). */
 function isListedStatus(o: ResolvedOptions, status: number): boolean {
   return status >= 400 && o.statusCodes.has(status);
-}
-
-/**
- * The undici `headersTimeout` to send with ridethrough's own attempt timer in place: the body timeout,
- * so undici's parser keeps one timer per response; off (0) when that would cut the attempt timeout short.
- * @internal
- */
-export function undiciHeadersTimeout(bodyTimeout: number, attemptTimeout: number): number {
-  return bodyTimeout >= attemptTimeout ? bodyTimeout : 0;
 }
 
 /** An attempt's end, as the trace hears it. */
