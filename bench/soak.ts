@@ -47,6 +47,8 @@ export interface SoakSample {
   /** Most endpoints any origin holds, and all of them together. */
   readonly endpointsMax: number;
   readonly endpointsTotal: number;
+  /** Connections the endpoint pools hold (undici's `connected`, summed over `agent.stats`). */
+  readonly poolConnections: number;
   /** Host names in the agent's DNS cache. */
   readonly dnsEntries: number;
   /** Open TCP sockets (`process.getActiveResourcesInfo()`), every active resource, and their count by type. */
@@ -254,6 +256,7 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
         origins: stats.length,
         endpointsMax: Math.max(0, ...endpoints),
         endpointsTotal: endpoints.reduce((a, b) => a + b, 0),
+        poolConnections: stats.reduce((a, st) => a + st.connected, 0),
         dnsEntries: agent.context.dns.size,
         sockets: byType.TCPSocketWrap ?? 0,
         handles: resources.length,
@@ -265,7 +268,7 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
       samples.push(sample);
       const rate = Math.round((sample.requests - (previous?.requests ?? 0)) / (sample.t - (previous?.t ?? 0)));
       log(
-        `t=${String(Math.round(sample.t)).padStart(4)}s  requests ${sample.requests.toLocaleString('en')} (${rate.toLocaleString('en')}/s)  failures ${sample.failures}  heap after GC ${mb(sample.heapBytes)}  origins ${sample.origins}  endpoints/host max ${sample.endpointsMax} (total ${sample.endpointsTotal})  dns cache ${sample.dnsEntries}  sockets ${sample.sockets}  handles ${sample.handles}  dns queries ${sample.dnsQueries}  pods replaced ${sample.replacements}`,
+        `t=${String(Math.round(sample.t)).padStart(4)}s  requests ${sample.requests.toLocaleString('en')} (${rate.toLocaleString('en')}/s)  failures ${sample.failures}  heap after GC ${mb(sample.heapBytes)}  origins ${sample.origins}  endpoints/host max ${sample.endpointsMax} (total ${sample.endpointsTotal})  pool connections ${sample.poolConnections}  dns cache ${sample.dnsEntries}  sockets ${sample.sockets}  handles ${sample.handles}  dns queries ${sample.dnsQueries}  pods replaced ${sample.replacements}`,
       );
       if (performance.now() >= endAt) running = false;
     }

@@ -77,7 +77,7 @@ interface Row {
   /** Body kinds of the bodied requests (default: replayable only). */
   readonly bodies?: readonly Body['kind'][];
   /** Timeouts of the case, when not {@link timeouts}. */
-  readonly timeouts?: Partial<typeof timeouts>;
+  readonly timeouts?: Partial<Record<keyof typeof timeouts, number>>;
   /** Body size (default 16 KiB), and the methods sent (default all). */
   readonly bodyBytes?: number;
   readonly methods?: readonly Method[];
