@@ -11,7 +11,8 @@
  * Every `--interval` seconds it prints one line of figures; at the end a verdict, and it exits 1 when
  * state grows without bound: endpoints per host above what DNS ever lists plus the pods on their way
  * out, origins above the hosts, the heap after GC growing (past `max(16 MB, 25 %)` of its first
- * steady reading, with a positive slope), or sockets growing.
+ * steady reading, with a positive slope), sockets above a bound, or the connections open at the pods
+ * growing.
  *
  * Usage: `npm run soak -- [--duration S] [--hosts N] [--replicas N] [--concurrency N] [--interval S]
  *         [--replace-every S] [--json]`
@@ -49,6 +50,9 @@ export interface SoakSample {
   readonly endpointsTotal: number;
   /** Connections the endpoint pools hold (undici's `connected`, summed over `agent.stats`). */
   readonly poolConnections: number;
+  /** Connections open at the pods now, and accepted since the start (the server process's count). */
+  readonly serverOpenConnections: number;
+  readonly serverAcceptedConnections: number;
   /** Host names in the agent's DNS cache. */
   readonly dnsEntries: number;
   /** Open TCP sockets (`process.getActiveResourcesInfo()`), every active resource, and their count by type. */
@@ -178,6 +182,10 @@ function judge(samples: readonly SoakSample[], o: ReturnType<typeof options>): S
     reasons.push(`heap after GC grew ${mb(heapGrowth)} (${mb(first.heapBytes)} → ${mb(last.heapBytes)}, ${mb(heapSlopeBytesPerMin)}/min)`);
   }
   if (socketsMax > socketsBound) reasons.push(`open sockets reached ${socketsMax} (bound ${socketsBound})`);
+  // Idle keep-alive connections are unref'd (not in the active resources): the pods count every one.
+  if (last.serverOpenConnections > 2 * first.serverOpenConnections + o.concurrency) {
+    reasons.push(`connections open at the pods grew from ${first.serverOpenConnections} to ${last.serverOpenConnections}`);
+  }
   if (samples.at(-1)!.requests === 0) reasons.push('no request completed');
   return { pass: reasons.length === 0, reasons, heapStartBytes: first.heapBytes, heapEndBytes: last.heapBytes, heapSlopeBytesPerMin, endpointsMax, endpointsBound, socketsMax };
 }
@@ -199,6 +207,8 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
   const failuresByCode: Record<string, number> = {};
   let replacements = 0;
   let running = true;
+  /** Pods waiting to be killed: their timers are cleared at the end, before the server process stops. */
+  const kills = new Set<NodeJS.Timeout>();
   const started = performance.now();
   const endAt = started + o.durationS * 1_000;
 
@@ -231,7 +241,11 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
       h.pods.push(fresh);
       publish(h);
       replacements++;
-      setTimeout(() => void server.remove(old).catch(() => {}), killAfterMs);
+      const kill = setTimeout(() => {
+        kills.delete(kill);
+        void server.remove(old).catch(() => {});
+      }, killAfterMs);
+      kills.add(kill);
     }
   };
 
@@ -241,6 +255,7 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
       const wait = Math.min(o.intervalS * 1_000, endAt - performance.now());
       if (wait > 0) await sleep(wait);
       const heapBytes = await heapAfterGc();
+      const pods = await server.usage();
       const stats = Object.values(agent.stats);
       const endpoints = stats.map((s) => s.endpoints.length);
       const resources = process.getActiveResourcesInfo();
@@ -257,6 +272,8 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
         endpointsMax: Math.max(0, ...endpoints),
         endpointsTotal: endpoints.reduce((a, b) => a + b, 0),
         poolConnections: stats.reduce((a, st) => a + st.connected, 0),
+        serverOpenConnections: pods.openConnections,
+        serverAcceptedConnections: pods.acceptedConnections,
         dnsEntries: agent.context.dns.size,
         sockets: byType.TCPSocketWrap ?? 0,
         handles: resources.length,
@@ -268,7 +285,7 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
       samples.push(sample);
       const rate = Math.round((sample.requests - (previous?.requests ?? 0)) / (sample.t - (previous?.t ?? 0)));
       log(
-        `t=${String(Math.round(sample.t)).padStart(4)}s  requests ${sample.requests.toLocaleString('en')} (${rate.toLocaleString('en')}/s)  failures ${sample.failures}  heap after GC ${mb(sample.heapBytes)}  origins ${sample.origins}  endpoints/host max ${sample.endpointsMax} (total ${sample.endpointsTotal})  pool connections ${sample.poolConnections}  dns cache ${sample.dnsEntries}  sockets ${sample.sockets}  handles ${sample.handles}  dns queries ${sample.dnsQueries}  pods replaced ${sample.replacements}`,
+        `t=${String(Math.round(sample.t)).padStart(4)}s  requests ${sample.requests.toLocaleString('en')} (${rate.toLocaleString('en')}/s)  failures ${sample.failures}  heap after GC ${mb(sample.heapBytes)}  origins ${sample.origins}  endpoints/host max ${sample.endpointsMax} (total ${sample.endpointsTotal})  pool connections ${sample.poolConnections}  at the pods ${sample.serverOpenConnections} open, ${sample.serverAcceptedConnections.toLocaleString('en')} accepted  dns cache ${sample.dnsEntries}  sockets ${sample.sockets}  handles ${sample.handles}  dns queries ${sample.dnsQueries}  pods replaced ${sample.replacements}`,
       );
       if (performance.now() >= endAt) running = false;
     }
@@ -278,6 +295,7 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
     await Promise.all([reader(), replacer(), ...Array.from({ length: o.concurrency }, (_, w) => worker(w))]);
   } finally {
     running = false;
+    for (const kill of kills) clearTimeout(kill);
     await agent.destroy();
     await server.stop();
     await dns.stop();
