@@ -26,6 +26,7 @@ import {
   resilientConnect,
 } from '../../src/index.js';
 import { describeError } from '../support/cluster.js';
+import { giveUpOf } from '../faults/support/apis.js';
 import { type Gen, type Group, agentSpace, connectSpace, generate, interceptorSpace, lookupSpace, overridesSpace, undiciFields } from './support/option-space.js';
 
 const PORT = 18_112;
@@ -305,5 +306,56 @@ describe('made from valid options, it works: a request reaches the pod', () => {
       }),
       { numRuns: requestRuns },
     );
+  });
+});
+
+describe('per-request overrides, valid or not, on every request path', () => {
+  const url = `http://${HOST}:${PORT}/`;
+  const paths = ['request', 'resilientFetch', 'node-fetch', 'interceptor'] as const;
+
+  it.each(paths)('%s: refused naming "ridethrough.<option>" before anything is sent, or the request ends typed', async (api) => {
+    // Short backoffs: valid overrides such as attemptTimeout 1 ms retry until maxAttempts, and that must stay quick.
+    const o = { backoff: { initialDelay: 5, maxDelay: 50 }, dns: { servers: [dns.server], search: [], hostsFile: false as const, family: 4 as const } };
+    const agent = new ResilientAgent(o);
+    const dispatcher: Dispatcher = api === 'interceptor' ? new Agent().compose(resilience(o)) : agent;
+    const fetch = createResilientFetch({ agent });
+    const send = async (ov: unknown): Promise<string> => {
+      if (api === 'resilientFetch') {
+        const res = await fetch(url, { ridethrough: ov as RequestOverrides });
+        return `${res.status} ${await res.text()}`;
+      }
+      if (api === 'node-fetch') {
+        const res = await globalThis.fetch(url, { dispatcher: agent.with(ov as RequestOverrides) } as unknown as RequestInit);
+        return `${res.status} ${await res.text()}`;
+      }
+      const res = await request(url, { dispatcher, ridethrough: ov } as Parameters<typeof request>[1]);
+      return `${res.statusCode} ${await res.body.text()}`;
+    };
+    try {
+      await fc.assert(
+        fc.asyncProperty(options(overridesSpace, 'any', 'ridethrough'), async (ov) => {
+          const before = pod.count();
+          let outcome: unknown;
+          try {
+            outcome = await send(ov.value);
+          } catch (err) {
+            outcome = err;
+          }
+          const what = `overrides ${show(ov.value)}; bad: ${ov.bad.join(', ') || 'none'}; got ${outcome instanceof Error ? describeError(outcome) : String(outcome)}`;
+          if (ov.bad.length > 0 || (outcome instanceof RangeError && ov.open.length > 0)) {
+            judge(ov, outcome instanceof Error ? outcome : undefined);
+            expect(pod.count(), `sent despite refused overrides: ${what}`).toBe(before);
+            return;
+          }
+          // Valid overrides: the pod answers, or (a 1 ms deadline, say) a typed give-up; never an untyped error.
+          if (outcome instanceof Error) expect(giveUpOf(api, outcome), `untyped error: ${what}`).toBeDefined();
+          else expect(outcome, what).toBe('200 fuzz');
+        }),
+        { numRuns: requestRuns },
+      );
+    } finally {
+      await dispatcher.destroy();
+      if (!agent.destroyed) await agent.destroy();
+    }
   });
 });
