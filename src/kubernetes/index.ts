@@ -7,7 +7,8 @@ import type { Agent } from 'undici';
 import type { DiscoveryListener, DiscoverySource, DiscoverySubscription, DiscoveryTarget } from '../resolve/discovery.js';
 import { apiDispatcher } from './api.js';
 import { type KubernetesConfig, type KubernetesEndpointsOptions, resolveKubernetesConfig } from './config.js';
-import { serviceOf } from './names.js';
+import { type ServiceName, serviceOf } from './names.js';
+import type { PortRule } from './slices.js';
 import { ServiceWatch } from './service-watch.js';
 
 export type { KubernetesEndpointsOptions } from './config.js';
@@ -70,5 +71,13 @@ function subscribe(config: KubernetesConfig, target: DiscoveryTarget, listener: 
     watch = created;
     watches.set(key, watch);
   }
-  return watch.subscribe(target, listener);
+  return watch.subscribe(target, portRule(config, name, target.port), listener);
+}
+
+/** The source's `portName` for the Service (keys `svc.ns` then `svc`), else the request's port. */
+function portRule(config: KubernetesConfig, name: ServiceName, requestPort: number): PortRule {
+  const p = config.portName;
+  if (typeof p === 'string') return { name: p };
+  const named = p?.[`${name.service}.${name.namespace}`] ?? p?.[name.service];
+  return named === undefined ? { requestPort } : { name: named };
 }

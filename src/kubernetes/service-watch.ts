@@ -66,9 +66,12 @@ export class ServiceWatch {
     this.selector = `kubernetes.io/service-name=${name.service}`;
   }
 
-  /** Adds an origin; the first starts the loop. Tells it the endpoints at once when they are known. */
-  subscribe(target: DiscoveryTarget, listener: DiscoveryListener): DiscoverySubscription {
-    const sub: Subscriber = { target, rule: this.ruleFor(target), listener, last: undefined };
+  /**
+   * Adds an origin; the first starts the loop. Tells it the endpoints at once when they are known.
+   * @param rule - how the origin's port maps onto slice ports (each source's own `portName`)
+   */
+  subscribe(target: DiscoveryTarget, rule: PortRule, listener: DiscoveryListener): DiscoverySubscription {
+    const sub: Subscriber = { target, rule, listener, last: undefined };
     this.subscribers.add(sub);
     if (!this.started) {
       this.started = true;
@@ -91,13 +94,6 @@ export class ServiceWatch {
   /** The watch's state, for stats. */
   status(): DiscoveryStatus {
     return { source: 'kubernetes', state: this.state, resource: this.resource, lagMs: this.lagMs, lastEventAt: this.lastEventAt, error: this.state === 'synced' ? undefined : this.error };
-  }
-
-  private ruleFor(target: DiscoveryTarget): PortRule {
-    const p = this.config.portName;
-    if (typeof p === 'string') return { name: p };
-    const named = p?.[`${this.name.service}.${this.name.namespace}`] ?? p?.[this.name.service];
-    return named === undefined ? { requestPort: target.port } : { name: named };
   }
 
   private async run(): Promise<void> {
