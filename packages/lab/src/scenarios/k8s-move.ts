@@ -35,15 +35,17 @@ export const k8sMove: ScenarioDefinition = {
     const old = await ctx.startPod();
     ctx.publish([old]);
     ctx.publishEndpoints([{ target: old }]);
-    let next: LabPod | undefined;
+    // The later steps wait for the move itself: on a busy machine starting the new pod may take longer than the API lag.
+    let moved: Promise<LabPod> | undefined;
     ctx.at(warm, { kind: 'pod', label: 'pod moved' }, async () => {
-      next = await ctx.startPod();
+      moved = ctx.startPod();
+      await moved;
       // stop() refuses new connections before its first await.
       const stopped = old.stop();
       ctx.lost(old);
       await stopped;
     });
-    ctx.at(warm + apiLagMs, { kind: 'pod', label: 'API updated' }, () => ctx.publishEndpoints([{ target: next! }]));
-    ctx.at(warm + dnsLagMs, { kind: 'dns', label: 'DNS updated' }, () => ctx.publish([next!]));
+    ctx.at(warm + apiLagMs, { kind: 'pod', label: 'API updated' }, async () => ctx.publishEndpoints([{ target: await moved! }]));
+    ctx.at(warm + dnsLagMs, { kind: 'dns', label: 'DNS updated' }, async () => ctx.publish([await moved!]));
   },
 };

@@ -46,25 +46,30 @@ export const k8sRollingRestart: ScenarioDefinition = {
     const live: LabPod[] = [await ctx.startPod(), await ctx.startPod(), await ctx.startPod()];
     ctx.publish(live);
     ctx.publishEndpoints(live.map((target) => ({ target })));
-    let terminating: LabPod | undefined;
     for (let i = 0; i < 3; i++) {
       const t = warm + i * every;
-      let snapshot: LabPod[] = [];
+      // The step's later moments wait for its start: on a busy machine starting a pod may take longer than the API lag.
+      let step: Promise<{ old: LabPod; snapshot: LabPod[] }> | undefined;
       ctx.at(t, { kind: 'pod', label: `step ${i + 1}` }, async () => {
-        const fresh = await ctx.startPod();
-        terminating = live[i]!;
-        live[i] = fresh;
-        snapshot = [...live];
+        step = ctx.startPod().then((fresh) => {
+          const old = live[i]!;
+          live[i] = fresh;
+          return { old, snapshot: [...live] };
+        });
+        await step;
       });
-      ctx.at(t + apiLagMs, { kind: 'pod', label: `API ${i + 1}` }, () => ctx.publishEndpoints([...snapshot.map((target) => ({ target })), { target: terminating!, terminating: true }]));
+      ctx.at(t + apiLagMs, { kind: 'pod', label: `API ${i + 1}` }, async () => {
+        const { old, snapshot } = await step!;
+        ctx.publishEndpoints([...snapshot.map((target) => ({ target })), { target: old, terminating: true }]);
+      });
       ctx.at(t + drainMs, { kind: 'pod', label: `stop ${i + 1}` }, async () => {
-        const old = terminating!;
+        const { old, snapshot } = await step!;
         ctx.publishEndpoints(snapshot.map((target) => ({ target })));
         const stopped = old.stop();
         ctx.lost(old);
         await stopped;
       });
-      ctx.at(t + dnsLagMs, { kind: 'dns', label: `DNS ${i + 1}` }, () => ctx.publish(snapshot));
+      ctx.at(t + dnsLagMs, { kind: 'dns', label: `DNS ${i + 1}` }, async () => ctx.publish((await step!).snapshot));
     }
   },
 };
