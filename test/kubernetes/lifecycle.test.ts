@@ -38,7 +38,7 @@ it('one watch per Service, shared by two agents and by every origin naming it; s
   await get(a1, `http://${host}:${podPort}/`);
   await get(a2, `http://inventory.shop:${podPort}/`);
   await get(a2, `http://${host}:${podPort + 1}/`);
-  await waitFor('every origin to sync', () => [...a1.stats(), ...a2.stats()].every((s) => s.endpointsFrom === 'kubernetes'));
+  await waitFor('every origin to sync', () => [...Object.values(a1.stats), ...Object.values(a2.stats)].every((s) => s.endpointsFrom === 'kubernetes'));
   await waitFor('the watch to open', () => kc.api.activeWatches === 1);
   expect(kc.api.lists).toBe(1);
   expect(kc.api.watches).toBe(1);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApiServer, type KubeApiServerOptions } from '@ridethrough/testbed';
 import { request } from 'undici';
-import type { ResilientAgent } from '../../src/index.js';
+import type { AgentOriginStats, ResilientAgent } from '../../src/index.js';
 import { kubernetesEndpoints, type KubernetesEndpointsOptions } from '../../src/kubernetes/index.js';
 import type { DiscoverySource } from '../../src/resolve/discovery.js';
 import { makeCert, type TestCert } from '../support/certs.js';
@@ -98,6 +98,6 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 5_
 }
 
 /** The stats of one origin of an agent. */
-export function originStats(agent: ResilientAgent, origin: string): ReturnType<ResilientAgent['stats']>[number] | undefined {
-  return agent.stats().find((s) => s.origin === origin);
+export function originStats(agent: ResilientAgent, origin: string): AgentOriginStats | undefined {
+  return agent.stats[origin];
 }
