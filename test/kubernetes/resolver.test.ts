@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { Agent, request } from 'undici';
 import { afterEach, expect, it } from 'vitest';
-import { channelNames, createResilientFetch, type DiscoveryUpdateEvent, resilience, ResilientAgent } from '../../src/index.js';
+import { channelNames, createResilientFetch, type DiscoveryUpdateEvent, resilience, ResilientAgent, resilientConnect } from '../../src/index.js';
 import { kubernetesEndpoints } from '../../src/kubernetes/index.js';
 import { get, KubeCluster, originStats, podPort, sleep, waitFor } from './support.js';
 
@@ -187,6 +187,23 @@ it('works for createResilientFetch and the resilience() interceptor, and publish
   } finally {
     diagnosticsChannel.unsubscribe(channelNames.discoveryUpdate, onUpdate);
   }
+});
+
+it('resilientConnect through an agent\'s context dials the endpoint and port the slice names', async () => {
+  const kc = (k = await KubeCluster.start(base));
+  const pod = await kc.cluster.startPod('pod-b', `${base}.2`, podPort);
+  kc.cluster.publish(host, [`${base}.1`], 60); // DNS names a pod that is gone, on the Service port
+  slice(kc, [{ address: `${base}.2` }]);
+  const ag = agent(kc, { discovery: kc.source({ portName: 'http' }) });
+  // The first connect goes by DNS (refused) until the list lands, then to the slice's endpoint and port.
+  const socket = await resilientConnect({ host, port: 80, deadline: 3_000 }, ag.context);
+  try {
+    expect(socket.remoteAddress).toBe(`${base}.2`);
+    expect(socket.remotePort).toBe(podPort);
+  } finally {
+    socket.destroy();
+  }
+  expect(pod.connections).toBeGreaterThanOrEqual(1);
 });
 
 it('rejects a discovery option that is no discovery source, and bad kubernetesEndpoints options, at construction', () => {
