@@ -268,19 +268,32 @@ export class KubeApiServer extends LoopbackServer<http.Server, KubeApiRequest> {
     const entry: KubeApiRequest = { method: req.method ?? 'GET', path: url.pathname, watch, resourceVersion: url.searchParams.get('resourceVersion') ?? undefined, labelSelector: url.searchParams.get('labelSelector') ?? undefined, token, status: 0 };
     this.requests.push(entry);
     if (this.fault === 'hang') return;
-    if (this.fault === 'unavailable') return this.status(res, entry, 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');
-    if (token === undefined || !this.tokens.has(token) || this.fault === 'unauthorized') return this.status(res, entry, 401, 'Unauthorized', 'Unauthorized');
+    if (this.fault === 'unavailable') {
+      this.status(res, entry, 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');
+      return;
+    }
+    if (token === undefined || !this.tokens.has(token) || this.fault === 'unauthorized') {
+      this.status(res, entry, 401, 'Unauthorized', 'Unauthorized');
+      return;
+    }
     const match = slicesPath.exec(url.pathname);
-    if (req.method !== 'GET' || match === null) return this.status(res, entry, 404, 'NotFound', 'the server could not find the requested resource');
+    if (req.method !== 'GET' || match === null) {
+      this.status(res, entry, 404, 'NotFound', 'the server could not find the requested resource');
+      return;
+    }
     const namespace = decodeURIComponent(match[1]!);
     if (this.fault === 'forbidden') {
-      return this.status(res, entry, 403, 'Forbidden', `endpointslices.discovery.k8s.io is forbidden: User "system:serviceaccount:${namespace}:default" cannot list resource "endpointslices" in API group "discovery.k8s.io" in the namespace "${namespace}"`);
+      this.status(res, entry, 403, 'Forbidden', `endpointslices.discovery.k8s.io is forbidden: User "system:serviceaccount:${namespace}:default" cannot list resource "endpointslices" in API group "discovery.k8s.io" in the namespace "${namespace}"`);
+      return;
     }
     const selector = url.searchParams.get('labelSelector');
     let service: string | undefined;
     if (selector !== null) {
       const m = /^kubernetes\.io\/service-name=([^,]+)$/.exec(selector);
-      if (m === null) return this.status(res, entry, 400, 'BadRequest', `unsupported labelSelector ${selector}`);
+      if (m === null) {
+        this.status(res, entry, 400, 'BadRequest', `unsupported labelSelector ${selector}`);
+        return;
+      }
       service = m[1];
     }
     const matches = (s: KubeEndpointSlice): boolean => s.metadata.namespace === namespace && (service === undefined || s.metadata.labels['kubernetes.io/service-name'] === service);
@@ -291,14 +304,21 @@ export class KubeApiServer extends LoopbackServer<http.Server, KubeApiRequest> {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ kind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: String(this.rv) }, items: [...this.slices.values()].filter(matches) }));
       };
-      if (this.listDelay > 0) setTimeout(answer, this.listDelay);
-      else answer();
+      if (this.listDelay > 0) {
+        const timer = setTimeout(answer, this.listDelay);
+        res.on('close', () => clearTimeout(timer));
+      } else {
+        answer();
+      }
       return;
     }
     const from = Number(url.searchParams.get('resourceVersion') ?? '0');
     if (from !== 0 && from < this.compactedBelow) {
       const message = `too old resource version: ${from} (${this.compactedBelow})`;
-      if (this.goneAs === 'http') return this.status(res, entry, 410, 'Expired', message);
+      if (this.goneAs === 'http') {
+        this.status(res, entry, 410, 'Expired', message);
+        return;
+      }
       entry.status = 200;
       res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
       this.send(res, { type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Expired', code: 410 } });
