@@ -29,7 +29,7 @@ writeFileSync(
     compilerOptions: {
       target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['node'],
       strict: true, noEmit: true, skipLibCheck: true, esModuleInterop: true,
-      paths: { ridethrough: ['../src/index.ts'], 'ridethrough/otel': ['../src/otel/index.ts'] },
+      paths: { ridethrough: ['../src/index.ts'], 'ridethrough/otel': ['../src/otel/index.ts'], 'ridethrough/kubernetes': ['../src/kubernetes/index.ts'] },
     },
     include: ['*.ts'],
   }),

@@ -22,6 +22,7 @@ export type { RetryBudgetOptions } from './health/retry-budget.js';
 export type { EndpointStats } from './endpoints/endpoint.js';
 export { DnsCache, type DnsAnswer, type ResolvedAddress } from './resolve/dns-cache.js';
 export { dnsDefaults, type DnsOptions } from './resolve/dns-options.js';
+export type { DiscoveryListener, DiscoverySource, DiscoveryStatus, DiscoverySubscription, DiscoveryTarget } from './resolve/discovery.js';
 export {
   AttemptsExhaustedError,
   BudgetExhaustedError,
@@ -48,6 +49,8 @@ export {
   type StaleEvent,
   type ReleaseEvent,
   type WaitEvent,
+  type DiscoveryStateEvent,
+  type DiscoveryUpdateEvent,
 } from './events/channels.js';
 // TCP: resilient connects and a DNS lookup for any Node client (src/tcp).
 export {

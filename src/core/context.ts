@@ -7,6 +7,7 @@ import { OriginBreaker } from '../health/circuit-breaker.js';
 import { LatencyWindow } from '../health/latency-window.js';
 import { RetryBudget } from '../health/retry-budget.js';
 import { type DnsAnswer, DnsCache } from '../resolve/dns-cache.js';
+import type { DiscoveryStatus, DiscoverySubscription } from '../resolve/discovery.js';
 import type { ParsedOrigin } from './origin.js';
 import { type ResilienceOptions, type ResolvedOptions, resolveOptions } from './options.js';
 
@@ -28,6 +29,10 @@ export interface OriginStats {
   readonly waiting: number;
   /** The endpoints (resolved addresses) and their health. */
   readonly endpoints: readonly EndpointStats[];
+  /** Where the endpoints come from now: `dns`, or the `discovery` source's name (`kubernetes`). */
+  readonly endpointsFrom: string;
+  /** The discovery source's watch of this host (state, lag), when the `discovery` option's source serves it. */
+  readonly discovery: DiscoveryStatus | undefined;
 }
 
 /** What ridethrough keeps per origin: its endpoints, breaker, retry budget and recent latencies. @internal */
@@ -43,6 +48,10 @@ export interface OriginState extends WatchedHost {
   dnsFreshUntil: number;
   /** The DNS cache's generation when {@link dnsAnswer} was read. */
   dnsGeneration: number;
+  /** The discovery source's answer while it governs this origin (undefined: DNS serves it). */
+  discovered: DnsAnswer | undefined;
+  /** The discovery source's watch of this origin's host, when it serves the host. */
+  discovery: DiscoverySubscription | undefined;
 }
 
 /**
@@ -81,6 +90,7 @@ export class ResilienceContext {
       sizeCalculation: () => 1,
       dispose: (state) => {
         if (this.lastState === state) this.lastOrigin = this.lastState = undefined;
+        state.discovery?.close();
         state.endpoints.clear();
       },
     });
@@ -108,7 +118,9 @@ export class ResilienceContext {
           for (const fn of this.removers) fn(e);
         },
         // A fresh query while requests wait; its answer joins the set, which releases them when it adds an address.
+        // Under a discovery source there is nothing to ask: the source pushes its changes.
         () => {
+          if (endpoints.governed) return;
           (this.dns.revalidate(hostname) ?? this.dns.resolve(hostname)).then((answer) => endpoints.update(answer), noop);
         },
       );
@@ -122,8 +134,11 @@ export class ResilienceContext {
         dnsAnswer: undefined,
         dnsFreshUntil: 0,
         dnsGeneration: -1,
+        discovered: undefined,
+        discovery: undefined,
       };
       this.origins.set(origin.key, state);
+      if (o.discovery !== undefined) this.subscribe(state, origin);
     }
     this.lastOrigin = origin;
     this.lastState = state;
@@ -137,6 +152,7 @@ export class ResilienceContext {
    * @internal
    */
   freshAnswer(state: OriginState, hostname: string, now: number): DnsAnswer | undefined {
+    if (state.discovered !== undefined) return state.discovered;
     if (state.dnsGeneration === this.dns.generation && now < state.dnsFreshUntil) return state.dnsAnswer;
     return this.readAnswer(state, hostname, now);
   }
@@ -154,6 +170,21 @@ export class ResilienceContext {
     state.dnsFreshUntil = hit ? now + (hit.until - wall) : 0;
     state.dnsGeneration = dns.generation;
     return hit?.answer;
+  }
+
+  /**
+   * Watches an origin's host through the `discovery` source. Its answers govern the endpoint set (DNS
+   * answers are ignored meanwhile); when it gives up on the host, DNS takes over at once.
+   */
+  private subscribe(state: OriginState, origin: ParsedOrigin): void {
+    const hostname = origin.hostname.toLowerCase().replace(/\.$/, '');
+    const target = { hostname, port: origin.port, protocol: origin.protocol };
+    state.discovery = this.options.discovery!.subscribe(target, (answer) => {
+      state.discovered = answer;
+      state.endpoints.governed = answer !== undefined;
+      if (answer !== undefined) state.endpoints.update(answer);
+      else this.dns.resolve(origin.hostname).then((a) => state.endpoints.update(a), noop);
+    });
   }
 
   /** The endpoint set of an origin, created on first use. @internal */
@@ -175,6 +206,8 @@ export class ResilienceContext {
         latencyP50Ms: s.latencies.percentile(50),
         waiting: s.endpoints.room.size,
         endpoints: [...s.endpoints.endpoints.values()].map((e) => e.snapshot(now)),
+        endpointsFrom: s.discovered === undefined ? 'dns' : (s.discovery?.status().source ?? 'dns'),
+        discovery: s.discovery?.status(),
       };
     }
     return out;

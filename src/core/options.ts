@@ -5,6 +5,7 @@ import { type SilentEndpointOptions, silentEndpointOptions } from '../endpoints/
 import { type BreakerOptions, breakerOptions } from '../health/circuit-breaker.js';
 import { type RetryBudgetOptions, budgetOptions } from '../health/retry-budget.js';
 import { type DnsOptions, type ResolvedDnsOptions, dnsOptions, resolveDnsOptions } from '../resolve/dns-options.js';
+import { type DiscoverySource, isDiscoverySource } from '../resolve/discovery.js';
 import { type OptionGroup, type OptionRule, bool, checkGroup, custom, group, list, millis, num, oneOf, resolveGroup } from '../utils/option-table.js';
 import { checkNumber, checkObject } from '../utils/validate.js';
 import { errors } from 'undici';
@@ -89,6 +90,12 @@ export interface ResilienceOptions {
   readonly silentEndpoint?: SilentEndpointOptions | false;
   /** TLS options for https origins (`ca`, `cert`, `key`, `rejectUnauthorized`, ...). The servername is always the request's host name. */
   readonly tls?: ConnectionOptions;
+  /**
+   * A source of endpoints ahead of DNS for the hosts it serves, e.g. `kubernetesEndpoints()` from
+   * `ridethrough/kubernetes` (docs/kubernetes.md). DNS serves every other host, and any host whenever
+   * the source cannot. Default: none (DNS only).
+   */
+  readonly discovery?: DiscoverySource;
 }
 
 /** Per-request overrides, through `ridethrough` in `resilientFetch`/`request()` options, or {@link ResilientAgent.with}. */
@@ -130,6 +137,7 @@ export interface ResolvedOptions {
   maxConnectionAge: number;
   reResolveWhileWaiting: number;
   silentEndpoint: Required<SilentEndpointOptions> | false;
+  discovery: DiscoverySource | undefined;
 }
 
 /** The `hedge` option's rules (also per request). @internal */
@@ -186,6 +194,10 @@ export const resilienceOptions: OptionGroup<ResilienceOptions> = {
     }),
     reResolveWhileWaiting: millis(10, 10_000, 50, "While requests wait for an endpoint of a host (none usable now: every address refused, ejected, or DNS has no answer yet), the host is re-queried this often (±20 % jitter, one query at a time, bypassing the cache's TTL), so a new pod is used within one interval of DNS publishing it. Bound: at most 1.25 / interval re-queries per second per host and address family (25/s by default), and none while nobody waits."),
     silentEndpoint: group(silentEndpointOptions, 'Silent-endpoint detection, or `false` to turn it off.', { on: true, off: true, defaultText: '200 / 4' }),
+    discovery: custom(checkDiscovery, undefined, "A source of endpoints ahead of DNS for the hosts it serves: `kubernetesEndpoints()` from `ridethrough/kubernetes` reads a Service's EndpointSlices (docs/kubernetes.md). DNS serves every other host, and any host while the source cannot.", {
+      defaultText: 'none',
+      rangeText: 'discovery source',
+    }),
   },
   relations: (o, path) => {
     if (o.maxConnectionAge > 0 && o.maxConnectionAge < 1_000) {
@@ -198,6 +210,12 @@ export const resilienceOptions: OptionGroup<ResilienceOptions> = {
 function checkBodyTimeout(path: string, value: unknown): void {
   checkNumber(path, value, 0, 3_600_000, { unit: 'milliseconds' });
   if (value !== undefined && !Number.isInteger(value)) throw new errors.InvalidArgumentError('bodyTimeout must be a positive integer or zero');
+}
+
+function checkDiscovery(path: string, value: unknown): void {
+  if (value !== undefined && !isDiscoverySource(value)) {
+    throw new TypeError(`ridethrough: option "${path}" must be a discovery source (such as kubernetesEndpoints() from ridethrough/kubernetes), got ${value === null ? 'null' : typeof value}`);
+  }
 }
 
 function checkStatuses(path: string, value: unknown): void {

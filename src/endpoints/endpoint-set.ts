@@ -36,8 +36,10 @@ export class EndpointSet {
   readonly endpoints = new Map<string, Endpoint>();
   /** Requests waiting for an endpoint of this host. */
   readonly room: WaitingRoom;
-  /** The same endpoints as a list, for the balancer. */
+  /** The same endpoints as a list. */
   private list: Endpoint[] = [];
+  /** The endpoints new requests may go to: {@link list} but the terminating ones while any other is left. */
+  private rotation: Endpoint[] = [];
   /** No endpoint is ejected at or after this time (an upper bound: it is not lowered when one is restored early). */
   private ejectedUntilMax = 0;
   /** The answer the endpoints were last reconciled with. */
@@ -60,27 +62,41 @@ export class EndpointSet {
     this.room = new WaitingRoom(hostname, options.reResolveWhileWaiting, refresh);
   }
 
-  /** Reconciles the endpoints with a DNS answer: new addresses join (releasing waiting requests), departed ones are removed. */
+  /**
+   * Reconciles the endpoints with an answer: new addresses join (releasing waiting requests), departed
+   * ones are removed, and an address whose port changed is replaced. Terminating endpoints stay (their
+   * requests in flight finish) but get new requests only when no other endpoint is left.
+   * While {@link governed}, answers that are not from the discovery source are ignored.
+   */
   update(answer: DnsAnswer): void {
-    if (answer === this.answer) return;
+    if (answer === this.answer || (this.governed && answer.source !== 'discovery')) return;
     this.answer = answer;
-    const keep = new Set(answer.addresses.map((a) => a.address));
+    const keep = new Map(answer.addresses.map((a) => [a.address, a]));
     for (const [address, endpoint] of this.endpoints) {
-      if (!keep.has(address)) {
+      const next = keep.get(address);
+      if (next === undefined || next.port !== endpoint.address.port) {
         this.endpoints.delete(address);
         this.onRemove(endpoint);
       }
     }
-    let added = false;
+    const before = new Set(this.rotation);
     for (const a of answer.addresses) {
-      if (!this.endpoints.has(a.address)) {
-        this.endpoints.set(a.address, new Endpoint(a));
-        added = true;
-      }
+      const endpoint = this.endpoints.get(a.address);
+      if (endpoint === undefined) this.endpoints.set(a.address, new Endpoint(a));
+      else endpoint.terminating = a.terminating === true;
     }
     this.list = [...this.endpoints.values()];
-    if (added) this.room.release('dns');
+    const ready = this.list.filter((e) => !e.terminating);
+    // As kube-proxy: terminating endpoints take new requests only when nothing else is left.
+    this.rotation = ready.length === this.list.length ? this.list : ready.length > 0 ? ready : this.list;
+    if (this.rotation.some((e) => !before.has(e))) this.room.release('dns');
   }
+
+  /**
+   * True while a discovery source governs the set: DNS answers (refreshes in flight, re-queries after a
+   * failure) must not undo its answer. The context sets it.
+   */
+  governed = false;
 
   /** Whether the set has any endpoint (DNS answered at least once). */
   get isEmpty(): boolean {
@@ -96,7 +112,7 @@ export class EndpointSet {
       const now = Date.now();
       if (now < this.ejectedUntilMax) return this.pick(undefined, undefined, now);
     }
-    return this.list.length > 0 ? this.balancer.choose(this.list) : undefined;
+    return this.rotation.length > 0 ? this.balancer.choose(this.rotation) : undefined;
   }
 
   /**
@@ -121,11 +137,11 @@ export class EndpointSet {
 
   private select(tried: readonly string[] | undefined, last: string | undefined, now: number, mode: 'any' | 'usable' | 'untried'): Endpoint | undefined {
     // The hot path: nothing tried yet and nothing ejected. Straight to the balancer, no allocation.
-    if (tried === undefined && now >= this.ejectedUntilMax) return this.list.length > 0 ? this.balancer.choose(this.list) : undefined;
+    if (tried === undefined && now >= this.ejectedUntilMax) return this.rotation.length > 0 ? this.balancer.choose(this.rotation) : undefined;
     const fresh: Endpoint[] = [];
     let healthy: Endpoint[] = [];
     let leastBad: Endpoint | undefined;
-    for (const e of this.list) {
+    for (const e of this.rotation) {
       if (!e.isEjected(now)) {
         healthy.push(e);
         if (!tried?.includes(e.address.address)) fresh.push(e);
@@ -182,7 +198,7 @@ export class EndpointSet {
     this.room.park(waiter);
     let soonest = Infinity;
     const now = Date.now();
-    for (const e of this.list) if (e.isEjected(now) && e.ejectedUntil < soonest) soonest = e.ejectedUntil;
+    for (const e of this.rotation) if (e.isEjected(now) && e.ejectedUntil < soonest) soonest = e.ejectedUntil;
     if (soonest !== Infinity) this.room.wakeAt(soonest);
   }
 
@@ -249,6 +265,7 @@ export class EndpointSet {
     for (const e of this.list) this.onRemove(e);
     this.endpoints.clear();
     this.list = [];
+    this.rotation = [];
     this.answer = undefined;
     this.room.close();
   }

@@ -22,6 +22,10 @@ export interface EndpointStats {
   readonly ejectedUntil: number;
   /** Exponentially weighted moving average of time to response headers, in ms (0 before the first response). */
   readonly latencyMs: number;
+  /** The endpoint's own port when a discovery source gave one (else the origin's port is used). */
+  readonly port: number | undefined;
+  /** A discovery source reports it terminating: it keeps its requests in flight but gets new ones only when nothing else is left. */
+  readonly terminating: boolean;
 }
 
 /**
@@ -71,11 +75,15 @@ export class Endpoint {
    * kept here so a request reaches its pool with one field read, not a map lookup.
    */
   pool: unknown = undefined;
+  /** Terminating (from a discovery source): out of rotation while another endpoint is left. */
+  terminating: boolean;
 
   /**
-   * @param address - the IP address and family
+   * @param address - the IP address and family (and, from a discovery source, its port and whether it is terminating)
    */
-  constructor(readonly address: ResolvedAddress) {}
+  constructor(readonly address: ResolvedAddress) {
+    this.terminating = address.terminating === true;
+  }
 
   /** Whether the endpoint is out of rotation at `now`. */
   isEjected(now: number): boolean {
@@ -129,6 +137,8 @@ export class Endpoint {
       ejections: this.ejections,
       ejectedUntil: ejected ? this.ejectedUntil : 0,
       latencyMs: Math.round(this.latencyMs * 100) / 100,
+      port: this.address.port,
+      terminating: this.terminating,
     };
   }
 }

@@ -19,6 +19,8 @@ export interface AnswerSource {
  * @internal
  */
 export async function currentEndpoints(source: AnswerSource, set: EndpointSet, stuck: () => boolean, signal?: AbortSignal): Promise<void> {
+  // Under a discovery source the set is current (the source pushes its changes): no DNS answer to wait for.
+  if (set.governed) return;
   set.update(await abortable(source.resolve(set.hostname), signal));
   const pending = source.pending(set.hostname);
   if (pending === undefined || !stuck()) return;

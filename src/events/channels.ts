@@ -131,6 +131,36 @@ export interface ReleaseEvent {
   readonly reason: 'dns' | 'restored' | 'ejection-ended';
 }
 
+/** Published when a discovery source's watch changes state (e.g. the Kubernetes EndpointSlice watch of a Service). */
+export interface DiscoveryStateEvent {
+  /** The source's name (`kubernetes`). */
+  readonly source: string;
+  /** What is watched (`Service shop/inventory`). */
+  readonly resource: string;
+  /** The new state: see `DiscoveryStatus.state`. */
+  readonly state: 'syncing' | 'synced' | 'reconnecting' | 'degraded' | 'stopped';
+  /** Why, when the watch failed: an error code, `HTTP <status>` or `Gone` (410: relisting). */
+  readonly error: string | undefined;
+  /** The delay before the next connection attempt, in ms (0 when none is planned). */
+  readonly retryInMs: number;
+}
+
+/** Published when a discovery source's endpoints of a watched resource change. */
+export interface DiscoveryUpdateEvent {
+  /** The source's name (`kubernetes`). */
+  readonly source: string;
+  /** What is watched (`Service shop/inventory`). */
+  readonly resource: string;
+  /** What brought the change: a full listing, or a watch event (`ADDED`, `MODIFIED`, `DELETED`). */
+  readonly trigger: 'list' | 'ADDED' | 'MODIFIED' | 'DELETED';
+  /** Addresses that take new requests (ready). */
+  readonly ready: readonly string[];
+  /** Addresses that are terminating but still serving (requests in flight only, unless nothing else is left). */
+  readonly terminating: readonly string[];
+  /** Time from the change's trigger (the source's own timestamp) to its receipt, in ms, when the source gives one. */
+  readonly lagMs: number | undefined;
+}
+
 /**
  * The `node:diagnostics_channel` channel names ridethrough publishes on.
  * Subscribe with `diagnostics_channel.subscribe(channels.retry, fn)`.
@@ -160,6 +190,10 @@ export const channelNames = {
   wait: 'ridethrough:wait',
   /** {@link ReleaseEvent}: parked requests were released. */
   release: 'ridethrough:release',
+  /** {@link DiscoveryStateEvent}: a discovery watch changed state. */
+  discoveryState: 'ridethrough:discovery:state',
+  /** {@link DiscoveryUpdateEvent}: a discovery watch's endpoints changed. */
+  discoveryUpdate: 'ridethrough:discovery:update',
 } as const;
 
 /** Map from channel key to the event type published on it. */
@@ -176,6 +210,8 @@ export interface ChannelEvents {
   hedge: HedgeEvent;
   wait: WaitEvent;
   release: ReleaseEvent;
+  discoveryState: DiscoveryStateEvent;
+  discoveryUpdate: DiscoveryUpdateEvent;
 }
 
 const channelObjects = Object.fromEntries(

@@ -2,7 +2,7 @@ import { type Dispatcher, errors } from 'undici';
 import type { ResolvedOptions } from '../core/options.js';
 import type { ParsedOrigin } from '../core/origin.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import { endpointConnect, preciseConnector, type UndiciSettings } from './undici-options.js';
+import { atPort, endpointConnect, preciseConnector, type UndiciSettings } from './undici-options.js';
 
 const { MaxOriginsReachedError } = errors;
 const noop = (): void => {};
@@ -149,7 +149,7 @@ export class EndpointPools {
   private makePool(origin: ParsedOrigin, endpoint: Endpoint, http1: boolean, temporary: boolean): Dispatcher {
     const o = this.options;
     const u = this.undici;
-    const { address, family } = endpoint.address;
+    const { address, family, port } = endpoint.address;
     const keepAliveMaxTimeout = u.poolOptions.keepAliveMaxTimeout as number | null | undefined;
     const connect = endpointConnect(u.connect, origin.protocol === 'https:' ? o.tls : undefined, o.connectTimeout, address, family);
     // The pool's origin keeps the host name, so undici writes the Host header and picks the TLS
@@ -158,7 +158,8 @@ export class EndpointPools {
       ...u.poolOptions,
       ...(http1 ? { allowH2: false } : undefined),
       // A `connect` given as options gets ridethrough's precise timer; a caller's function stays as it is.
-      connect: typeof connect === 'function' ? connect : preciseConnector(connect, u.poolOptions, http1, o.connectTimeout),
+      // A discovered endpoint's own port (a Service's targetPort) when it has one.
+      connect: atPort(typeof connect === 'function' ? connect : preciseConnector(connect, u.poolOptions, http1, o.connectTimeout), port),
       keepAliveTimeout: o.keepAliveTimeout,
       keepAliveMaxTimeout: keepAliveMaxTimeout ?? Math.max(o.keepAliveTimeout, 600_000),
       connections: o.connectionsPerEndpoint ?? null,

@@ -35,7 +35,8 @@ export function resilience(options: ResilienceOptions = {}): Dispatcher.Dispatch
       send(origin, endpoint, attemptOpts, attemptHandler) {
         const opts = {
           ...attemptOpts,
-          origin: `${origin.protocol}//${urlHost(endpoint.address.address)}:${origin.port}`,
+          // A discovered endpoint's own port (a Service's targetPort) when it has one.
+          origin: `${origin.protocol}//${urlHost(endpoint.address.address)}:${endpoint.address.port ?? origin.port}`,
           headers: withHost(attemptOpts.headers, origin.host),
           // An IP is no TLS server name (Node 26 refuses one): undici then sends no SNI, as for an IP origin.
           ...(origin.protocol === 'https:' && isIP(origin.hostname) === 0 ? { servername: origin.hostname } : {}),

@@ -213,6 +213,11 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   private resolve(next: NextStep): void {
     this.phase = 'waiting';
     const endpoints = this.endpoints;
+    // Under a discovery source the set is current (DNS answers would be ignored): go on with it.
+    if (endpoints.governed) {
+      this.take(next);
+      return;
+    }
     this.ctx.dns.resolve(this.origin.hostname).then(
       (answer) => {
         endpoints.update(answer);

@@ -178,6 +178,17 @@ export function endpointConnect(
 }
 
 /**
+ * A connector that dials `port` instead of the origin's port: a discovered endpoint's own port (a
+ * Service's targetPort), while the origin (Host header, TLS servername) stays the caller's.
+ * @internal
+ */
+export function atPort(connect: buildConnector.connector, port: number | undefined): buildConnector.connector {
+  if (port === undefined) return connect;
+  const text = String(port);
+  return (opts, callback) => connect({ ...opts, port: text }, callback);
+}
+
+/**
  * The connector undici's Pool would build from `connect` options and its own pool options, with a
  * connect timer of ridethrough's own: undici's is on its coarse timer wheel (a 1 s timeout fires after
  * 1–1.5 s, a 250 ms one after about 1 s), and `connectTimeout` is how fast a dead node is seen.

@@ -13,6 +13,10 @@ export interface ResolvedAddress {
   readonly address: string;
   /** 4 or 6. */
   readonly family: 4 | 6;
+  /** The endpoint's own port, when a discovery source knows it (a Service's targetPort); the origin's port otherwise. */
+  readonly port?: number;
+  /** A discovery source reports the endpoint as terminating (still serving): no new requests unless nothing else is left. */
+  readonly terminating?: boolean;
 }
 
 /** An answer for a host name, as the cache serves it. A new object whenever the answer changes. */
@@ -21,8 +25,8 @@ export interface DnsAnswer {
   readonly hostname: string;
   /** The addresses, IPv4 first, in answer order. Never empty. */
   readonly addresses: readonly ResolvedAddress[];
-  /** Where the answer came from. */
-  readonly source: 'dns' | 'hosts' | 'literal';
+  /** Where the answer came from (`discovery`: the `discovery` option's source, whose addresses may be empty). */
+  readonly source: 'dns' | 'hosts' | 'literal' | 'discovery';
   /** When the answer was received (epoch ms). */
   readonly fetchedAt: number;
   /** Until when the answer is fresh (epoch ms); `Infinity` for literals and hosts-file entries. */

@@ -94,7 +94,8 @@ export class ConnectRun {
       const socket = await connectOnce({
         address,
         family: endpoint.address.family,
-        port: this.s.port,
+        // A discovered endpoint's own port (a Service's targetPort) when it has one.
+        port: endpoint.address.port ?? this.s.port,
         hostname: this.origin.hostname,
         tls: this.s.tls,
         timeout: this.s.connectTimeout,

@@ -4,6 +4,9 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Service } from 'kubernetes-models/v1/Service';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
@@ -30,6 +33,9 @@ const validators: Record<string, (o: K8sObject) => void> = {
   'v1/Service': (o) => new Service(o as never).validate(),
   'apps/v1/Deployment': (o) => new Deployment(o as never).validate(),
   'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o as never).validate(),
+  'v1/ServiceAccount': (o) => new ServiceAccount(o as never).validate(),
+  'rbac.authorization.k8s.io/v1/Role': (o) => new Role(o as never).validate(),
+  'rbac.authorization.k8s.io/v1/RoleBinding': (o) => new RoleBinding(o as never).validate(),
 };
 
 function load(): { file: string; object: K8sObject }[] {
@@ -152,6 +158,24 @@ describe('examples/k8s manifests', () => {
     const env = Object.fromEntries((storefront.env ?? []).map((e) => [e.name, e.value]));
     expect(env.INVENTORY_URL).toBe('http://inventory-headless:8080');
     expect(env.CATALOG_URL).toBe('http://catalog:8080');
+  });
+
+  it('the EndpointSlice resolver: storefront can switch it on, and its service account may get/list/watch EndpointSlices', () => {
+    const d = ofKind('Deployment').find((x) => x.metadata.name === 'storefront')!;
+    const t = template(d) as PodTemplate & { spec: { serviceAccountName?: string } };
+    const env = Object.fromEntries((t.spec.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.KUBERNETES_ENDPOINTS).toBe('on');
+    const account = t.spec.serviceAccountName;
+    expect(ofKind('ServiceAccount').map((a) => a.metadata.name)).toContain(account);
+    const binding = ofKind('RoleBinding').find((b) => (b.subjects as { kind: string; name: string }[]).some((s) => s.kind === 'ServiceAccount' && s.name === account));
+    expect(binding, 'a RoleBinding for the storefront account').toBeDefined();
+    const roleRef = binding!.roleRef as { kind: string; name: string };
+    const role = ofKind('Role').find((r) => roleRef.kind === 'Role' && r.metadata.name === roleRef.name);
+    const rules = (role?.rules ?? []) as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    expect(rules.some((r) => r.apiGroups.includes('discovery.k8s.io') && r.resources.includes('endpointslices') && ['get', 'list', 'watch'].every((v) => r.verbs.includes(v)))).toBe(true);
+    // Least privilege: nothing else.
+    expect(rules.flatMap((r) => r.resources)).toEqual(['endpointslices']);
+    expect(rules.flatMap((r) => r.verbs).sort()).toEqual(['get', 'list', 'watch']);
   });
 
   it('every multi-replica Deployment has a PodDisruptionBudget that selects its pods', () => {

@@ -19,6 +19,11 @@ export interface CommonConfig {
   /** `RIDETHROUGH=off` makes outgoing calls with plain fetch (for comparison); default on. */
   readonly ridethrough: boolean;
   /**
+   * `KUBERNETES_ENDPOINTS=on` takes the endpoints of in-cluster Services from the EndpointSlice API
+   * (`ridethrough/kubernetes`; needs RBAC, see examples/k8s/rbac.yaml), DNS for everything else; default off.
+   */
+  readonly kubernetesEndpoints: boolean;
+  /**
    * DNS servers (`DNS_SERVERS`, comma separated `ip:port`). Unset in a cluster: the pod's
    * /etc/resolv.conf is used. The local run points it at the lab's DNS server.
    */
@@ -80,6 +85,10 @@ export function commonConfig(service: string): CommonConfig {
   if (!['on', 'off', '1', '0', 'true', 'false'].includes(mode)) {
     throw new Error(`config: RIDETHROUGH must be "on" or "off", got "${mode}"`);
   }
+  const endpoints = envString('KUBERNETES_ENDPOINTS', 'off').toLowerCase();
+  if (!['on', 'off', '1', '0', 'true', 'false'].includes(endpoints)) {
+    throw new Error(`config: KUBERNETES_ENDPOINTS must be "on" or "off", got "${endpoints}"`);
+  }
   const logLevel = envString('LOG_LEVEL', 'info') as LogLevelName;
   if (!levels.includes(logLevel)) throw new Error(`config: LOG_LEVEL must be one of ${levels.join(', ')}, got "${logLevel}"`);
   return {
@@ -88,6 +97,7 @@ export function commonConfig(service: string): CommonConfig {
     host: envString('HOST', '0.0.0.0'),
     port: envInt('PORT', 8080, 1, 65_535),
     ridethrough: mode === 'on' || mode === '1' || mode === 'true',
+    kubernetesEndpoints: endpoints === 'on' || endpoints === '1' || endpoints === 'true',
     dnsServers: envList('DNS_SERVERS'),
     dnsSearch: envList('DNS_SEARCH'),
     upstreamDeadlineMs: envInt('UPSTREAM_DEADLINE_MS', 10_000, 1, 3_600_000),

@@ -71,6 +71,8 @@ const eventLevels: Record<keyof typeof channelNames, LogLevelName> = {
   hedge: 'debug',
   wait: 'debug',
   release: 'info',
+  discoveryState: 'info',
+  discoveryUpdate: 'debug',
 };
 
 /**

@@ -1,6 +1,7 @@
 import { promises as dnsPromises, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { createResilientFetch, type DnsOptions, type RequestOverrides, RidethroughError, ResilientAgent } from 'ridethrough';
+import { kubernetesEndpoints } from 'ridethrough/kubernetes';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { CommonConfig } from './config.js';
 import { describeError } from './log.js';
@@ -54,7 +55,12 @@ export function dnsOptionsFrom(config: CommonConfig): DnsOptions {
  */
 export function createUpstream(config: CommonConfig): Upstream {
   if (config.ridethrough) {
-    const agent = new ResilientAgent({ deadline: config.upstreamDeadlineMs, dns: dnsOptionsFrom(config) });
+    const agent = new ResilientAgent({
+      deadline: config.upstreamDeadlineMs,
+      dns: dnsOptionsFrom(config),
+      // KUBERNETES_ENDPOINTS=on: endpoints from the EndpointSlice API for in-cluster Services (DNS as the fallback).
+      ...(config.kubernetesEndpoints ? { discovery: kubernetesEndpoints() } : {}),
+    });
     const resilient = createResilientFetch({ agent });
     return {
       fetch: (url, init) => resilient(url, init),

@@ -4,7 +4,7 @@
  */
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { clientNames, labDefaults, type LabOptions, resolveLabOptions, scenarioNames } from './options.js';
+import { clientNames, kubernetesClientNames, kubernetesScenarioNames, labDefaults, type LabOptions, resolveLabOptions, scenarioNames } from './options.js';
 import { renderTable } from './report/table.js';
 import { runLab } from './run.js';
 import { scenarioDefinitions } from './scenarios/index.js';
@@ -24,7 +24,7 @@ export class UsageError extends Error {
 
 /** The `--help` text. */
 export function helpText(): string {
-  const scenarios = scenarioNames
+  const scenarios = [...scenarioNames, ...kubernetesScenarioNames]
     .map((n) => {
       const d = scenarioDefinitions[n];
       return `  ${n.padEnd(18)} ${d.title}${d.needsRoot ? ' (root)' : ''}`;
@@ -39,8 +39,8 @@ also given above the scenario's physical bound: a request sent while no endpoint
 of was reachable cannot succeed before DNS publishes one.
 
 Options:
-  --scenario a,b     scenarios to run (default: all)
-  --clients a,b      clients to compare (default: all): ${clientNames.join(', ')}
+  --scenario a,b     scenarios to run (default: all but the k8s-* ones, which run when named)
+  --clients a,b      clients to compare (default: all): ${[...clientNames, ...kubernetesClientNames].join(', ')}
   --rate N           requests per second per client, 1-500 (default ${labDefaults.rate})
   --duration S       seconds of traffic per scenario, 4-120 (default: 5; dns-outage 8)
   --timeout S        seconds before the lab gives up on a request, 1-120 (default ${labDefaults.timeout})

@@ -11,7 +11,7 @@
  * @module
  */
 export { runLab, labDnsAddress, labDnsPort } from './run.js';
-export { clientNames, labDefaults, scenarioNames, type LabOptions } from './options.js';
+export { clientNames, kubernetesClientNames, kubernetesScenarioNames, labDefaults, scenarioNames, type LabOptions } from './options.js';
 export { helpText, runCli, type CliIo, UsageError } from './cli.js';
 export { boundSummary, requestBound } from './bound.js';
 export { renderTable } from './report/table.js';

@@ -19,14 +19,20 @@ export const scenarioNames: readonly ScenarioName[] = [
   'scale-up',
 ];
 
+/** Scenarios with a Kubernetes API (the EndpointSlice resolver's): run only when named (`--scenario k8s-move`). */
+export const kubernetesScenarioNames: readonly ScenarioName[] = ['k8s-move', 'k8s-rolling-restart'];
+
 /** Every client, in table order. */
 export const clientNames: readonly ClientName[] = ['fetch', 'undici-interceptors', 'got', 'ridethrough'];
 
+/** ridethrough with the EndpointSlice resolver: a client of its own, run by default with the Kubernetes scenarios. */
+export const kubernetesClientNames: readonly ClientName[] = ['ridethrough-k8s'];
+
 /** Options of {@link runLab}. */
 export interface LabOptions {
-  /** Scenarios to run, in the lab's order whatever the order given. Default: all. */
+  /** Scenarios to run, in the lab's order whatever the order given. Default: all but the Kubernetes API ones (`k8s-*`). */
   readonly scenarios?: readonly string[];
-  /** Clients to compare. Default: all. */
+  /** Clients to compare. Default: all (`ridethrough-k8s` only with a `k8s-*` scenario). */
   readonly clients?: readonly string[];
   /** Requests per second sent by each client. Default 50. Range 1–500. */
   readonly rate?: number;
@@ -64,8 +70,10 @@ export const labDefaults = { rate: 50, timeout: 8, report: './lab-report/index.h
  */
 export function resolveLabOptions(options: LabOptions = {}): ResolvedLabOptions {
   if (options === null || typeof options !== 'object') throw new TypeError('ridethrough-lab: options must be an object');
-  const scenarios = pickNames('scenario', options.scenarios, scenarioNames);
-  const clients = pickNames('client', options.clients, clientNames);
+  const scenarios = pickNames('scenario', options.scenarios, [...scenarioNames, ...kubernetesScenarioNames], scenarioNames);
+  const withApi = scenarios.some((n) => kubernetesScenarioNames.includes(n));
+  const allClients = [...clientNames, ...kubernetesClientNames];
+  const clients = pickNames('client', options.clients, allClients, withApi ? allClients : clientNames);
   const rate = checkRange('rate', options.rate, 1, 500, 'requests per second') ?? labDefaults.rate;
   const duration = checkRange('duration', options.duration, 4, 120, 'seconds') ?? null;
   const timeout = checkRange('timeout', options.timeout, 1, 120, 'seconds') ?? labDefaults.timeout;
@@ -83,8 +91,8 @@ export function resolveLabOptions(options: LabOptions = {}): ResolvedLabOptions 
   return { scenarios, clients, rate, duration, timeout, report, progress, signal: options.signal };
 }
 
-function pickNames<T extends string>(what: string, given: readonly string[] | undefined, all: readonly T[]): T[] {
-  if (given === undefined) return [...all];
+function pickNames<T extends string>(what: string, given: readonly string[] | undefined, all: readonly T[], byDefault: readonly T[]): T[] {
+  if (given === undefined) return [...byDefault];
   if (!Array.isArray(given) || given.some((n) => typeof n !== 'string')) {
     throw new TypeError(`ridethrough-lab: option "${what}s" must be an array of names (${all.join(', ')})`);
   }

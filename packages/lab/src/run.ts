@@ -9,12 +9,12 @@ import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { clientHeader, DnsServer, ExecutionLedger, LabPod, type PodMode, requestIdHeader } from '@ridethrough/testbed';
+import { clientHeader, DnsServer, ExecutionLedger, KubeApiServer, LabPod, type PodMode, requestIdHeader } from '@ridethrough/testbed';
 import { Availability, boundSummary } from './bound.js';
 import { clientDefinitions } from './clients/index.js';
 import type { ClientEnvironment, LabClient } from './clients/types.js';
 import { LabFirewall, firewallUnavailable } from './firewall.js';
-import { type LabOptions, resolveLabOptions, type ResolvedLabOptions, scenarioNames } from './options.js';
+import { kubernetesScenarioNames, type LabOptions, resolveLabOptions, type ResolvedLabOptions, scenarioNames } from './options.js';
 import { Progress } from './progress.js';
 import { renderHtmlReport } from './report/html.js';
 import { poissonSchedule } from './schedule.js';
@@ -28,6 +28,10 @@ import type { ClientInfo, ClientName, ClientRun, LabEvent, LabResult, PostSummar
 export const labDnsAddress = '127.0.100.53';
 /** Its fixed port: a second lab run on the machine fails fast instead of fighting over addresses. */
 export const labDnsPort = 10053;
+/** The address of the Kubernetes API double, in scenarios that run one (plain HTTP, any port). */
+export const labKubeApiAddress = '127.0.100.10';
+/** The bearer token the lab's API double accepts. */
+const labKubeToken = 'lab-token';
 /** The port pods listen on, unless it is taken. */
 const preferredPodPort = 8080;
 
@@ -146,7 +150,7 @@ interface ScenarioRun {
 
 async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
   const { def, durationMs, o, dns, port } = run;
-  const subnet = 110 + scenarioNames.indexOf(def.name);
+  const subnet = 110 + [...scenarioNames, ...kubernetesScenarioNames].indexOf(def.name);
   const host = serviceName(def);
   const pods: LabPod[] = [];
   const ledger = new ExecutionLedger();
@@ -163,6 +167,8 @@ async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
     records = [...records.slice(1), records[0]!];
     dns.setRecords(host, { a: records, ttl: recordTtl });
   }, 50);
+  // The Service's EndpointSlices, for scenarios with a Kubernetes API (namespace: the scenario's name).
+  const kubeApi = def.kubernetesApi ? new KubeApiServer({ address: labKubeApiAddress, tokens: [labKubeToken] }) : undefined;
   const ctx: ScenarioContext = {
     durationMs,
     rate: o.rate,
@@ -189,6 +195,15 @@ async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
     lost(target) {
       availability.lost(typeof target === 'string' ? target : target.address);
     },
+    publishEndpoints(endpoints) {
+      if (!kubeApi) throw new Error(`scenario ${def.name} has no Kubernetes API (kubernetesApi: true)`);
+      kubeApi.applySlice({
+        namespace: def.name,
+        service: 'inventory',
+        endpoints: endpoints.map((e) => ({ address: typeof e.target === 'string' ? e.target : e.target.address, ...(e.terminating ? { ready: false, serving: true, terminating: true } : {}) })),
+        ports: [{ name: 'http', port }],
+      });
+    },
     at(t, event, action) {
       planned.push({ t, event, action });
     },
@@ -199,10 +214,12 @@ async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
   let actionError: unknown;
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   try {
+    await kubeApi?.start();
     await def.setup(ctx);
     for (const name of o.clients) {
       const factory = run.factories.get(name);
-      if (factory) lanes.push({ name, client: factory({ dnsServer: dns.server }), records: [], sent: 0, ok: 0, failed: 0 });
+      const env: ClientEnvironment = { dnsServer: dns.server, ...(kubeApi ? { kubeApi: { url: kubeApi.url, token: labKubeToken } } : {}) };
+      if (factory) lanes.push({ name, client: factory(env), records: [], sent: 0, ok: 0, failed: 0 });
     }
     const schedule = poissonSchedule(o.rate, durationMs, def.name);
     const start = performance.now();
@@ -253,6 +270,7 @@ async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
         sent: lane.sent,
         succeeded: lane.ok,
         failed: lane.failed,
+        ...(lane.client.retries ? { retries: lane.client.retries() } : {}),
         errors: errorCounts(records),
         latency: latencySummary(records),
         bound: boundSummary(records, windows),
@@ -290,6 +308,7 @@ async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
       dns.removeRecords(host);
       await Promise.all(lanes.map((l) => l.client.close().catch(() => {})));
       await Promise.all(pods.map((p) => p.kill()));
+      await kubeApi?.stop();
     }
   }
 }

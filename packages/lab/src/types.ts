@@ -19,10 +19,12 @@ export type ScenarioName =
   | 'lost-response'
   | 'rolling-restart'
   | 'keepalive-race'
-  | 'scale-up';
+  | 'scale-up'
+  | 'k8s-move'
+  | 'k8s-rolling-restart';
 
 /** Names of the HTTP clients the lab compares. */
-export type ClientName = 'fetch' | 'undici-interceptors' | 'got' | 'ridethrough';
+export type ClientName = 'fetch' | 'undici-interceptors' | 'got' | 'ridethrough' | 'ridethrough-k8s';
 
 /** A moment on a scenario's timeline, drawn as a marker in the report. */
 export interface LabEvent {
@@ -102,6 +104,8 @@ export interface ClientRun {
   readonly succeeded: number;
   /** Requests that failed (error, non-2xx status, or still pending after the lab's patience). */
   readonly failed: number;
+  /** Retries the client made (attempts beyond each request's first), for clients that can tell (ridethrough's). */
+  readonly retries?: number;
   /** Failures by error code (`ECONNREFUSED`, `UND_ERR_SOCKET`, `HTTP_503`, `LAB_TIMEOUT`, ...). */
   readonly errors: Readonly<Record<string, number>>;
   /** Latency of successful requests; `null` when none succeeded. */

@@ -6,6 +6,7 @@ import type { ClientName } from '../types.js';
 import { fetchClient } from './fetch.js';
 import { gotClient } from './got.js';
 import { ridethroughClient } from './ridethrough.js';
+import { ridethroughK8sClient } from './ridethrough-k8s.js';
 import type { ClientDefinition } from './types.js';
 import { undiciInterceptorsClient } from './undici-interceptors.js';
 
@@ -15,6 +16,7 @@ export const clientDefinitions: Readonly<Record<ClientName, ClientDefinition>> =
   'undici-interceptors': undiciInterceptorsClient,
   got: gotClient,
   ridethrough: ridethroughClient,
+  'ridethrough-k8s': ridethroughK8sClient,
 };
 
 export type { ClientDefinition, ClientEnvironment, LabClient, LabRequest, LabResponse } from './types.js';

@@ -3,6 +3,7 @@
  * @module
  */
 import { ResilientAgent, createResilientFetch } from 'ridethrough';
+import { countRetries } from './attempt-counter.js';
 import type { ClientDefinition, LabClient } from './types.js';
 
 /** ridethrough's `createResilientFetch` over a `ResilientAgent`, defaults only. */
@@ -16,13 +17,16 @@ export const ridethroughClient: ClientDefinition = {
     return (env) => {
       const agent = new ResilientAgent({ dns: { servers: [env.dnsServer], search: [] } });
       const fetch = createResilientFetch({ agent });
+      const retries = countRetries((origin) => origin.includes('.svc.cluster.local:'));
       const client: LabClient = {
         async send(req) {
           const res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal });
           await res.text();
           return { status: res.status, pod: res.headers.get('x-pod') ?? undefined };
         },
+        retries: () => retries.count(),
         async close() {
+          retries.stop();
           await agent.destroy().catch(() => {});
         },
       };

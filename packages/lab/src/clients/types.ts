@@ -32,12 +32,16 @@ export interface LabClient {
   send(request: LabRequest): Promise<LabResponse>;
   /** Releases connections, caches and timers. */
   close(): Promise<void>;
+  /** Retries made so far (attempts beyond each request's first), for clients that can tell. */
+  retries?(): number;
 }
 
 /** What a client needs from the lab to be set up. */
 export interface ClientEnvironment {
   /** The lab DNS server, `ip:port`. Clients must resolve through it only. */
   readonly dnsServer: string;
+  /** The lab's Kubernetes API double (URL and bearer token), in scenarios that run one. */
+  readonly kubeApi?: { readonly url: string; readonly token: string };
 }
 
 /** A client the lab can compare. */

@@ -15,6 +15,7 @@ export const clientColors: Readonly<Record<ClientName, string>> = {
   'undici-interceptors': '#d9822b',
   got: '#2f6fb0',
   ridethrough: '#7a4cc2',
+  'ridethrough-k8s': '#1f8a8a',
 };
 
 const okColor = '#3a9d5d';

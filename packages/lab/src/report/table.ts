@@ -23,6 +23,7 @@ const columns: readonly Column[] = [
   { title: 'ok', align: 'right', cell: (_s, c) => String(c.succeeded) },
   { title: 'failed', align: 'right', cell: (_s, c) => String(c.failed) },
   { title: 'ok %', align: 'right', cell: (_s, c) => percent(c) },
+  { title: 'retries', align: 'right', cell: (_s, c) => (c.retries === undefined ? dash : String(c.retries)) },
   { title: 'p50', align: 'right', cell: (_s, c) => (c.latency ? formatMs(c.latency.p50) : dash) },
   { title: 'p99', align: 'right', cell: (_s, c) => (c.latency ? formatMs(c.latency.p99) : dash) },
   { title: 'max', align: 'right', cell: (_s, c) => (c.latency ? formatMs(c.latency.max) : dash) },

@@ -4,6 +4,8 @@
  */
 import type { ScenarioName } from '../types.js';
 import { dnsOutage } from './dns-outage.js';
+import { k8sMove } from './k8s-move.js';
+import { k8sRollingRestart } from './k8s-rolling-restart.js';
 import { keepaliveRace } from './keepalive-race.js';
 import { lostResponse } from './lost-response.js';
 import { move } from './move.js';
@@ -27,6 +29,8 @@ export const scenarioDefinitions: Readonly<Record<ScenarioName, ScenarioDefiniti
   'rolling-restart': rollingRestart,
   'keepalive-race': keepaliveRace,
   'scale-up': scaleUp,
+  'k8s-move': k8sMove,
+  'k8s-rolling-restart': k8sRollingRestart,
 };
 
 export { ScenarioSkip, type ScenarioContext, type ScenarioDefinition } from './types.js';

@@ -42,6 +42,11 @@ export interface ScenarioContext {
    */
   lost(target: LabPod | string): void;
   /**
+   * Publishes the service's endpoints on the lab's Kubernetes API double (scenarios with
+   * `kubernetesApi` only): one EndpointSlice, each endpoint ready, or terminating but still serving.
+   */
+  publishEndpoints(endpoints: readonly { readonly target: LabPod | string; readonly terminating?: boolean }[]): void;
+  /**
    * Runs `action` at `t` ms after traffic starts and marks the event on the report's charts.
    * An action that throws ends the scenario as failed.
    */
@@ -60,6 +65,8 @@ export interface ScenarioDefinition {
   readonly method: 'GET' | 'POST';
   /** Whether it needs root (iptables). */
   readonly needsRoot: boolean;
+  /** Whether it runs a Kubernetes API double (EndpointSlices) next to DNS, for the `ridethrough-k8s` client. */
+  readonly kubernetesApi?: boolean;
   /** Traffic duration when `--duration` is not given, in ms. */
   readonly defaultDurationMs: number;
   /** The planned timeline, in words, for a given duration, service name and rate. */
