@@ -48,7 +48,7 @@ const otel = await import('ridethrough/otel');
 const kubernetes = await import('ridethrough/kubernetes');
 if (typeof otel.instrumentRidethrough !== 'function') throw new Error('ridethrough/otel: no instrumentRidethrough');
 const cjs = createRequire(import.meta.url)('ridethrough');
-for (const name of ['resilientFetch', 'createResilientFetch', 'ResilientAgent', 'resilience', 'installGlobalDispatcher', 'resilientConnect', 'createLookup', 'RidethroughError']) {
+for (const name of ['resilientFetch', 'createResilientFetch', 'ResilientAgent', 'resilience', 'installGlobalDispatcher', 'resilientConnect', 'createResilientLookup', 'RidethroughError']) {
   if (typeof rt[name] !== 'function') throw new Error(`ESM: ${name} is ${typeof rt[name]}`);
 }
 if (typeof otel !== 'object' || typeof kubernetes !== 'object') throw new Error('subpath entries did not load');
