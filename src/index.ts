@@ -17,7 +17,7 @@ export {
   type SilentEndpointOptions,
 } from './core/options.js';
 export type { OriginStats, ResilienceContext } from './core/context.js';
-export type { BreakerOptions } from './health/circuit-breaker.js';
+export type { BreakerOptions, HalfOpenSamplingOptions } from './health/circuit-breaker.js';
 export type { RetryBudgetOptions } from './health/retry-budget.js';
 export type { EndpointStats } from './endpoints/endpoint.js';
 export { DnsCache, type DnsAnswer, type ResolvedAddress } from './resolve/dns-cache.js';

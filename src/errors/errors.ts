@@ -36,12 +36,41 @@ export interface RidethroughErrorOptions {
   readonly origin?: string;
 }
 
+/** The brand every ridethrough error carries, shared by every copy of the library in a process. */
+const brand = Symbol.for('ridethrough.error');
+
+/** The code each built-in subclass stands for (the base class stands for every code). */
+const classCodes = new WeakMap<object, RidethroughErrorCode>();
+
 /**
  * Base class of every error ridethrough raises when it gives up on a request.
  * Carries a stable {@link RidethroughError.code}, the list of attempts and the
  * original error as `cause`.
+ *
+ * `instanceof` works across copies of ridethrough in one process (the ESM and the CommonJS build
+ * loaded side by side, or two installed versions): every ridethrough error carries the brand
+ * `Symbol.for('ridethrough.error')`, and `instanceof` a subclass compares the error's `code`, so a
+ * `CircuitOpenError` from one copy is `instanceof CircuitOpenError` of the other, never of
+ * `DeadlineExceededError`. Checking `err.code` is equivalent.
  */
 export class RidethroughError extends Error {
+  // biome-ignore-start lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`, a subclass too.
+  /**
+   * `value instanceof RidethroughError` (or a subclass): true for errors of this copy of ridethrough
+   * by their prototype chain, and for errors of another copy by their brand and `code`.
+   * @param value - the value on the left of `instanceof`
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null || (value as { [brand]?: unknown })[brand] !== true) return false;
+    // An error of another copy: the base class (the one extending Error; not named here, or the bundler
+    // renames it) takes any, a built-in subclass only its own code.
+    if (Object.getPrototypeOf(this) === Error) return true;
+    const code = classCodes.get(this);
+    return code !== undefined && (value as { code?: unknown }).code === code;
+  }
+  // biome-ignore-end lint/complexity/noThisInStatic: -
+
   /** Stable machine-readable code. */
   readonly code: RidethroughErrorCode;
   /** Every attempt made, in order: address, error code or status, duration. */
@@ -171,6 +200,21 @@ export class BudgetExhaustedError extends RidethroughError {
   constructor(options: RidethroughErrorOptions = {}) {
     super('RIDETHROUGH_BUDGET_EXHAUSTED', `retry budget exhausted for ${options.origin ?? 'the origin'}; not retried${describeLast(options)}`, options);
   }
+}
+
+// The brand and the subclass codes, set here: a static block naming its own class makes the bundler
+// rename the class, and with it every error's `name`.
+Object.defineProperty(RidethroughError.prototype, brand, { value: true });
+for (const [cls, code] of [
+  [DeadlineExceededError, 'RIDETHROUGH_DEADLINE_EXCEEDED'],
+  [AttemptsExhaustedError, 'RIDETHROUGH_ATTEMPTS_EXHAUSTED'],
+  [NotRetryableError, 'RIDETHROUGH_NOT_RETRYABLE'],
+  [NoEndpointError, 'RIDETHROUGH_NO_ENDPOINT'],
+  [DnsResolutionError, 'RIDETHROUGH_DNS'],
+  [CircuitOpenError, 'RIDETHROUGH_CIRCUIT_OPEN'],
+  [BudgetExhaustedError, 'RIDETHROUGH_BUDGET_EXHAUSTED'],
+] as const) {
+  classCodes.set(cls, code);
 }
 
 function describeLast(options: RidethroughErrorOptions): string {

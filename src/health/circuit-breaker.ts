@@ -1,6 +1,6 @@
 import { CircuitState, ConsecutiveBreaker, type IBreaker, SamplingBreaker } from 'cockatiel';
 import { publish } from '../events/channels.js';
-import { type OptionGroup, custom, millis, num, oneOf } from '../utils/option-table.js';
+import { type OptionGroup, custom, group, millis, num, oneOf } from '../utils/option-table.js';
 import { describe } from '../utils/validate.js';
 
 /** Settings of the per-origin circuit breaker. */
@@ -13,9 +13,32 @@ export interface BreakerOptions {
   readonly duration?: number;
   /** Sampling mode: requests per second below which the breaker never opens. Default 5. Range 0–100000. */
   readonly minimumRps?: number;
-  /** How long the breaker stays open before one probe request is let through, in ms. Default 5000. Range 100–600000. */
+  /** How long the breaker stays open before probe requests are let through, in ms. Default 5000. Range 100–600000. */
   readonly halfOpenAfter?: number;
+  /**
+   * How a half-open breaker decides (cockatiel 4's `halfOpenSampling`): let `calls` probe requests
+   * through, reopen as soon as more than `threshold` of them failed, close once all ended below it.
+   * Default `{ calls: 1, threshold: 0 }`: one probe, whose failure reopens and whose success closes.
+   */
+  readonly halfOpenSampling?: HalfOpenSamplingOptions;
 }
+
+/** The probes of a half-open breaker: {@link BreakerOptions.halfOpenSampling}. */
+export interface HalfOpenSamplingOptions {
+  /** Probe requests let through while half-open, at most this many at a time. Default 1. Range: integer 1–1000. */
+  readonly calls?: number;
+  /** Failure ratio of the `calls` probes above which the breaker opens again (0: the first failed probe). Default 0. Range 0–0.99. */
+  readonly threshold?: number;
+}
+
+/** The `breaker.halfOpenSampling` option's rules. @internal */
+const halfOpenSamplingOptions: OptionGroup<HalfOpenSamplingOptions> = {
+  table: {
+    calls: num(1, 1000, 1, 'Probe requests let through while half-open, at most this many at a time.', { integer: true }),
+    // cockatiel requires a ratio below 1: 1 would mean "never reopen".
+    threshold: num(0, 0.99, 0, 'Failure ratio of the probes above which the breaker opens again (0: the first failed probe).'),
+  },
+};
 
 /** The `breaker` option's rules. @internal */
 export const breakerOptions: OptionGroup<BreakerOptions> = {
@@ -27,7 +50,11 @@ export const breakerOptions: OptionGroup<BreakerOptions> = {
     }),
     duration: millis(1_000, 600_000, 10_000, 'Sampling window.'),
     minimumRps: num(0, 100_000, 5, 'Sampling: the request rate below which the breaker never opens.'),
-    halfOpenAfter: millis(100, 600_000, 5_000, 'Time open before one probe request is let through. Its success closes the breaker, its failure opens it again; a probe that ends neutral (aborted by its caller) leaves it half-open for the next request to probe.'),
+    halfOpenAfter: millis(100, 600_000, 5_000, 'Time open before one probe request is let through (or `halfOpenSampling.calls` probes). Its success closes the breaker, its failure opens it again; a probe that ends neutral (aborted by its caller) leaves it half-open for the next request to probe.'),
+    halfOpenSampling: group(halfOpenSamplingOptions, "How a half-open breaker decides (cockatiel 4's option of that name, same meaning): up to `calls` probes go through at once; the breaker opens again as soon as more than `threshold` × `calls` of them failed, and closes once all `calls` ended below that. Raise it when one lucky probe should not let a flood back onto a half-recovered service, e.g. `{ calls: 5, threshold: 0.2 }`.", {
+      on: true,
+      defaultText: '`{ calls: 1, threshold: 0 }`',
+    }),
   },
   // The consecutive default (5 requests) is no ratio: sampling defaults to 0.5.
   dependentDefaults: (given) => (given.mode === 'sampling' ? { threshold: 0.5 } : {}),
@@ -52,10 +79,16 @@ function checkThresholdType(path: string, value: unknown): void {
 export type BreakerVerdict = 'healthy' | 'unhealthy' | 'neutral';
 
 /**
- * What {@link OriginBreaker.acquire} grants: `pass` while closed, `probe` for the single request let
- * through while half-open. Hand it back to {@link OriginBreaker.release} with the request's verdict.
+ * What {@link OriginBreaker.acquire} grants: `pass` while closed, a {@link BreakerProbe} for a request
+ * let through while half-open. Hand it back to {@link OriginBreaker.release} with the request's verdict.
  */
-export type BreakerTicket = 'pass' | 'probe';
+export type BreakerTicket = 'pass' | BreakerProbe;
+
+/** A probe ticket: the half-open round it belongs to, so a probe that outlives its round counts for none. */
+export interface BreakerProbe {
+  /** The half-open round (1, 2, ...) that let this probe through. */
+  readonly round: number;
+}
 
 /** The breaker's state. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -64,9 +97,9 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
  * A per-origin circuit breaker. It counts whole requests (after ridethrough's retries), and only
  * outcomes that say the upstream is unhealthy: connect failures and timeouts that retries could not ride
  * out, and final 502/503/504 — never 4xx or caller aborts. While open, requests fail at once without
- * touching a socket; after `halfOpenAfter` a single probe goes through: its success closes the breaker,
- * its failure opens it again, and a neutral outcome (the caller gave up, DNS failed) lets the next
- * request probe instead.
+ * touching a socket; after `halfOpenAfter` a single probe goes through (or `halfOpenSampling.calls`
+ * probes): its success closes the breaker, its failure opens it again, and a neutral outcome (the
+ * caller gave up, DNS failed) lets the next request probe instead.
  *
  * When to open is decided by cockatiel's breaker strategies (`ConsecutiveBreaker`, `SamplingBreaker`
  * with its sliding window and minimum rate). The open/half-open/closed machine around them is ridethrough's
@@ -76,9 +109,15 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export class OriginBreaker {
   private readonly counter: IBreaker;
   private readonly halfOpenAfter: number;
+  private readonly probeCalls: number;
+  private readonly probeThreshold: number;
   private current: BreakerState = 'closed';
   private openedAt = 0;
-  private probing = false;
+  /** The current half-open round, and its probes: in flight, ended healthy, ended unhealthy. */
+  private round = 0;
+  private probesInFlight = 0;
+  private probeSuccesses = 0;
+  private probeFailures = 0;
 
   /**
    * @param origin - the origin this breaker protects (for events)
@@ -89,6 +128,8 @@ export class OriginBreaker {
     options: Required<BreakerOptions>,
   ) {
     this.halfOpenAfter = options.halfOpenAfter;
+    this.probeCalls = options.halfOpenSampling?.calls ?? 1;
+    this.probeThreshold = options.halfOpenSampling?.threshold ?? 0;
     this.counter =
       options.mode === 'sampling'
         ? new SamplingBreaker({
@@ -112,31 +153,37 @@ export class OriginBreaker {
   }
 
   /**
-   * Asks to send a request. Returns a ticket, or undefined when the breaker is open (or its probe is
-   * in flight): the request must then fail at once.
+   * Asks to send a request. Returns a ticket, or undefined when the breaker is open (or its probes are
+   * all taken): the request must then fail at once.
    */
   acquire(): BreakerTicket | undefined {
     if (this.current === 'closed') return 'pass';
     if (this.current === 'open') {
       if (Date.now() - this.openedAt < this.halfOpenAfter) return undefined;
+      this.round++;
+      this.probesInFlight = this.probeSuccesses = this.probeFailures = 0;
       this.moveTo('half-open');
     }
-    if (this.probing) return undefined;
-    this.probing = true;
-    return 'probe';
+    if (this.probesInFlight + this.probeSuccesses + this.probeFailures >= this.probeCalls) return undefined;
+    this.probesInFlight++;
+    return { round: this.round };
   }
 
   /** Reports how a request let through by {@link acquire} went. */
   release(ticket: BreakerTicket, verdict: BreakerVerdict): void {
-    if (ticket === 'probe') {
-      this.probing = false;
-      if (this.current !== 'half-open' || verdict === 'neutral') return;
-      if (verdict === 'healthy') {
-        this.counter.success(CircuitState.HalfOpen);
-        this.moveTo('closed');
-      } else {
+    if (ticket !== 'pass') {
+      // A probe of an earlier round (the breaker reopened meanwhile) counts for nothing.
+      if (ticket.round !== this.round || this.current !== 'half-open') return;
+      this.probesInFlight--;
+      if (verdict === 'neutral') return;
+      if (verdict === 'healthy') this.probeSuccesses++;
+      else this.probeFailures++;
+      if (this.probeFailures > this.probeThreshold * this.probeCalls) {
         this.counter.failure(CircuitState.HalfOpen);
         this.open();
+      } else if (this.probeSuccesses + this.probeFailures >= this.probeCalls && this.probesInFlight === 0) {
+        this.counter.success(CircuitState.HalfOpen);
+        this.moveTo('closed');
       }
       return;
     }

@@ -14,16 +14,16 @@ import {
   RidethroughError,
 } from '../errors/errors.js';
 import { publish } from '../events/channels.js';
-import { Backoff } from '../policy/backoff.js';
 import { currentEndpoints } from '../endpoints/selection.js';
-import { waitForEndpoint } from '../endpoints/wait-for-endpoint.js';
 import { connectOnce } from './connect-once.js';
 import type { ConnectSettings } from './connect-options.js';
 import { tcpOrigin } from './tcp-origin.js';
 
 /**
- * One call of `resilientConnect`: its attempts, tried addresses, backoff and deadline. The retry loop is
- * p-retry's (with `signal` and `shouldRetry`); the delays are ridethrough's jittered {@link Backoff}.
+ * One call of `resilientConnect`: its attempts, tried addresses and deadline. p-retry runs the loop
+ * with its own exponential delays (`backoff.initialDelay` → `backoff.maxDelay`, randomised ×1–2) and
+ * its `signal`, which the deadline aborts; a failure with an address not tried yet consumes no retry,
+ * so p-retry goes there at once and the backoff does not grow.
  * @internal
  */
 export class ConnectRun {
@@ -31,12 +31,11 @@ export class ConnectRun {
   private readonly endpoints: EndpointSet;
   private readonly records: AttemptRecord[] = [];
   private readonly tried: string[] = [];
-  private readonly backoff: Backoff;
   private readonly deadline = new AbortController();
+  /** `performance.now()` at which the deadline passes. */
   private readonly deadlineAt: number;
   private last: string | undefined;
   private lastError: unknown;
-  private outOfTime = false;
   private socket: Socket | undefined;
 
   constructor(
@@ -45,21 +44,26 @@ export class ConnectRun {
   ) {
     this.origin = tcpOrigin(s.host, s.port);
     this.endpoints = ctx.endpointsFor(this.origin);
-    this.backoff = new Backoff(ctx.options.backoff);
-    this.deadlineAt = Date.now() + s.deadline;
+    this.deadlineAt = performance.now() + s.deadline;
   }
 
   /** Runs the attempts; resolves with the connected socket or rejects with the error the caller gets. */
   async run(): Promise<Socket> {
+    // The deadline is an abort of p-retry's signal, not its maxRetryTime: that would shorten the last delay to
+    // end exactly at the deadline and start an attempt only to abort it.
     const timer = setTimeout(() => this.deadline.abort(new Error('ridethrough: deadline')), this.s.deadline);
     const signal = this.s.signal ? AbortSignal.any([this.s.signal, this.deadline.signal]) : this.deadline.signal;
+    const { initialDelay, maxDelay } = this.ctx.options.backoff;
     try {
       return await pRetry(() => this.attempt(signal), {
         retries: this.s.maxAttempts - 1,
-        minTimeout: 0,
-        maxTimeout: 0,
+        minTimeout: initialDelay,
+        maxTimeout: maxDelay,
+        factor: 2,
+        randomize: true,
         signal,
-        shouldRetry: ({ error }) => this.shouldRetry(error, signal),
+        shouldConsumeRetry: ({ error }) => !this.untriedLeft(error),
+        shouldRetry: ({ error, attemptNumber, retryDelay }) => this.shouldRetry(error, attemptNumber, retryDelay),
       });
     } catch (err) {
       // The socket may have connected just as the deadline or the caller's abort hit.
@@ -131,23 +135,22 @@ export class ConnectRun {
     return endpoint;
   }
 
-  /** p-retry's `shouldRetry`: false for failures a retry cannot fix or past the deadline; otherwise waits (see below) and says go. */
-  private async shouldRetry(error: Error, signal: AbortSignal): Promise<boolean> {
+  /**
+   * p-retry's `shouldConsumeRetry`, negated: a connection-level failure with an address this call has
+   * not tried yet goes there at once (no delay, the backoff does not grow).
+   */
+  private untriedLeft(error: Error): boolean {
+    return !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, Date.now());
+  }
+
+  /** p-retry's `shouldRetry`: false for failures a retry cannot fix and once `maxAttempts` attempts ran (retries that consumed nothing count too). */
+  private shouldRetry(error: Error, attemptNumber: number, retryDelay: number): boolean {
     if (error instanceof DnsResolutionError && !error.retryable) return false;
     if (!(error instanceof RidethroughError) && classifyError(error, false) === 'fatal') return false;
-    const delayMs = this.backoff.next();
-    if (Date.now() >= this.deadlineAt) {
-      this.outOfTime = true;
-      return false;
-    }
+    if (attemptNumber >= this.s.maxAttempts) return false;
     const last = this.records[this.records.length - 1];
-    // Another address not tried yet: go at once. None: wait in the host's waiting room, which a new DNS
-    // answer, an ejection's end or an endpoint answering again ends early.
-    const now = Date.now();
-    const untried = !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, now);
-    const wait = untried ? 0 : Math.min(delayMs, this.deadlineAt - now);
-    publish('retry', () => ({ origin: this.origin.key, method: 'CONNECT', attempt: this.records.length, address: last?.address, reason: last?.code ?? errorCode(error), delayMs: wait }));
-    if (wait > 0) await waitForEndpoint(this.endpoints, this.tried, this.last, wait, signal);
+    const delayMs = Math.max(0, Math.min(retryDelay, Math.round(this.deadlineAt - performance.now())));
+    publish('retry', () => ({ origin: this.origin.key, method: 'CONNECT', attempt: this.records.length, address: last?.address, reason: last?.code ?? errorCode(error), delayMs }));
     return true;
   }
 
@@ -156,7 +159,7 @@ export class ConnectRun {
     if (this.s.signal?.aborted) return this.s.signal.reason;
     const options = { cause: this.lastError ?? err, attempts: [...this.records], origin: this.origin.key };
     let error: unknown;
-    if (this.deadline.signal.aborted || this.outOfTime) error = new DeadlineExceededError(this.s.deadline, options);
+    if (this.deadline.signal.aborted || performance.now() >= this.deadlineAt) error = new DeadlineExceededError(this.s.deadline, options);
     else if (err instanceof DnsResolutionError && !err.retryable) error = new DnsResolutionError(err.hostname, err.dnsCode, { ...options, cause: err, retryable: false });
     else if (err instanceof RidethroughError || classifyError(err, false) === 'fatal') return err;
     else error = new AttemptsExhaustedError(this.s.maxAttempts, options);

@@ -129,6 +129,39 @@ describe('circuit breaker (consecutive)', () => {
     expect(originStats(agent, origin).breaker).toBe('closed');
   });
 
+  it('halfOpenSampling: `calls` probes go through together; more than `threshold` of them failing re-opens it, all ending below it closes it', async () => {
+    const c = await start();
+    c.publish('sampled.breaker.test', ['127.0.90.15'], 30);
+    const origin = `http://sampled.breaker.test:${PORT}`;
+    const agent = agentFor(c, {
+      breaker: { threshold: 2, halfOpenAfter: 500, halfOpenSampling: { calls: 3, threshold: 0.34 } },
+      deadline: 250,
+      backoff: { initialDelay: 10, maxDelay: 50 },
+    });
+    const states = breakerEvents(c, origin);
+    const together = () => Promise.allSettled(Array.from({ length: 5 }, () => send(agent, `${origin}/`)));
+    const reasons = (results: PromiseSettledResult<unknown>[]) =>
+      results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as RidethroughError).code)).sort();
+
+    for (let i = 0; i < 2; i++) expect(await rejection(send(agent, `${origin}/`))).toBeInstanceOf(DeadlineExceededError);
+    expect(states()).toEqual(['open']);
+
+    // Still dead at probe time: three of five requests probe; two failures exceed 34 % of 3 and re-open it.
+    await sleep(Math.max(0, originStats(agent, origin).breakerRetryAt! - Date.now()) + 20);
+    expect(reasons(await together())).toEqual(['RIDETHROUGH_CIRCUIT_OPEN', 'RIDETHROUGH_CIRCUIT_OPEN', 'RIDETHROUGH_DEADLINE_EXCEEDED', 'RIDETHROUGH_DEADLINE_EXCEEDED', 'RIDETHROUGH_DEADLINE_EXCEEDED']);
+    expect(states()).toEqual(['open', 'half-open', 'open']);
+
+    // A slow pod appears: three probes succeed, and only once all three ended does the breaker close.
+    const pod = await c.startPod('sampled', '127.0.90.15', PORT, (req, res) => {
+      req.resume();
+      setTimeout(() => res.end('sampled'), 120);
+    });
+    await sleep(Math.max(0, originStats(agent, origin).breakerRetryAt! - Date.now()) + 20);
+    expect(reasons(await together())).toEqual(['RIDETHROUGH_CIRCUIT_OPEN', 'RIDETHROUGH_CIRCUIT_OPEN', 'ok', 'ok', 'ok']);
+    expect(pod.count()).toBe(3);
+    expect(states()).toEqual(['open', 'half-open', 'open', 'half-open', 'closed']);
+  });
+
   it('final 502/503/504 responses count as unhealthy and open it; the caller still gets the responses', async () => {
     const c = await start();
     let status = 503;

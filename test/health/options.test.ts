@@ -63,6 +63,11 @@ const cases: [options: Record<string, unknown>, Class: typeof TypeError | typeof
   [{ breaker: { halfOpenAfter: 50 } }, RangeError, 'breaker.halfOpenAfter'],
   [{ breaker: { halfOpenAfter: Number.NaN } }, TypeError, 'breaker.halfOpenAfter'],
   [{ breaker: { treshold: 3 } }, TypeError, 'breaker.treshold'],
+  [{ breaker: { halfOpenSampling: 3 } }, TypeError, 'breaker.halfOpenSampling'],
+  [{ breaker: { halfOpenSampling: { calls: 0 } } }, RangeError, 'breaker.halfOpenSampling.calls'],
+  [{ breaker: { halfOpenSampling: { calls: 2.5 } } }, RangeError, 'breaker.halfOpenSampling.calls'],
+  [{ breaker: { halfOpenSampling: { threshold: 1 } } }, RangeError, 'breaker.halfOpenSampling.threshold'],
+  [{ breaker: { halfOpenSampling: { call: 3 } } }, TypeError, 'breaker.halfOpenSampling.call'],
   [{ budget: true }, TypeError, 'budget'],
   [{ budget: { ratio: -0.1 } }, RangeError, 'budget.ratio'],
   [{ budget: { ratio: 11 } }, RangeError, 'budget.ratio'],
@@ -104,6 +109,8 @@ describe('option validation (endpoint health)', () => {
       { breaker: false, budget: false, hedge: false },
       { breaker: { threshold: 1, halfOpenAfter: 100 } },
       { breaker: { threshold: 1000, halfOpenAfter: 600_000 } },
+      { breaker: { halfOpenSampling: { calls: 1, threshold: 0 } } },
+      { breaker: { halfOpenSampling: { calls: 1000, threshold: 0.99 } } },
       { breaker: { mode: 'sampling', threshold: 0.01, duration: 1_000, minimumRps: 0 } },
       { breaker: { mode: 'sampling', threshold: 1, duration: 600_000, minimumRps: 100_000 } },
       { budget: { ratio: 0, minPerSecond: 0, window: 1_000 } },
@@ -139,7 +146,7 @@ describe('option validation (endpoint health)', () => {
 describe('resolved defaults', () => {
   it('are the documented ones', () => {
     const o = resolveOptions({});
-    expect(o.breaker).toEqual({ mode: 'consecutive', threshold: 5, duration: 10_000, minimumRps: 5, halfOpenAfter: 5_000 });
+    expect(o.breaker).toEqual({ mode: 'consecutive', threshold: 5, duration: 10_000, minimumRps: 5, halfOpenAfter: 5_000, halfOpenSampling: { calls: 1, threshold: 0 } });
     expect(o.budget).toEqual({ ratio: 0.2, minPerSecond: 10, window: 10_000 });
     expect(o.hedge).toBe(false);
     expect(o.balancer).toBe('p2c');

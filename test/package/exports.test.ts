@@ -44,6 +44,72 @@ describe('the built package', () => {
     expect(JSON.parse(out)).toEqual({ code: 'RIDETHROUGH_DEADLINE_EXCEEDED', isBase: true, name: 'DeadlineExceededError' });
   });
 
+  it('dual-package hazard: an error of one build is instanceof its own class (and RidethroughError) in the other, never of another class', () => {
+    const out = run(
+      'dual.mjs',
+      `import { createRequire } from 'node:module';
+import * as esm from 'ridethrough';
+const cjs = createRequire(import.meta.url)('ridethrough');
+const classes = ['RidethroughError', 'DeadlineExceededError', 'AttemptsExhaustedError', 'NotRetryableError', 'NoEndpointError', 'DnsResolutionError', 'CircuitOpenError', 'BudgetExhaustedError'];
+const make = (rt, name) => {
+  switch (name) {
+    case 'RidethroughError': return new rt.RidethroughError('RIDETHROUGH_NO_ENDPOINT', 'base');
+    case 'DeadlineExceededError': return new rt.DeadlineExceededError(100);
+    case 'AttemptsExhaustedError': return new rt.AttemptsExhaustedError(3);
+    case 'NotRetryableError': return new rt.NotRetryableError('not-idempotent');
+    case 'NoEndpointError': return new rt.NoEndpointError('h');
+    case 'DnsResolutionError': return new rt.DnsResolutionError('h', 'ENOTFOUND');
+    case 'CircuitOpenError': return new rt.CircuitOpenError('http://h:1', undefined);
+    case 'BudgetExhaustedError': return new rt.BudgetExhaustedError();
+  }
+};
+const matrix = [];
+for (const [from, to] of [[esm, cjs], [cjs, esm]]) {
+  if (from.RidethroughError === to.RidethroughError) throw new Error('one copy only: the test would prove nothing');
+  for (const made of classes.slice(1)) {
+    const err = make(from, made);
+    matrix.push([made, classes.filter((c) => err instanceof to[c])]);
+  }
+}
+// A subclass of the user's stays specific; foreign values are no ridethrough errors.
+class MyDeadline extends esm.DeadlineExceededError {}
+const mine = new MyDeadline(5);
+const extra = {
+  mineIsCjsDeadline: mine instanceof cjs.DeadlineExceededError,
+  mineIsCjsBase: mine instanceof cjs.RidethroughError,
+  cjsDeadlineIsMine: make(cjs, 'DeadlineExceededError') instanceof MyDeadline,
+  plainError: new Error('x') instanceof cjs.RidethroughError,
+  nullValue: null instanceof esm.RidethroughError,
+  stringValue: 'RIDETHROUGH_DNS' instanceof esm.RidethroughError,
+  // The bundler keeps the class names (errors take theirs from the class).
+  names: [esm.RidethroughError.name, cjs.RidethroughError.name, new cjs.RidethroughError('RIDETHROUGH_DNS', 'x').name, make(cjs, 'CircuitOpenError').name],
+};
+// A real give-up of the CommonJS build (a refused loopback port, 2 attempts) checked with the ESM classes.
+import net from 'node:net';
+const server = net.createServer().listen(0, '127.0.0.1');
+await new Promise((r) => server.once('listening', r));
+const port = server.address().port;
+await new Promise((r) => server.close(r));
+const real = await cjs.resilientConnect({ host: '127.0.0.1', port, maxAttempts: 2, deadline: 5000 }).then(() => undefined, (e) => e);
+extra.real = { code: real.code, attempts: real.attempts.length, exhausted: real instanceof esm.AttemptsExhaustedError, base: real instanceof esm.RidethroughError, deadline: real instanceof esm.DeadlineExceededError };
+console.log(JSON.stringify({ matrix, extra }));
+`,
+    );
+    const { matrix, extra } = JSON.parse(out) as { matrix: [string, string[]][]; extra: Record<string, unknown> };
+    expect(matrix).toHaveLength(14);
+    for (const [made, matches] of matrix) expect(matches, made).toEqual(['RidethroughError', made]);
+    expect(extra).toEqual({
+      mineIsCjsDeadline: true,
+      mineIsCjsBase: true,
+      cjsDeadlineIsMine: false,
+      plainError: false,
+      nullValue: false,
+      stringValue: false,
+      names: ['RidethroughError', 'RidethroughError', 'RidethroughError', 'CircuitOpenError'],
+      real: { code: 'RIDETHROUGH_ATTEMPTS_EXHAUSTED', attempts: 2, exhausted: true, base: true, deadline: false },
+    });
+  });
+
   it('ships the files package.json names', () => {
     const pkg = JSON.parse(execFileSync(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(require("./package.json")))'], { cwd: root, encoding: 'utf8' })) as {
       exports: Record<string, { import: { types: string; default: string }; require: { types: string; default: string } }>;

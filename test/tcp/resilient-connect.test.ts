@@ -142,6 +142,34 @@ describe('resilientConnect', () => {
     expect((err as AttemptsExhaustedError).attempts.map((a) => a.code)).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
   });
 
+  it('goes at once to each address not tried yet, backs off (the delays of p-retry, initialDelay to maxDelay) only when none is left; maxAttempts counts every attempt', async () => {
+    const { c } = await start();
+    const ctx = new ResilienceContext({ dns: c.dnsOptions(), backoff: { initialDelay: 40, maxDelay: 100 } });
+    c.defer(() => ctx.close());
+    const addresses = ['127.0.40.21', '127.0.40.22', '127.0.40.23'];
+    const port = await freePort(addresses[0]!);
+    c.publish('three.tcp.test', addresses, 5);
+    const retries = recordChannel<RetryEvent>(channelNames.retry);
+    c.defer(() => retries.stop());
+
+    const err = await rejection(resilientConnect({ host: 'three.tcp.test', port, maxAttempts: 6, deadline: 20_000 }, ctx));
+    expect(err).toBeInstanceOf(AttemptsExhaustedError);
+    const attempts = (err as AttemptsExhaustedError).attempts;
+    expect(attempts.map((a) => a.code)).toEqual(Array(6).fill('ECONNREFUSED'));
+    // The first three attempts cover the three addresses, with no delay between them.
+    expect(new Set(attempts.slice(0, 3).map((a) => a.address))).toEqual(new Set(addresses));
+    const delays = retries.events.map((e) => e.message.delayMs);
+    expect(delays).toHaveLength(5);
+    expect(delays.slice(0, 2)).toEqual([0, 0]);
+    // Then every address has failed: p-retry's randomised delays, 40–80, 80–100 (the cap), 100.
+    expect(delays[2]).toBeGreaterThanOrEqual(40);
+    expect(delays[2]).toBeLessThanOrEqual(80);
+    for (const d of delays.slice(3)) {
+      expect(d).toBeGreaterThanOrEqual(80);
+      expect(d).toBeLessThanOrEqual(100);
+    }
+  });
+
   it('rejects with DnsResolutionError, without retrying, for a name that does not exist', async () => {
     const { ctx } = await start();
     const started = Date.now();
