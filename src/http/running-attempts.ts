@@ -26,7 +26,7 @@ export abstract class RunningAttempts extends CallerController {
   }
 
   protected isRunning(attempt: AttemptHandler): boolean {
-    return this.one === attempt || (this.many !== undefined && this.many.includes(attempt));
+    return this.one === attempt || this.many?.includes(attempt) === true;
   }
 
   protected addRunning(attempt: AttemptHandler): void {
