@@ -35,7 +35,7 @@ export interface KubernetesEndpointsOptions {
    * DNS takes over until the watch is back. Default 2000. Range 0–60000.
    */
   readonly staleAfter?: number;
-  /** Reconnect backoff after a failed list or watch (full jitter, doubling). Default `{ initialDelay: 200, maxDelay: 30000 }`. */
+  /** Reconnect backoff after a failed list or watch (p-retry: doubling, each delay × random 1–2, capped). Default `{ initialDelay: 200, maxDelay: 30000 }`. */
   readonly reconnect?: { readonly initialDelay?: number; readonly maxDelay?: number };
   /** Longest a list call may take (to headers and to the end of its body), in ms. Default 5000. Range 100–600000. */
   readonly listTimeout?: number;

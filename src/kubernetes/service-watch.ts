@@ -1,3 +1,4 @@
+import pRetry from 'p-retry';
 import type { Agent } from 'undici';
 import { publish } from '../events/channels.js';
 import type { DnsAnswer } from '../resolve/dns-cache.js';
@@ -23,7 +24,7 @@ interface Subscriber {
  * The EndpointSlices of one Service, kept current by one list-then-watch loop shared by every origin
  * (of every agent in the process) that names the Service: list with the label
  * `kubernetes.io/service-name`, watch from the list's `resourceVersion` with bookmarks, reopen the watch
- * when the server ends it, relist on 410 Gone, reconnect with jittered backoff after a failure. It
+ * when the server ends it, relist on 410 Gone, reconnect with p-retry's jittered backoff after a failure. It
  * stops when its last subscriber leaves.
  * @internal
  */
@@ -39,13 +40,12 @@ export class ServiceWatch {
   private lagMs: number | undefined;
   private lastEventAt = 0;
   private error: string | undefined;
-  private failures = 0;
   private gone = 0;
+  private tokenRetries = 0;
   private started = false;
   private stopped = false;
   private readonly abort = new AbortController();
   private graceTimer: NodeJS.Timeout | undefined;
-  private wakeSleep: (() => void) | undefined;
   private readonly path: string;
   private readonly selector: string;
 
@@ -96,27 +96,57 @@ export class ServiceWatch {
     return { source: 'kubernetes', state: this.state, resource: this.resource, lagMs: this.lagMs, lastEventAt: this.lastEventAt, error: this.state === 'synced' ? undefined : this.error };
   }
 
+  /**
+   * The reconnect loop: p-retry runs sessions with its exponential, randomised delays
+   * (`reconnect.initialDelay` → `maxDelay`), unref'd so a broken API never keeps the process alive, and
+   * its `signal`, which stop() aborts. A session that ended well (the server closed the watch), or broke
+   * after its watch was open, starts a fresh p-retry run: the next session goes at once.
+   */
   private async run(): Promise<void> {
+    const { reconnectInitial, reconnectMax } = this.config;
     while (!this.stopped) {
       try {
-        if (this.resourceVersion === undefined) await this.list();
-        await this.watch();
-        // The server ended the watch (its timeout): reopen at once from the last version.
-        this.failures = 0;
-      } catch (err) {
-        if (this.stopped) return;
-        const e = err instanceof KubernetesApiError ? err : new KubernetesApiError(0, 'EUNKNOWN', String(err), { cause: err });
-        if (e.status === 410) {
-          // Our version left the server's history window: relist (at once the first time, then with backoff).
-          this.resourceVersion = undefined;
-          publish('discoveryState', () => ({ source: 'kubernetes', resource: this.resource, state: this.state, error: 'Gone', retryInMs: 0 }));
-          if (this.gone++ === 0) continue;
-        } else {
-          this.failed(e);
-        }
-        await this.sleep(this.nextDelay(e));
+        await pRetry(() => this.session(), {
+          retries: Number.POSITIVE_INFINITY,
+          minTimeout: reconnectInitial,
+          maxTimeout: reconnectMax,
+          factor: 2,
+          randomize: true,
+          unref: true,
+          signal: this.abort.signal,
+          // A relist after 410 Gone, and a retry after a rejected token (it may just have rotated), go at once the first time.
+          shouldConsumeRetry: ({ error }) => !this.retryAtOnce(error as KubernetesApiError),
+          onFailedAttempt: ({ error, retryDelay }) => this.failed(error as KubernetesApiError, retryDelay),
+        });
+      } catch {
+        return; // stop() aborted the signal.
       }
     }
+  }
+
+  /** List when no version is known, then watch until the server ends the watch. */
+  private async session(): Promise<void> {
+    let opened = false;
+    try {
+      if (this.resourceVersion === undefined) await this.list();
+      await this.watch(() => {
+        opened = true;
+      });
+    } catch (err) {
+      if (this.stopped) throw err;
+      const e = err instanceof KubernetesApiError ? err : new KubernetesApiError(0, 'EUNKNOWN', String(err), { cause: err });
+      // Our version left the server's history window: relist.
+      if (e.status === 410) this.resourceVersion = undefined;
+      if (!opened) throw e;
+      // It broke after it was open: a new outage, whose first reconnect goes at once.
+      this.failed(e, 0);
+    }
+  }
+
+  private retryAtOnce(e: KubernetesApiError): boolean {
+    if (e.status === 410) return this.gone++ === 0;
+    if (e.status === 401) return this.tokenRetries++ === 0;
+    return false;
   }
 
   private call(query: Record<string, string>, token: string | undefined, headersTimeout: number, bodyTimeout: number, signal: AbortSignal): ApiCall {
@@ -140,13 +170,21 @@ export class ServiceWatch {
     this.changed('list', undefined);
   }
 
-  private async watch(): Promise<void> {
+  private async watch(onOpen: () => void): Promise<void> {
     const token = await this.config.token();
     const seconds = Math.max(1, Math.round(this.config.watchTimeoutSeconds * (0.9 + Math.random() * 0.2)));
     const query = { watch: '1', resourceVersion: this.resourceVersion!, allowWatchBookmarks: 'true', timeoutSeconds: String(seconds) };
     // The server ends the call after `seconds`; a connection silent for much longer than that is dead.
     const call = this.call(query, token, this.config.listTimeout, (seconds + 30) * 1000, this.abort.signal);
-    await streamJsonLines(call, `watching the EndpointSlices of ${this.resource}`, () => this.synced(), (event) => this.onEvent(event));
+    await streamJsonLines(
+      call,
+      `watching the EndpointSlices of ${this.resource}`,
+      () => {
+        onOpen();
+        this.synced();
+      },
+      (event) => this.onEvent(event),
+    );
   }
 
   private onEvent(event: unknown): void {
@@ -171,16 +209,20 @@ export class ServiceWatch {
   private synced(): void {
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
-    this.failures = 0;
+    this.tokenRetries = 0;
     const wasVouching = this.vouching;
     this.vouching = true;
     this.setState('synced', undefined, 0);
     if (!wasVouching) this.deliver();
   }
 
-  private failed(e: KubernetesApiError): void {
+  /** @param delay - when the next session starts, in ms */
+  private failed(e: KubernetesApiError, delay: number): void {
+    if (e.status === 410) {
+      publish('discoveryState', () => ({ source: 'kubernetes', resource: this.resource, state: this.state, error: 'Gone', retryInMs: delay }));
+      return;
+    }
     this.error = e.summary;
-    const delay = this.peekDelay();
     if (this.vouching && this.graceTimer === undefined && this.state === 'synced') {
       this.setState('reconnecting', e.summary, delay);
       // A quick reconnect keeps the endpoints; a longer outage hands the host to DNS.
@@ -251,41 +293,12 @@ export class ServiceWatch {
     return { hostname: sub.target.hostname, addresses: merged.addresses, source: 'discovery', fetchedAt: Date.now(), expiresAt: Infinity, stale: false };
   }
 
-  private peekDelay(): number {
-    const base = Math.min(this.config.reconnectMax, this.config.reconnectInitial * 2 ** Math.min(this.failures, 20));
-    return Math.round(base / 2 + (Math.random() * base) / 2);
-  }
-
-  /** Equal jitter, doubling: reconnects of many processes spread out and never go below half the step. */
-  private nextDelay(e: KubernetesApiError): number {
-    const delay = this.peekDelay();
-    this.failures++;
-    // A rejected token may just have rotated: the first retry comes soon, with the token file read again.
-    return e.status === 401 && this.failures === 1 ? Math.min(delay, 100) : delay;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        self.wakeSleep = undefined;
-        resolve();
-      }
-      this.wakeSleep = done;
-    });
-  }
-
   private stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.abort.abort();
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
-    this.wakeSleep?.();
     this.vouching = false;
     this.setState('stopped', undefined, 0);
     this.onIdle();

@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import pRetry from 'p-retry';
 import { classifyError, errorCode } from '../policy/failure.js';
 import type { ResilienceContext } from '../core/context.js';
 import type { ParsedOrigin } from '../core/origin.js';
@@ -15,15 +14,19 @@ import {
 } from '../errors/errors.js';
 import { publish } from '../events/channels.js';
 import { currentEndpoints } from '../endpoints/selection.js';
+import { waitForEndpoint } from '../endpoints/wait-for-endpoint.js';
+import { Backoff } from '../policy/backoff.js';
 import { connectOnce } from './connect-once.js';
 import type { ConnectSettings } from './connect-options.js';
 import { tcpOrigin } from './tcp-origin.js';
 
 /**
- * One call of `resilientConnect`: its attempts, tried addresses and deadline. p-retry runs the loop
- * with its own exponential delays (`backoff.initialDelay` → `backoff.maxDelay`, randomised ×1–2) and
- * its `signal`, which the deadline aborts; a failure with an address not tried yet consumes no retry,
- * so p-retry goes there at once and the backoff does not grow.
+ * One call of `resilientConnect`: its attempts, tried addresses, backoff and deadline. After a
+ * connection-level failure it goes at once to an address not tried yet; with none left it waits in the
+ * host's waiting room, which a DNS answer adding an address, an endpoint answering again or an ejection
+ * ending cuts short, up to the next jittered backoff delay (cockatiel's). The waiting room, not a fixed
+ * sleep, is what lets a connect land the moment a reachable endpoint exists (docs/dependencies.md says
+ * why p-retry, whose delays cannot end early, drives the Kubernetes watch's reconnects instead).
  * @internal
  */
 export class ConnectRun {
@@ -31,6 +34,7 @@ export class ConnectRun {
   private readonly endpoints: EndpointSet;
   private readonly records: AttemptRecord[] = [];
   private readonly tried: string[] = [];
+  private readonly backoff: Backoff;
   private readonly deadline = new AbortController();
   /** `performance.now()` at which the deadline passes. */
   private readonly deadlineAt: number;
@@ -44,27 +48,23 @@ export class ConnectRun {
   ) {
     this.origin = tcpOrigin(s.host, s.port);
     this.endpoints = ctx.endpointsFor(this.origin);
+    this.backoff = new Backoff(ctx.options.backoff);
     this.deadlineAt = performance.now() + s.deadline;
   }
 
   /** Runs the attempts; resolves with the connected socket or rejects with the error the caller gets. */
   async run(): Promise<Socket> {
-    // The deadline is an abort of p-retry's signal, not its maxRetryTime: that would shorten the last delay to
-    // end exactly at the deadline and start an attempt only to abort it.
     const timer = setTimeout(() => this.deadline.abort(new Error('ridethrough: deadline')), this.s.deadline);
     const signal = this.s.signal ? AbortSignal.any([this.s.signal, this.deadline.signal]) : this.deadline.signal;
-    const { initialDelay, maxDelay } = this.ctx.options.backoff;
     try {
-      return await pRetry(() => this.attempt(signal), {
-        retries: this.s.maxAttempts - 1,
-        minTimeout: initialDelay,
-        maxTimeout: maxDelay,
-        factor: 2,
-        randomize: true,
-        signal,
-        shouldConsumeRetry: ({ error }) => !this.untriedLeft(error),
-        shouldRetry: ({ error, attemptNumber, retryDelay }) => this.shouldRetry(error, attemptNumber, retryDelay),
-      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.attempt(signal);
+        } catch (err) {
+          if (signal.aborted || !this.mayRetry(err, attempt)) throw err;
+          await this.beforeRetry(err, signal);
+        }
+      }
     } catch (err) {
       // The socket may have connected just as the deadline or the caller's abort hit.
       this.socket?.destroy();
@@ -135,23 +135,23 @@ export class ConnectRun {
     return endpoint;
   }
 
-  /**
-   * p-retry's `shouldConsumeRetry`, negated: a connection-level failure with an address this call has
-   * not tried yet goes there at once (no delay, the backoff does not grow).
-   */
-  private untriedLeft(error: Error): boolean {
-    return !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, Date.now());
-  }
-
-  /** p-retry's `shouldRetry`: false for failures a retry cannot fix and once `maxAttempts` attempts ran (retries that consumed nothing count too). */
-  private shouldRetry(error: Error, attemptNumber: number, retryDelay: number): boolean {
+  /** False for failures a retry cannot fix, and once `maxAttempts` attempts ran. */
+  private mayRetry(error: unknown, attempt: number): boolean {
     if (error instanceof DnsResolutionError && !error.retryable) return false;
     if (!(error instanceof RidethroughError) && classifyError(error, false) === 'fatal') return false;
-    if (attemptNumber >= this.s.maxAttempts) return false;
+    return attempt < this.s.maxAttempts && performance.now() < this.deadlineAt;
+  }
+
+  /**
+   * Another address not tried yet: go at once. None: wait in the host's waiting room for at most the
+   * next backoff delay (never past the deadline).
+   */
+  private async beforeRetry(error: unknown, signal: AbortSignal): Promise<void> {
     const last = this.records[this.records.length - 1];
-    const delayMs = Math.max(0, Math.min(retryDelay, Math.round(this.deadlineAt - performance.now())));
+    const untried = !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, Date.now());
+    const delayMs = untried ? 0 : Math.max(0, Math.min(this.backoff.next(), Math.round(this.deadlineAt - performance.now())));
     publish('retry', () => ({ origin: this.origin.key, method: 'CONNECT', attempt: this.records.length, address: last?.address, reason: last?.code ?? errorCode(error), delayMs }));
-    return true;
+    if (delayMs > 0) await waitForEndpoint(this.endpoints, this.tried, this.last, delayMs, signal);
   }
 
   /** The error the caller gets. */

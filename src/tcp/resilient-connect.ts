@@ -9,7 +9,8 @@ import { sharedContext } from './shared-context.js';
  * Opens a TCP (or TLS) connection that rides out a moved pod: resolves `host` through ridethrough's DNS
  * cache (record TTLs, stale answers while DNS fails, re-resolution when an address fails), picks a
  * healthy address, connects with a short `connectTimeout`, and on failure retries another address with
- * jittered backoff (p-retry) inside the overall `deadline`.
+ * jittered backoff inside the overall `deadline`; with nowhere to go it waits in the host's waiting room,
+ * which the DNS answer that adds an address ends at once.
  *
  * Resolves with the connected socket (a `TLSSocket` after `secureConnect` when `tls` is set). Rejects
  * with {@link DeadlineExceededError}, {@link AttemptsExhaustedError} or {@link DnsResolutionError}

@@ -142,7 +142,7 @@ describe('resilientConnect', () => {
     expect((err as AttemptsExhaustedError).attempts.map((a) => a.code)).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
   });
 
-  it('goes at once to each address not tried yet, backs off (the delays of p-retry, initialDelay to maxDelay) only when none is left; maxAttempts counts every attempt', async () => {
+  it('goes at once to each address not tried yet, backs off (jittered, at most maxDelay) only when none is left; maxAttempts counts every attempt', async () => {
     const { c } = await start();
     const ctx = new ResilienceContext({ dns: c.dnsOptions(), backoff: { initialDelay: 40, maxDelay: 100 } });
     c.defer(() => ctx.close());
@@ -161,13 +161,33 @@ describe('resilientConnect', () => {
     const delays = retries.events.map((e) => e.message.delayMs);
     expect(delays).toHaveLength(5);
     expect(delays.slice(0, 2)).toEqual([0, 0]);
-    // Then every address has failed: p-retry's randomised delays, 40–80, 80–100 (the cap), 100.
-    expect(delays[2]).toBeGreaterThanOrEqual(40);
-    expect(delays[2]).toBeLessThanOrEqual(80);
-    for (const d of delays.slice(3)) {
-      expect(d).toBeGreaterThanOrEqual(80);
+    // Then every address has failed: full-jitter delays, each at most maxDelay.
+    for (const d of delays.slice(2)) {
+      expect(d).toBeGreaterThanOrEqual(0);
       expect(d).toBeLessThanOrEqual(100);
     }
+  });
+
+  it('a connect waiting out its backoff is released by the DNS answer that adds an address, not by its timer', async () => {
+    const { c } = await start();
+    // Long delays: only the waiting room's release can make this connect land early.
+    const ctx = new ResilienceContext({ dns: c.dnsOptions(), backoff: { jitter: 'decorrelated', initialDelay: 20_000, maxDelay: 30_000 } });
+    c.defer(() => ctx.close());
+    const port = await freePort('127.0.40.24');
+    c.publish('wake.tcp.test', ['127.0.40.24'], 1);
+    const releases = recordChannel<{ hostname: string; reason: string }>(channelNames.release);
+    c.defer(() => releases.stop());
+    const pending = resilientConnect({ host: 'wake.tcp.test', port, deadline: 40_000 }, ctx);
+    await sleep(300);
+    const moved = await startEcho('127.0.40.25', port);
+    c.defer(() => moved.kill());
+    c.publish('wake.tcp.test', ['127.0.40.25'], 1);
+    const started = performance.now();
+    const socket = keep(await pending);
+    expect(socket.remoteAddress).toBe('127.0.40.25');
+    expect(releases.events.map((e) => e.message)).toContainEqual(expect.objectContaining({ hostname: 'wake.tcp.test', reason: 'dns' }));
+    // Generous: the room re-queries every ~50 ms; the backoff alone would have waited 20 s or more.
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('rejects with DnsResolutionError, without retrying, for a name that does not exist', async () => {
