@@ -13,6 +13,7 @@ export {
   type EjectionOptions,
   type HedgeOptions,
   type RequestOverrides,
+  type ResolvedOptions,
   type ResilienceOptions,
   type SilentEndpointOptions,
 } from './core/options.js';
@@ -21,7 +22,7 @@ export type { BreakerOptions, HalfOpenSamplingOptions } from './health/circuit-b
 export type { RetryBudgetOptions } from './health/retry-budget.js';
 export type { EndpointStats } from './endpoints/endpoint.js';
 export { DnsCache, type DnsAnswer, type ResolvedAddress } from './resolve/dns-cache.js';
-export { dnsDefaults, type DnsOptions } from './resolve/dns-options.js';
+export { dnsDefaults, type DnsOptions, type ResolvedDnsOptions } from './resolve/dns-options.js';
 export type { DiscoveryListener, DiscoverySource, DiscoveryStatus, DiscoverySubscription, DiscoveryTarget } from './resolve/discovery.js';
 export {
   AttemptsExhaustedError,

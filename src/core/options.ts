@@ -115,28 +115,49 @@ export interface RequestOverrides {
   readonly idempotent?: boolean;
 }
 
-/** Fully resolved options: every default filled in. */
+/** Fully resolved options: every default filled in (each field as {@link ResilienceOptions} documents it). */
 export interface ResolvedOptions {
+  /** See {@link ResilienceOptions.deadline}. */
   deadline: number;
+  /** See {@link ResilienceOptions.maxAttempts}. */
   maxAttempts: number;
+  /** See {@link ResilienceOptions.connectTimeout}. */
   connectTimeout: number;
+  /** See {@link ResilienceOptions.attemptTimeout}. */
   attemptTimeout: number;
+  /** See {@link ResilienceOptions.bodyTimeout}. */
   bodyTimeout: number;
+  /** See {@link ResilienceOptions.backoff}. */
   backoff: Required<BackoffOptions>;
+  /** See {@link ResilienceOptions.statusCodes}. */
   statusCodes: ReadonlySet<number>;
+  /** See {@link ResilienceOptions.maxRetryAfter}. */
   maxRetryAfter: number;
+  /** See {@link ResilienceOptions.dns}. */
   dns: ResolvedDnsOptions;
+  /** See {@link ResilienceOptions.ejection}. */
   ejection: Required<EjectionOptions>;
+  /** See {@link ResilienceOptions.keepAliveTimeout}. */
   keepAliveTimeout: number;
+  /** See {@link ResilienceOptions.connectionsPerEndpoint} (undefined: unlimited). */
   connectionsPerEndpoint: number | undefined;
+  /** See {@link ResilienceOptions.tls}. */
   tls: ConnectionOptions | undefined;
+  /** See {@link ResilienceOptions.breaker}. */
   breaker: Required<BreakerOptions> | false;
+  /** See {@link ResilienceOptions.budget}. */
   budget: Required<RetryBudgetOptions> | false;
-  hedge: Required<Omit<HedgeOptions, 'percentile'>> & Pick<HedgeOptions, 'percentile'> | false;
+  /** See {@link ResilienceOptions.hedge}. */
+  hedge: (Required<Omit<HedgeOptions, 'percentile'>> & Pick<HedgeOptions, 'percentile'>) | false;
+  /** See {@link ResilienceOptions.balancer}. */
   balancer: 'p2c' | 'round-robin';
+  /** See {@link ResilienceOptions.maxConnectionAge}. */
   maxConnectionAge: number;
+  /** See {@link ResilienceOptions.reResolveWhileWaiting}. */
   reResolveWhileWaiting: number;
+  /** See {@link ResilienceOptions.silentEndpoint}. */
   silentEndpoint: Required<SilentEndpointOptions> | false;
+  /** See {@link ResilienceOptions.discovery}. */
   discovery: DiscoverySource | undefined;
 }
 

@@ -90,7 +90,7 @@ export class DnsCache {
   private closed = false;
 
   /**
-   * @param options - DNS settings; validated here (throws `TypeError`/`RangeError` naming the option)
+   * @param given - DNS settings; validated here (throws `TypeError`/`RangeError` naming the option)
    */
   constructor(given: DnsOptions = {}) {
     const options = resolveDnsOptions(given);

@@ -74,7 +74,7 @@ export const dnsOptions: OptionGroup<DnsOptions> = {
   },
 };
 
-/** DNS options with every default filled in (`servers`, `search` and `ndots` stay unset: resolv.conf gives them). @internal */
+/** DNS options with every default filled in (`servers`, `search` and `ndots` stay unset: resolv.conf gives them). */
 export type ResolvedDnsOptions = Required<Omit<DnsOptions, 'servers' | 'search' | 'ndots'>> & Pick<DnsOptions, 'servers' | 'search' | 'ndots'>;
 
 const resolved = new WeakSet<object>();
