@@ -263,6 +263,38 @@ describe('how a request ends', () => {
   });
 });
 
+describe('a retry the budget refuses', () => {
+  it('the 503 goes to the caller: an error span with the status; the refusal is counted from stats', async () => {
+    const host = 'budget.otel.test';
+    dns.setRecords(host, { a: ['127.0.121.15', '127.0.121.16'] });
+    const unavailable = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+      req.resume();
+      res.writeHead(503).end('no');
+    };
+    await pod('k', '127.0.121.15', unavailable);
+    await pod('l', '127.0.121.16', unavailable);
+    const agent = newAgent({ budget: { ratio: 0, minPerSecond: 0 }, breaker: false });
+    instrument({ agents: [agent] });
+    const before = await otel.collect();
+    otel.reset();
+    const res = await request(`http://${host}:${PORT}/`, { dispatcher: agent });
+    expect(res.statusCode).toBe(503);
+    await res.body.text();
+    const { logical, attempts } = split(await spansEnded(2));
+    expect(attempts).toHaveLength(1);
+    expect(logical.status.code).toBe(SpanStatusCode.ERROR);
+    expect(logical.attributes).toMatchObject({ 'http.response.status_code': 503, 'error.type': '503', 'ridethrough.attempts': 1 });
+    expect(logical.attributes['ridethrough.give_up.code']).toBeUndefined();
+    const after = await otel.collect();
+    const h = { 'server.address': host };
+    expect(total(after.get(rt('ridethrough.retry_budget.refusals')), h)).toBe(1);
+    expect(total(after.get(rt('ridethrough.retry_budget.available')), h)).toBe(0);
+    const answered = { ...h, 'ridethrough.attempt.outcome': 'answered', 'error.type': '503' };
+    expect(total(after.get(rt('ridethrough.attempts')), answered) - total(before.get(rt('ridethrough.attempts')), answered)).toBe(1);
+    expect(total(after.get(rt('ridethrough.retries')), h) - total(before.get(rt('ridethrough.retries')), h)).toBe(0);
+  });
+});
+
 describe('requests that never reach undici', () => {
   it('breaker fast-fail: a logical error span with the give-up code; the breaker event and metrics', async () => {
     const host = 'breaker.otel.test';
