@@ -10,6 +10,7 @@ import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { Resolver } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
+import { setImmediate as tick } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import type { ServerReply, ServerRequest } from './server.js';
@@ -212,6 +213,25 @@ export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Collects (`global.gc()`, so node must run with `--expose-gc`) until the heap stops shrinking by more
+ * than `slackBytes`, at most `rounds` times, and returns `process.memoryUsage()` then.
+ * @param what - the script, for the error when `--expose-gc` is missing
+ */
+export async function collectedMemory(what: string, rounds = 10, slackBytes = 1024): Promise<NodeJS.MemoryUsage> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error(`${what} needs --expose-gc`);
+  let last = Infinity;
+  for (let i = 0; i < rounds; i++) {
+    gc();
+    await tick();
+    const used = process.memoryUsage().heapUsed;
+    if (used >= last - slackBytes) break;
+    last = used;
+  }
+  return process.memoryUsage();
 }
 
 /** Rounds to `digits` decimals. */

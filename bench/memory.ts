@@ -12,11 +12,10 @@
  *
  * @module
  */
-import { setImmediate as tick } from 'node:timers/promises';
 import { Agent, type Dispatcher, request } from 'undici';
 import { ResilientAgent } from './subject.js';
 import { DnsCache } from '../src/resolve/dns-cache.js';
-import { memoryAddress, memoryHost, round } from './lib.js';
+import { collectedMemory, memoryAddress, memoryHost, round } from './lib.js';
 
 /** What the parent asks for. */
 export interface MemoryRequest {
@@ -53,20 +52,9 @@ interface Reading {
   external: number;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
-
 /** Collects until the heap stops shrinking, then reads it. */
 async function settled(): Promise<Reading> {
-  if (!gc) throw new Error('bench/memory.ts needs --expose-gc');
-  let last = Infinity;
-  for (let i = 0; i < 10; i++) {
-    gc();
-    await tick();
-    const used = process.memoryUsage().heapUsed;
-    if (used >= last - 1024) break;
-    last = used;
-  }
-  const m = process.memoryUsage();
+  const m = await collectedMemory('bench/memory.ts');
   return { heap: m.heapUsed, external: m.external };
 }
 

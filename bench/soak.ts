@@ -26,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { DnsServer } from '@ridethrough/testbed';
 import { ResilientAgent, subjectBuild } from './subject.js';
-import { ServerProcess, positiveOption, round } from './lib.js';
+import { ServerProcess, collectedMemory, positiveOption, round } from './lib.js';
 
 /** Every pod address the soak may use, in the order it uses them (then again from the start). */
 const addressPool = Array.from({ length: 1_000 }, (_, i) => `127.0.${116 + Math.floor(i / 250)}.${1 + (i % 250)}`);
@@ -110,20 +110,9 @@ function options(): { durationS: number; hosts: number; replicas: number; concur
   return o;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
-
 /** Heap used after full collections, once it stops shrinking. */
 async function heapAfterGc(): Promise<number> {
-  if (!gc) throw new Error('bench/soak.ts needs --expose-gc (npm run soak passes it)');
-  let last = Infinity;
-  for (let i = 0; i < 5; i++) {
-    gc();
-    await sleep(0);
-    const used = process.memoryUsage().heapUsed;
-    if (used >= last - 64 * 1024) return used;
-    last = used;
-  }
-  return process.memoryUsage().heapUsed;
+  return (await collectedMemory('bench/soak.ts (npm run soak passes it)', 5, 64 * 1024)).heapUsed;
 }
 
 /** The code a failed request is counted under: the give-up's code and the network error under it. */
