@@ -5,28 +5,21 @@
  * Addresses 127.0.131.x.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Pod } from '@ridethrough/testbed';
 import { channelNames, type DiscoveryStateEvent, ResilientAgent } from '../../src/index.js';
-import { get, KubeCluster, originStats, podPort, sleep, waitFor } from './support.js';
+import { get, KubeCluster, originStats, podPort, sleep, waitFor, useKubeScope } from './support.js';
 
 const base = '127.0.131';
 const host = 'inventory.shop.svc.cluster.local';
 const url = `http://${host}:${podPort}/`;
 const origin = `http://${host}:${podPort}`;
-let k: KubeCluster | undefined;
 let podA: Pod | undefined;
-const agents: ResilientAgent[] = [];
-
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.destroy().catch(() => {});
-  await k?.close();
-  k = undefined;
-});
+const scope = useKubeScope();
 
 function agent(kc: KubeCluster, source = kc.source()): ResilientAgent {
   const a = new ResilientAgent({ dns: kc.cluster.dnsOptions({ minTtl: 60_000, maxTtl: 60_000 }), discovery: source });
-  agents.push(a);
+  scope.keep(a);
   return a;
 }
 
@@ -48,7 +41,7 @@ async function synced(kc: KubeCluster): Promise<ResilientAgent> {
 
 for (const goneAs of ['event', 'http'] as const) {
   it(`relists after 410 Gone (${goneAs === 'event' ? 'an ERROR event in the watch stream' : 'HTTP 410'}) and follows the changes made meanwhile`, async () => {
-    const kc = (k = await KubeCluster.start(base, { goneAs }));
+    const kc = (await scope.start(base, { goneAs }));
     const ag = await synced(kc);
     const lists = kc.api.lists;
     // Changes while the watch is away, then the history is compacted: the old version is gone.
@@ -66,7 +59,7 @@ for (const goneAs of ['event', 'http'] as const) {
 }
 
 it('reconnects after the watch is closed mid-stream, from its resourceVersion (no relist)', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   const ag = await synced(kc);
   const lists = kc.api.lists;
   const watches = kc.api.watches;
@@ -88,7 +81,7 @@ it('reconnects after the watch is closed mid-stream, from its resourceVersion (n
 
 for (const fault of ['forbidden', 'unauthorized', 'unavailable', 'hang'] as const) {
   it(`serves requests by DNS when the API is ${fault} from the start`, async () => {
-    const kc = (k = await KubeCluster.start(base));
+    const kc = (await scope.start(base));
     kc.api.fault = fault;
     await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
     kc.cluster.publish(host, [`${base}.1`], 60);
@@ -109,7 +102,7 @@ for (const fault of ['forbidden', 'unauthorized', 'unavailable', 'hang'] as cons
 }
 
 it('serves requests by DNS while the list is slow, and takes over once it lands', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   kc.api.listDelay = 600;
   await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   await kc.cluster.startPod('pod-b', `${base}.2`, podPort);
@@ -124,7 +117,7 @@ it('serves requests by DNS while the list is slow, and takes over once it lands'
 });
 
 it('serves requests by DNS when the API is not even listening', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60);
   const ag = agent(kc, kc.source({ apiServer: `https://${base}.11:${podPort + 9}` }));
@@ -134,7 +127,7 @@ it('serves requests by DNS when the API is not even listening', async () => {
 });
 
 it('hands the host to DNS when the API goes away for longer than staleAfter, and back once it returns', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   const states: DiscoveryStateEvent[] = [];
   const onState = (e: unknown): void => void states.push(e as DiscoveryStateEvent);
   diagnosticsChannel.subscribe(channelNames.discoveryState, onState);
@@ -160,7 +153,7 @@ it('hands the host to DNS when the API goes away for longer than staleAfter, and
 });
 
 it('re-reads the token file when the token rotates', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   const ag = await synced(kc);
   // The API now accepts only the new token; the watch breaks and its reconnects are refused (401)...
   kc.api.setTokens(['rotated-token']);

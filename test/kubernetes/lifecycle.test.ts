@@ -8,24 +8,17 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ResilientAgent } from '../../src/index.js';
-import { get, KubeCluster, originStats, podPort, waitFor } from './support.js';
+import { get, KubeCluster, originStats, podPort, waitFor, useKubeScope } from './support.js';
 
 const base = '127.0.132';
 const host = 'inventory.shop.svc.cluster.local';
 const child = fileURLToPath(new URL('./fixtures/exit-child.ts', import.meta.url));
-let k: KubeCluster | undefined;
-const agents: ResilientAgent[] = [];
-
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.destroy().catch(() => {});
-  await k?.close();
-  k = undefined;
-});
+const scope = useKubeScope();
 
 it('one watch per Service, shared by two agents and by every origin naming it; stopped when no agent needs it', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   await kc.cluster.startPod('pod-a-admin', `${base}.1`, podPort + 1);
   kc.cluster.publish(host, [`${base}.1`], 60);
@@ -34,7 +27,7 @@ it('one watch per Service, shared by two agents and by every origin naming it; s
   // Two agents, each with its own kubernetesEndpoints() (same API server and credentials).
   const a1 = new ResilientAgent({ dns: kc.cluster.dnsOptions(), discovery: kc.source() });
   const a2 = new ResilientAgent({ dns: kc.cluster.dnsOptions(), discovery: kc.source() });
-  agents.push(a1, a2);
+  scope.keep(a1, a2);
   await get(a1, `http://${host}:${podPort}/`);
   await get(a2, `http://inventory.shop:${podPort}/`);
   await get(a2, `http://${host}:${podPort + 1}/`);
@@ -50,14 +43,14 @@ it('one watch per Service, shared by two agents and by every origin naming it; s
   await waitFor('the watch to stop', () => kc.api.activeWatches === 0);
   // A later agent starts a new one.
   const a3 = new ResilientAgent({ dns: kc.cluster.dnsOptions(), discovery: kc.source() });
-  agents.push(a3);
+  scope.keep(a3);
   await get(a3, `http://${host}:${podPort}/`);
   await waitFor('a new watch', () => kc.api.activeWatches === 1);
   await waitFor('the sync', () => originStats(a3, `http://${host}:${podPort}`)?.endpointsFrom === 'kubernetes');
 });
 
 it('a process with a watch open exits by itself once its work is done', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60);
   kc.api.applySlice({ namespace: 'shop', service: 'inventory', endpoints: [{ address: `${base}.1` }], ports: [{ name: 'http', port: podPort }] });

@@ -6,28 +6,21 @@
 import { createServer } from 'node:net';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { Agent, request } from 'undici';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { channelNames, createResilientFetch, type DiscoveryUpdateEvent, resilience, ResilientAgent, resilientConnect } from '../../src/index.js';
 import { kubernetesEndpoints } from '../../src/kubernetes/index.js';
-import { get, KubeCluster, originStats, podPort, sleep, waitFor } from './support.js';
+import { get, KubeCluster, originStats, podPort, sleep, waitFor, useKubeScope } from './support.js';
 
 const base = '127.0.130';
 const host = 'inventory.shop.svc.cluster.local';
 const url = `http://${host}:${podPort}/`;
 const origin = `http://${host}:${podPort}`;
-let k: KubeCluster | undefined;
-const agents: ResilientAgent[] = [];
-
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.destroy().catch(() => {});
-  await k?.close();
-  k = undefined;
-});
+const scope = useKubeScope();
 
 function agent(kc: KubeCluster, extra: ConstructorParameters<typeof ResilientAgent>[0] = {}): ResilientAgent {
   // DNS lags on purpose: its answer lives 60 s, so only the API can tell of a move.
   const a = new ResilientAgent({ dns: kc.cluster.dnsOptions({ minTtl: 60_000, maxTtl: 60_000 }), discovery: kc.source(), ...extra });
-  agents.push(a);
+  scope.keep(a);
   return a;
 }
 
@@ -36,7 +29,7 @@ function slice(kc: KubeCluster, endpoints: { address: string; ready?: boolean; s
 }
 
 it('a move published on the API releases a waiting request at once, while DNS still names the old pod', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   const a1 = await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60);
   slice(kc, [{ address: `${base}.1` }]);
@@ -62,7 +55,7 @@ it('a move published on the API releases a waiting request at once, while DNS st
 });
 
 it('terminating endpoints get no new requests, their requests in flight complete, and they serve when nothing else is left', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   let release: (() => void) | undefined;
   const a = await kc.cluster.startPod('pod-a', `${base}.1`, podPort, (req, res, pod) => {
     req.resume();
@@ -110,7 +103,7 @@ it('terminating endpoints get no new requests, their requests in flight complete
 });
 
 it('maps the request port to the slice port: by name (portName), by number, or the only port', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   await kc.cluster.startPod('web', `${base}.1`, podPort);
   await kc.cluster.startPod('metrics', `${base}.1`, podPort + 1);
   kc.api.applySlice({ namespace: 'shop', service: 'inventory', endpoints: [{ address: `${base}.1` }], ports: [{ name: 'http', port: podPort }, { name: 'metrics', port: podPort + 1 }] });
@@ -142,7 +135,7 @@ it('maps the request port to the slice port: by name (portName), by number, or t
 });
 
 it('merges several slices of a Service, IPv4 and IPv6 (dual-stack), each endpoint on its own port', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   const v6 = await ipv6Loopback();
   await kc.cluster.startPod('v4-a', `${base}.1`, podPort);
   await kc.cluster.startPod('v4-b', `${base}.2`, podPort + 2);
@@ -164,7 +157,7 @@ it('merges several slices of a Service, IPv4 and IPv6 (dual-stack), each endpoin
 });
 
 it('works for createResilientFetch and the resilience() interceptor, and publishes discovery events', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   await kc.cluster.startPod('pod-b', `${base}.2`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60); // DNS names a pod that is gone
   slice(kc, [{ address: `${base}.2` }]);
@@ -190,7 +183,7 @@ it('works for createResilientFetch and the resilience() interceptor, and publish
 });
 
 it('resilientConnect through an agent\'s context dials the endpoint and port the slice names', async () => {
-  const kc = (k = await KubeCluster.start(base));
+  const kc = (await scope.start(base));
   const pod = await kc.cluster.startPod('pod-b', `${base}.2`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60); // DNS names a pod that is gone, on the Service port
   slice(kc, [{ address: `${base}.2` }]);

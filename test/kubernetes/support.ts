@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApiServer, type KubeApiServerOptions } from '@ridethrough/testbed';
 import { request } from 'undici';
+import { afterEach } from 'vitest';
 import type { AgentOriginStats, ResilientAgent } from '../../src/index.js';
 import { kubernetesEndpoints, type KubernetesEndpointsOptions } from '../../src/kubernetes/index.js';
 import type { DiscoverySource } from '../../src/resolve/discovery.js';
@@ -100,4 +101,21 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 5_
 /** The stats of one origin of an agent. */
 export function originStats(agent: ResilientAgent, origin: string): AgentOriginStats | undefined {
   return agent.stats[origin];
+}
+
+/** A test file's clusters and agents, torn down after each test: `start` a cluster, `keep` the agents made. */
+export function useKubeScope(): { start: (base: string, apiOptions?: Partial<KubeApiServerOptions>) => Promise<KubeCluster>; keep: (...agents: ResilientAgent[]) => void } {
+  let cluster: KubeCluster | undefined;
+  const agents: ResilientAgent[] = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.destroy().catch(() => {});
+    await cluster?.close();
+    cluster = undefined;
+  });
+  return {
+    start: async (base, apiOptions) => (cluster = await KubeCluster.start(base, apiOptions)),
+    keep: (...made) => {
+      agents.push(...made);
+    },
+  };
 }

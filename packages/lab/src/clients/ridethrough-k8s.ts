@@ -2,10 +2,10 @@
  * `ridethrough-k8s`: ridethrough with the EndpointSlice resolver, watching the lab's Kubernetes API double.
  * @module
  */
-import { createResilientFetch, ResilientAgent } from 'ridethrough';
+import { ResilientAgent } from 'ridethrough';
 import { kubernetesEndpoints } from 'ridethrough/kubernetes';
-import { countRetries } from './attempt-counter.js';
-import type { ClientDefinition, LabClient } from './types.js';
+import { agentClient } from './ridethrough.js';
+import type { ClientDefinition } from './types.js';
 
 /** ridethrough's defaults plus `discovery: kubernetesEndpoints()`, pointed at the lab's API double. */
 export const ridethroughK8sClient: ClientDefinition = {
@@ -20,22 +20,11 @@ export const ridethroughK8sClient: ClientDefinition = {
         dns: { servers: [env.dnsServer], search: ['cluster.local'], ndots: 5 },
         ...(env.kubeApi === undefined ? {} : { discovery: kubernetesEndpoints({ apiServer: env.kubeApi.url, token: env.kubeApi.token }) }),
       });
-      const fetch = createResilientFetch({ agent });
-      const retries = countRetries((origin) => origin.includes('.svc:'));
-      const client: LabClient = {
-        async send(req) {
-          const url = req.url.replace('.svc.cluster.local:', '.svc:');
-          const res = await fetch(url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal });
-          await res.text();
-          return { status: res.status, pod: res.headers.get('x-pod') ?? undefined };
-        },
-        retries: () => retries.count(),
-        async close() {
-          retries.stop();
-          await agent.destroy().catch(() => {});
-        },
-      };
-      return client;
+      return agentClient(
+        agent,
+        (origin) => origin.includes('.svc:'),
+        (url) => url.replace('.svc.cluster.local:', '.svc:'),
+      );
     };
   },
 };
