@@ -67,7 +67,17 @@ export interface SoakSample {
 
 /** What the soak found. */
 export interface SoakReport {
-  readonly meta: { node: string; cpu: string; cpus: number; build: 'dist' | 'src'; durationS: number; hosts: number; replicas: number; concurrency: number; replaceEveryS: number };
+  readonly meta: {
+    node: string;
+    cpu: string;
+    cpus: number;
+    build: 'dist' | 'src';
+    durationS: number;
+    hosts: number;
+    replicas: number;
+    concurrency: number;
+    replaceEveryS: number;
+  };
   readonly samples: readonly SoakSample[];
   readonly requests: number;
   readonly failuresByCode: Readonly<Record<string, number>>;
@@ -176,7 +186,16 @@ function judge(samples: readonly SoakSample[], o: ReturnType<typeof options>): S
     reasons.push(`connections open at the pods grew from ${first.serverOpenConnections} to ${last.serverOpenConnections}`);
   }
   if (samples.at(-1)!.requests === 0) reasons.push('no request completed');
-  return { pass: reasons.length === 0, reasons, heapStartBytes: first.heapBytes, heapEndBytes: last.heapBytes, heapSlopeBytesPerMin, endpointsMax, endpointsBound, socketsMax };
+  return {
+    pass: reasons.length === 0,
+    reasons,
+    heapStartBytes: first.heapBytes,
+    heapEndBytes: last.heapBytes,
+    heapSlopeBytesPerMin,
+    endpointsMax,
+    endpointsBound,
+    socketsMax,
+  };
 }
 
 /** Runs the soak and returns its report. */
@@ -291,7 +310,17 @@ export async function soak(o: ReturnType<typeof options>, log: (line: string) =>
   }
   const cpus = os.cpus();
   return {
-    meta: { node: process.version, cpu: cpus[0]?.model ?? 'unknown', cpus: cpus.length, build: subjectBuild, durationS: o.durationS, hosts: o.hosts, replicas: o.replicas, concurrency: o.concurrency, replaceEveryS: o.replaceEveryS },
+    meta: {
+      node: process.version,
+      cpu: cpus[0]?.model ?? 'unknown',
+      cpus: cpus.length,
+      build: subjectBuild,
+      durationS: o.durationS,
+      hosts: o.hosts,
+      replicas: o.replicas,
+      concurrency: o.concurrency,
+      replaceEveryS: o.replaceEveryS,
+    },
     samples,
     requests,
     failuresByCode,

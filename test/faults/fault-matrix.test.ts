@@ -94,20 +94,76 @@ const quick = [0, 1_000] as const;
 const rows: readonly Row[] = [
   { fault: 'connection refused', faulty: 'refused', other: 'ok', kind: 'unsent', executes: false, bodies: ['replayable', 'stream'], bound: quick },
   // Reset as soon as accepted: ridethrough sees the request never left, and retries it whatever its method.
-  { fault: 'RST before the request is read', faulty: 'rst-on-accept', other: 'ok', kind: 'unsent', executes: false, bodies: ['replayable', 'stream'], bound: quick },
-  { fault: 'RST after the request is read', faulty: 'rst-after-read', other: 'ok', kind: 'maybe-sent', executes: true, bodies: ['replayable', 'stream'], bound: quick },
+  {
+    fault: 'RST before the request is read',
+    faulty: 'rst-on-accept',
+    other: 'ok',
+    kind: 'unsent',
+    executes: false,
+    bodies: ['replayable', 'stream'],
+    bound: quick,
+  },
+  {
+    fault: 'RST after the request is read',
+    faulty: 'rst-after-read',
+    other: 'ok',
+    kind: 'maybe-sent',
+    executes: true,
+    bodies: ['replayable', 'stream'],
+    bound: quick,
+  },
   // A large body is replayed byte for byte (issue #16: "10 MB replayed byte-identical"). The attempt
   // timeout counts from dispatch, upload included: room for sending 10 MB twice on a loaded machine.
-  { fault: 'RST after the request is read, 10 MB body', faulty: 'rst-after-read', other: 'ok', kind: 'maybe-sent', executes: true, bodyBytes: 10 * 1024 * 1024, methods: ['POST+key'], bodies: ['replayable', 'stream'], timeouts: { attemptTimeout: 10_000, deadline: 20_000 }, bound: [0, 15_000], alone: true },
+  {
+    fault: 'RST after the request is read, 10 MB body',
+    faulty: 'rst-after-read',
+    other: 'ok',
+    kind: 'maybe-sent',
+    executes: true,
+    bodyBytes: 10 * 1024 * 1024,
+    methods: ['POST+key'],
+    bodies: ['replayable', 'stream'],
+    timeouts: { attemptTimeout: 10_000, deadline: 20_000 },
+    bound: [0, 15_000],
+    alone: true,
+  },
   { fault: 'FIN on a reused keep-alive connection', faulty: 'fin-on-reuse', other: 'ok', kind: 'maybe-sent', executes: false, warmups: 2, bound: quick },
-  { fault: 'silence (attemptTimeout)', faulty: 'silence', other: 'ok', kind: 'maybe-sent', executes: true, bound: [T.attemptTimeout * 0.9, T.attemptTimeout + 1_000] },
-  { fault: 'stalled body (bodyTimeout)', faulty: 'stall-body', other: 'ok', kind: 'after-headers', executes: true, bound: [T.bodyTimeout * 0.9, T.bodyTimeout + 500] },
+  {
+    fault: 'silence (attemptTimeout)',
+    faulty: 'silence',
+    other: 'ok',
+    kind: 'maybe-sent',
+    executes: true,
+    bound: [T.attemptTimeout * 0.9, T.attemptTimeout + 1_000],
+  },
+  {
+    fault: 'stalled body (bodyTimeout)',
+    faulty: 'stall-body',
+    other: 'ok',
+    kind: 'after-headers',
+    executes: true,
+    bound: [T.bodyTimeout * 0.9, T.bodyTimeout + 500],
+  },
   // Retry-After: 1 is honoured (it fits the deadline) before the retry; a status that is not retried comes back at once.
   { fault: '503 with Retry-After', faulty: '503', other: 'ok', kind: 'status', executes: true, bound: quick, retriedBound: [900, T.deadline + 500] },
   { fault: '429 with Retry-After', faulty: '429', other: 'ok', kind: 'status', executes: true, bound: quick, retriedBound: [900, T.deadline + 500] },
-  { fault: 'blackhole (iptables DROP)', faulty: 'blackhole', other: 'ok', kind: 'unsent', executes: false, bound: [T.connectTimeout * 0.9, T.connectTimeout + 1_300] },
+  {
+    fault: 'blackhole (iptables DROP)',
+    faulty: 'blackhole',
+    other: 'ok',
+    kind: 'unsent',
+    executes: false,
+    bound: [T.connectTimeout * 0.9, T.connectTimeout + 1_300],
+  },
   // The whole deadline is used (a pod that comes back late in it is still found), and not much more.
-  { fault: 'total outage (every endpoint refuses)', faulty: 'refused', other: 'refused', kind: 'outage', executes: false, bound: [T.deadline * 0.95, T.deadline + 500] },
+  {
+    fault: 'total outage (every endpoint refuses)',
+    faulty: 'refused',
+    other: 'refused',
+    kind: 'outage',
+    executes: false,
+    bound: [T.deadline * 0.95, T.deadline + 500],
+  },
 ];
 
 /** What a case must end with. */
@@ -165,7 +221,8 @@ for (const row of rows) {
 }
 
 function describeSeen(seen: Seen): string {
-  if (seen.kind === 'response') return `response ${seen.status} ${seen.text ?? `(body error: ${codesOf(seen.bodyError).join(' <- ')} ${String(seen.bodyError)})`} after ${Math.round(seen.ms)} ms`;
+  if (seen.kind === 'response')
+    return `response ${seen.status} ${seen.text ?? `(body error: ${codesOf(seen.bodyError).join(' <- ')} ${String(seen.bodyError)})`} after ${Math.round(seen.ms)} ms`;
   const e = seen.error as Error & { code?: unknown; cause?: unknown };
   return `error ${e?.name}[${String(e?.code)}]: ${e?.message} <- ${String((e?.cause as Error | undefined)?.message)} after ${Math.round(seen.ms)} ms`;
 }
@@ -194,7 +251,11 @@ async function runCase({ n, row, method, api, body: bodyKind }: Case): Promise<v
     dns.setRecords(host, { a: [faultyIp, healthyIp], ttl: 5 });
     cleanups.push(() => dns.removeRecords(host));
 
-    const options: ResilienceOptions = { ...timeouts, ...row.timeouts, dns: { servers: [dns.server], search: [], hostsFile: false, family: 4, reResolveInterval: 0 } };
+    const options: ResilienceOptions = {
+      ...timeouts,
+      ...row.timeouts,
+      dns: { servers: [dns.server], search: [], hostsFile: false, family: 4, reResolveInterval: 0 },
+    };
     const client = makeClient(api, options);
     cleanups.push(() => client.close());
     const url = `http://${host}:${PORT}/op`;
@@ -245,7 +306,10 @@ async function runCase({ n, row, method, api, body: bodyKind }: Case): Promise<v
           expect(err!.attempts.length, what).toBeGreaterThanOrEqual(2);
           for (const a of err!.attempts.slice(0, -1)) expect(a, what).toMatchObject({ code: 'ECONNREFUSED', maybeSent: false });
           expect(['ECONNREFUSED', 'RIDETHROUGH_DEADLINE_EXCEEDED'], what).toContain(err!.attempts.at(-1)!.code);
-          expect(err!.attempts.every((a) => !a.maybeSent), what).toBe(true);
+          expect(
+            err!.attempts.every((a) => !a.maybeSent),
+            what,
+          ).toBe(true);
         }
         break;
       }
@@ -283,7 +347,12 @@ describe.each(rows.filter((r) => r.alone))('$fault', caseTests);
 
 describe('the timeouts hold what the docs say', () => {
   /** One endpoint, failing as `fault`; one attempt; returns what the caller saw. */
-  async function single(n: number, fault: ServerFault | 'blackhole', api: Api, send: (client: ReturnType<typeof makeClient>, url: string) => Promise<Seen>): Promise<Seen> {
+  async function single(
+    n: number,
+    fault: ServerFault | 'blackhole',
+    api: Api,
+    send: (client: ReturnType<typeof makeClient>, url: string) => Promise<Seen>,
+  ): Promise<Seen> {
     const host = `t${n}.matrix.test`;
     const ip = address(2 * (cases.length + n));
     const server = await startMatrixServer('single', ip, PORT, fault === 'blackhole' ? 'ok' : fault);
@@ -300,16 +369,19 @@ describe('the timeouts hold what the docs say', () => {
     }
   }
 
-  it.skipIf(blackholeSkip !== undefined)('connectTimeout: a blackholed connect is given up after connectTimeout (a timer of ridethrough, not undici\'s coarse one)', async () => {
-    const seen = await single(0, 'blackhole', 'request', (c, url) => c.send({ url, method: 'GET' }));
-    expect(seen.kind).toBe('error');
-    const err = giveUpOf('request', (seen as { error: unknown }).error);
-    expect(err?.attempts).toHaveLength(1);
-    const attempt = err!.attempts[0]!;
-    expect(attempt.code).toBe('UND_ERR_CONNECT_TIMEOUT');
-    expect(attempt.durationMs).toBeGreaterThanOrEqual(T.connectTimeout * 0.9);
-    expect(attempt.durationMs).toBeLessThan(T.connectTimeout + 150);
-  });
+  it.skipIf(blackholeSkip !== undefined)(
+    "connectTimeout: a blackholed connect is given up after connectTimeout (a timer of ridethrough, not undici's coarse one)",
+    async () => {
+      const seen = await single(0, 'blackhole', 'request', (c, url) => c.send({ url, method: 'GET' }));
+      expect(seen.kind).toBe('error');
+      const err = giveUpOf('request', (seen as { error: unknown }).error);
+      expect(err?.attempts).toHaveLength(1);
+      const attempt = err!.attempts[0]!;
+      expect(attempt.code).toBe('UND_ERR_CONNECT_TIMEOUT');
+      expect(attempt.durationMs).toBeGreaterThanOrEqual(T.connectTimeout * 0.9);
+      expect(attempt.durationMs).toBeLessThan(T.connectTimeout + 150);
+    },
+  );
 
   // bodyTimeout is ridethrough's own timer (issue #16, bug 3): undici's coarse one fired 530–1010 ms after a
   // stall with a bodyTimeout of 300.

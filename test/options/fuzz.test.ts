@@ -27,7 +27,17 @@ import {
 } from '../../src/index.js';
 import { describeError } from '../support/cluster.js';
 import { giveUpOf } from '../faults/support/apis.js';
-import { type Gen, type Group, agentSpace, connectSpace, generate, interceptorSpace, lookupSpace, overridesSpace, undiciFields } from './support/option-space.js';
+import {
+  type Gen,
+  type Group,
+  agentSpace,
+  connectSpace,
+  generate,
+  interceptorSpace,
+  lookupSpace,
+  overridesSpace,
+  undiciFields,
+} from './support/option-space.js';
 
 const PORT = 18_112;
 const HOST = 'fuzz.options.test';
@@ -119,7 +129,7 @@ function options(space: Group, mode: 'any' | 'sane', prefix = ''): fc.Arbitrary<
 const noNullContextSettings = (g: Gen): boolean => ['dns', 'ejection', 'backoff'].every((k) => (g.value as Record<string, unknown>)[k] !== null);
 
 describe('construction: refused naming the option, or made, fast', () => {
-  const constructors: { name: string; space: () => Group; make: (o: Record<string, unknown>) => (() => unknown) | void }[] = [
+  const constructors: { name: string; space: () => Group; make: (o: Record<string, unknown>) => (() => unknown) | undefined }[] = [
     {
       name: 'new ResilientAgent(opts)',
       space: () => agentSpace(dns.server),
@@ -184,26 +194,32 @@ describe('construction: refused naming the option, or made, fast', () => {
   it('createResilientFetch({ agent, deadline }) refuses the options it would ignore', () => {
     const agent = new ResilientAgent({ dns: { servers: [dns.server] } });
     try {
-      judge({ value: { deadline: 'soon' }, bad: ['deadline'], open: [] }, construct(() => createResilientFetch({ agent, deadline: 'soon' as unknown as number })).thrown);
+      judge(
+        { value: { deadline: 'soon' }, bad: ['deadline'], open: [] },
+        construct(() => createResilientFetch({ agent, deadline: 'soon' as unknown as number })).thrown,
+      );
     } finally {
       void agent.destroy();
     }
   });
 
   // `dns: null` (or `ejection`, `backoff`) is refused naming the option, whatever shared contexts exist.
-  it.each(['dns', 'ejection', 'backoff'])('createResilientLookup({ %s: null }) and resilientConnect are refused even when a default context exists', async (key) => {
-    createResilientLookup({});
-    judge({ value: { [key]: null }, bad: [key], open: [] }, construct(() => createResilientLookup({ [key]: null })).thrown);
-    const connect = await resilientConnect({ host: HOST, port: PORT, [key]: null, signal: AbortSignal.abort() }).then(
-      (s) => s.destroy(),
-      (err: unknown) => err,
-    );
-    judge({ value: { [key]: null }, bad: [key], open: [] }, connect);
-  });
+  it.each(['dns', 'ejection', 'backoff'])(
+    'createResilientLookup({ %s: null }) and resilientConnect are refused even when a default context exists',
+    async (key) => {
+      createResilientLookup({});
+      judge({ value: { [key]: null }, bad: [key], open: [] }, construct(() => createResilientLookup({ [key]: null })).thrown);
+      const connect = await resilientConnect({ host: HOST, port: PORT, [key]: null, signal: AbortSignal.abort() }).then(
+        (s) => s.destroy(),
+        (err: unknown) => err,
+      );
+      judge({ value: { [key]: null }, bad: [key], open: [] }, connect);
+    },
+  );
 
   // `bodyTimeout` is "integer 0–3600000": a fraction is refused at construction by every API with the
   // error undici's own Agent gives (InvalidArgumentError naming the option), as the compat suite requires.
-  it('bodyTimeout 1234.5: refused naming the option by every constructor, with undici\'s error', () => {
+  it("bodyTimeout 1234.5: refused naming the option by every constructor, with undici's error", () => {
     const o = { bodyTimeout: 1234.5, dns: { servers: [dns.server] } };
     const outcomes = [
       construct(() => new ResilientAgent(o).destroy()).thrown,
@@ -238,7 +254,8 @@ describe('made from valid options, it works: a request reaches the pod', () => {
       const res = await createResilientFetch(o as ResilientAgentOptions)(url, { ridethrough: ov, headers: { connection: 'close' } });
       return `${res.status} ${await res.text()}`;
     }
-    const dispatcher: Dispatcher = api === 'interceptor' ? new Agent().compose(resilience(withoutUndici(o) as ResilienceOptions)) : new ResilientAgent(o as ResilientAgentOptions);
+    const dispatcher: Dispatcher =
+      api === 'interceptor' ? new Agent().compose(resilience(withoutUndici(o) as ResilienceOptions)) : new ResilientAgent(o as ResilientAgentOptions);
     try {
       if (api === 'node-fetch') {
         const d = (dispatcher as ResilientAgent).with(ov);

@@ -92,7 +92,13 @@ export function makeClient(api: Api, options: ResilienceOptions): Client {
       api,
       send: (req) =>
         timed(async () => {
-          const res = await request(req.url, { method: req.method as 'GET', headers: req.headers, body: req.body && nodeStream(req.body), dispatcher, signal: AbortSignal.timeout(safetyMs) });
+          const res = await request(req.url, {
+            method: req.method as 'GET',
+            headers: req.headers,
+            body: req.body && nodeStream(req.body),
+            dispatcher,
+            signal: AbortSignal.timeout(safetyMs),
+          });
           return { status: res.statusCode, read: () => res.body.text() };
         }),
       close: () => dispatcher.destroy(),
@@ -106,7 +112,13 @@ export function makeClient(api: Api, options: ResilienceOptions): Client {
         api,
         send: (req) =>
           timed(async () => {
-            const res = await request(req.url, { method: req.method as 'GET', headers: req.headers, body: req.body && nodeStream(req.body), dispatcher: agent, signal: AbortSignal.timeout(safetyMs) });
+            const res = await request(req.url, {
+              method: req.method as 'GET',
+              headers: req.headers,
+              body: req.body && nodeStream(req.body),
+              dispatcher: agent,
+              signal: AbortSignal.timeout(safetyMs),
+            });
             return { status: res.statusCode, read: () => res.body.text() };
           }),
         close,
@@ -118,7 +130,13 @@ export function makeClient(api: Api, options: ResilienceOptions): Client {
         send: (req) =>
           timed(async () => {
             const body = req.body && webStream(req.body);
-            const res = await fetch(req.url, { method: req.method, headers: req.headers, body, signal: AbortSignal.timeout(safetyMs), ...(typeof body === 'object' ? { duplex: 'half' } : {}) } as RequestInit);
+            const res = await fetch(req.url, {
+              method: req.method,
+              headers: req.headers,
+              body,
+              signal: AbortSignal.timeout(safetyMs),
+              ...(typeof body === 'object' ? { duplex: 'half' } : {}),
+            } as RequestInit);
             return { status: res.status, read: () => res.text() };
           }),
         close,
@@ -131,7 +149,14 @@ export function makeClient(api: Api, options: ResilienceOptions): Client {
           timed(async () => {
             const body = req.body && webStream(req.body);
             // @types/node types `dispatcher` with the undici bundled in Node: hence the cast (README).
-            const init = { method: req.method, headers: req.headers, body, dispatcher: agent, signal: AbortSignal.timeout(safetyMs), ...(typeof body === 'object' ? { duplex: 'half' } : {}) };
+            const init = {
+              method: req.method,
+              headers: req.headers,
+              body,
+              dispatcher: agent,
+              signal: AbortSignal.timeout(safetyMs),
+              ...(typeof body === 'object' ? { duplex: 'half' } : {}),
+            };
             const res = await globalThis.fetch(req.url, init as unknown as RequestInit);
             return { status: res.status, read: () => res.text() };
           }),

@@ -94,7 +94,12 @@ export function generate(spec: Spec, path: string, mode: Mode): fc.Arbitrary<Gen
   if (spec.kind === 'leaf') {
     if (mode === 'sane') {
       const sane = spec.sane ?? spec.valid;
-      return spec.open ? fc.oneof({ arbitrary: sane.map((value) => ({ value, bad: [], open: [] })), weight: 5 }, { arbitrary: spec.open.map((value) => ({ value, bad: [], open: [path] })), weight: 1 }) : sane.map((value) => ({ value, bad: [], open: [] }));
+      return spec.open
+        ? fc.oneof(
+            { arbitrary: sane.map((value) => ({ value, bad: [], open: [] })), weight: 5 },
+            { arbitrary: spec.open.map((value) => ({ value, bad: [], open: [path] })), weight: 1 },
+          )
+        : sane.map((value) => ({ value, bad: [], open: [] }));
     }
     return fc.oneof(
       { arbitrary: spec.valid.map((value): Gen => ({ value, bad: [], open: [] })), weight: 6 },
@@ -107,7 +112,10 @@ export function generate(spec: Spec, path: string, mode: Mode): fc.Arbitrary<Gen
   const optional = keys.filter((k) => !required.includes(k));
   // A few keys at a time, so that objects with nothing wrong are common too.
   const chosen = fc.subarray(optional, { maxLength: Math.min(maxKeys, optional.length) }).map((some) => [...required, ...some]);
-  const unknown = mode === 'any' && spec.unknown ? fc.oneof({ arbitrary: fc.constant(null), weight: 12 }, { arbitrary: fc.constantFrom(...spec.unknown), weight: 1 }) : fc.constant(null);
+  const unknown =
+    mode === 'any' && spec.unknown
+      ? fc.oneof({ arbitrary: fc.constant(null), weight: 12 }, { arbitrary: fc.constantFrom(...spec.unknown), weight: 1 })
+      : fc.constant(null);
   const fields = chosen.chain((ks) => fc.tuple(...ks.map((k) => generate(spec.fields[k]!, join(path, k), mode).map((g) => [k, g] as const))));
   const object = fc.tuple(fields, unknown).map(([entries, extra]): Gen => {
     const value: Record<string, unknown> = {};
@@ -127,7 +135,8 @@ export function generate(spec: Spec, path: string, mode: Mode): fc.Arbitrary<Gen
   });
   const alternatives: fc.WeightedArbitrary<Gen>[] = [{ arbitrary: object, weight: 8 }];
   if (spec.off) alternatives.push({ arbitrary: fc.constant({ value: false, bad: [], open: [] }), weight: 1 });
-  if (mode === 'any' && path !== '') alternatives.push({ arbitrary: fc.constantFrom<unknown>('x', 1, null, [], true).map((value) => ({ value, bad: [path], open: [] })), weight: 1 });
+  if (mode === 'any' && path !== '')
+    alternatives.push({ arbitrary: fc.constantFrom<unknown>('x', 1, null, [], true).map((value) => ({ value, bad: [path], open: [] })), weight: 1 });
   return fc.oneof(...alternatives);
 }
 
@@ -163,7 +172,11 @@ export function dnsSpec(server: string): Group {
       tries: num(1, 10, { integer: true }),
       family: oneOf([0, 4, 6], [0, 4]),
       maxHosts: leaf(fc.oneof(fc.constant(1_000_000), fc.integer({ min: 1, max: 1_000_000 })), fc.oneof(notANumber, fc.constantFrom(0, 1_000_001, 1e9, 2.5))),
-      search: leaf(fc.array(fc.constantFrom('svc.cluster.local', 'example.test'), { maxLength: 2 }), fc.constantFrom<unknown>([''], [1], 'svc', null), fc.constant([])),
+      search: leaf(
+        fc.array(fc.constantFrom('svc.cluster.local', 'example.test'), { maxLength: 2 }),
+        fc.constantFrom<unknown>([''], [1], 'svc', null),
+        fc.constant([]),
+      ),
       ndots: num(0, 15, { integer: true }),
       resolvConf: leaf(fc.constant('/etc/resolv.conf'), fc.constantFrom<unknown>(42, null, [])),
       hostsFile: leaf(fc.constantFrom<unknown>(false, '/etc/hosts'), fc.constantFrom<unknown>(true, 42, null), fc.constant(false)),
@@ -195,7 +208,10 @@ const breakerSpec = group(
   {
     mode: oneOf(['consecutive', 'sampling']),
     // A ratio when sampling, a count of requests otherwise (checked by the relation below).
-    threshold: leaf(fc.oneof(fc.constantFrom(0.01, 1, 1_000), fc.double({ min: 0.01, max: 1, noNaN: true }), fc.integer({ min: 1, max: 1_000 })), fc.oneof(notANumber, fc.constantFrom(0, -1, 1_001))),
+    threshold: leaf(
+      fc.oneof(fc.constantFrom(0.01, 1, 1_000), fc.double({ min: 0.01, max: 1, noNaN: true }), fc.integer({ min: 1, max: 1_000 })),
+      fc.oneof(notANumber, fc.constantFrom(0, -1, 1_001)),
+    ),
     duration: num(1_000, 600_000),
     minimumRps: num(0, 100_000),
     halfOpenAfter: num(100, 600_000),
@@ -222,7 +238,10 @@ export function resilienceFields(server: string): Record<string, Spec> {
     // Fractions left out: how they are treated differs by API (a BUG, see "bodyTimeout 1234.5" in fuzz.test.ts).
     bodyTimeout: { ...num(0, 3_600_000, { integer: true }), open: undefined, sane: fc.oneof(fc.constant(0), fc.integer({ min: 500, max: 3_600_000 })) },
     backoff: backoffSpec,
-    statusCodes: leaf(fc.array(fc.integer({ min: 400, max: 599 }), { maxLength: 4 }), fc.constantFrom<unknown>([399], [600], [502.5], ['503'], [Number.NaN], '503', null, 503)),
+    statusCodes: leaf(
+      fc.array(fc.integer({ min: 400, max: 599 }), { maxLength: 4 }),
+      fc.constantFrom<unknown>([399], [600], [502.5], ['503'], [Number.NaN], '503', null, 503),
+    ),
     maxRetryAfter: num(0, 3_600_000),
     dns: dnsSpec(server),
     ejection: ejectionSpec,
@@ -258,7 +277,8 @@ export const undiciFields: Record<string, Spec> = {
 const unknownTop = ['retryStatuses', 'deadLine', 'timeout', 'retries'];
 
 /** `new ResilientAgent(opts)` and `createResilientFetch(opts)`: ridethrough's options and undici's. */
-export const agentSpace = (server: string): Group => group({ ...resilienceFields(server), ...undiciFields }, { unknown: unknownTop, required: { sane: ['dns'] } });
+export const agentSpace = (server: string): Group =>
+  group({ ...resilienceFields(server), ...undiciFields }, { unknown: unknownTop, required: { sane: ['dns'] } });
 
 /** `resilience(opts)`: ridethrough's options only (an undici key is an unknown one). */
 export const interceptorSpace = (server: string): Group =>
