@@ -189,7 +189,7 @@ export const resilienceOptions: OptionGroup<ResilienceOptions> = {
       defaultText: '`[502, 503, 504]`',
       rangeText: 'statuses 400–599',
     }),
-    maxRetryAfter: millis(0, 3_600_000, 5_000, 'Longest `Retry-After` honoured; a longer one hands the response to the caller.'),
+    maxRetryAfter: millis(0, 3_600_000, 5_000, 'Longest `Retry-After` honoured; a longer one hands the response to the caller. The wait holds whichever endpoint the retry goes to: a `Retry-After` speaks for the service (rate limits are usually shared), not for one pod.'),
     dns: custom(() => undefined, undefined, 'DNS cache and resolver settings (below).', { defaultText: 'on', rangeText: 'object' }),
     ejection: group(ejectionOptions, 'Per-endpoint ejection.', { on: true }),
     keepAliveTimeout: millis(1, 600_000, 4_000, "Idle keep-alive connections are closed after this. Below Node's server default (5000) so the client, not the server, closes idle sockets, avoiding the keep-alive race."),

@@ -6,7 +6,10 @@ export interface AttemptRecord {
   readonly attempt: number;
   /** The endpoint address tried (an IP), or `undefined` when the attempt failed before one was picked (DNS). */
   readonly address: string | undefined;
-  /** The error code (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`, ...) when the attempt failed with an error. */
+  /**
+   * The error code (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`, ...) when the attempt failed with an error;
+   * `RIDETHROUGH_DEADLINE_EXCEEDED` for an attempt the overall deadline cut short.
+   */
   readonly code: string | undefined;
   /** The HTTP status when the attempt got a (retryable) response. */
   readonly status: number | undefined;
