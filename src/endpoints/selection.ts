@@ -38,7 +38,11 @@ export async function currentEndpoints(source: AnswerSource, set: EndpointSet, s
  */
 export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason as unknown);
+  if (signal.aborted) {
+    // Nobody waits for it any more: its failure must not become an unhandled rejection.
+    promise.catch(noop);
+    return Promise.reject(signal.reason as unknown);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason as unknown);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -54,3 +58,5 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
     );
   });
 }
+
+function noop(): void {}

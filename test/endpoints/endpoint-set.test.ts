@@ -97,6 +97,20 @@ describe('currentEndpoints: resolve, reconcile, and wait for the refresh only wh
     expect([...set.endpoints.keys()]).toEqual(['a']);
     const aborted = AbortSignal.abort(new Error('caller gave up'));
     await expect(currentEndpoints(source, set, () => true, aborted)).rejects.toThrow('caller gave up');
+    // A lookup that fails after its caller gave up is nobody's unhandled rejection.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failing = { resolve: () => new Promise<DnsAnswer>((_, reject) => setTimeout(() => reject(new Error('SERVFAIL')), 5)), pending: () => undefined };
+      await expect(currentEndpoints(failing, set, () => false, aborted)).rejects.toThrow('caller gave up');
+      await new Promise((r) => setTimeout(r, 30));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
 
