@@ -266,16 +266,12 @@ function log(json: boolean, line: string): void {
   else process.stdout.write(`${line}\n`);
 }
 
-async function runOne(
-  name: string,
-  clients: Client[],
-  options: BenchOptions,
-  server: ServerProcess,
-  endpoints: number,
-  json: boolean,
-): Promise<RunResult> {
+async function runOne(name: string, clients: Client[], options: BenchOptions, server: ServerProcess, endpoints: number, json: boolean): Promise<RunResult> {
   const delay = options.delay > 0 ? `, server delay ${options.delay} ms` : '';
-  log(json, `\n== ${name}: ${clients.length} clients, ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds${delay} ==`);
+  log(
+    json,
+    `\n== ${name}: ${clients.length} clients, ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds${delay} ==`,
+  );
   const tallies: Tally[] = clients.map(() => ({
     latencies: new Float64Array(options.requests),
     count: 0,
@@ -448,7 +444,9 @@ function printRun(run: RunResult): void {
 function printMemory(m: MemoryResult): void {
   console.log(`\n== memory: ${m.hosts} hosts ==`);
   for (const f of m.figures) {
-    console.log(`${pad(f.name, 16)} ${pad(String(f.heapBytesPerUnit), 8, true)} heap bytes per ${f.unit}   ${pad(String(f.externalBytesPerUnit), 6, true)} external bytes per ${f.unit}`);
+    console.log(
+      `${pad(f.name, 16)} ${pad(String(f.heapBytesPerUnit), 8, true)} heap bytes per ${f.unit}   ${pad(String(f.externalBytesPerUnit), 6, true)} external bytes per ${f.unit}`,
+    );
   }
   console.log(`ridethrough's own heap cost per endpoint (ResilientAgent minus raw undici): ${m.ridethroughOverheadPerEndpoint} bytes`);
 }
@@ -498,7 +496,10 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
 /** `--clients a,b`: known ids only; raw undici (the baseline) is always included. */
 function parseClients(raw: string | undefined): ClientId[] {
   if (raw === undefined) return [...clientIds];
-  const ids = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const id of ids) {
     if (!(clientIds as readonly string[]).includes(id)) throw new RangeError(`--clients takes a comma-separated list of ${clientIds.join(', ')}; got ${id}`);
   }
@@ -535,7 +536,10 @@ async function main(): Promise<void> {
     loadAverageAfter: [],
     options,
   };
-  log(json, `ridethrough hot-path benchmark — ridethrough from ${subjectBuild}/, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`);
+  log(
+    json,
+    `ridethrough hot-path benchmark — ridethrough from ${subjectBuild}/, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`,
+  );
   if (!exposedGc) log(json, 'note: node was started without --expose-gc (npm run bench passes it): the flag was set at run time');
 
   const hot = hotAddresses(options.endpoints);

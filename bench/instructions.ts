@@ -182,6 +182,8 @@ if (values.json) {
   console.log(`\nInstructions per request (callgrind, ${requests} requests after ${warmup} warm-up, ${endpoints} endpoint(s), Node ${process.version}):`);
   console.log(`  ${'client'.padEnd(13)} ${'main thread'.padStart(11)} ${'raw/this'.padStart(8)} ${'all threads'.padStart(11)} ${'raw/this'.padStart(8)}`);
   for (const r of rows) {
-    console.log(`  ${r.client.padEnd(13)} ${String(r.mainThread).padStart(11)} ${r.mainRatio.toFixed(3).padStart(8)} ${String(r.allThreads).padStart(11)} ${r.allRatio.toFixed(3).padStart(8)}`);
+    console.log(
+      `  ${r.client.padEnd(13)} ${String(r.mainThread).padStart(11)} ${r.mainRatio.toFixed(3).padStart(8)} ${String(r.allThreads).padStart(11)} ${r.allRatio.toFixed(3).padStart(8)}`,
+    );
   }
 }

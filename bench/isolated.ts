@@ -46,7 +46,20 @@ const tsx = import.meta.resolve('tsx/esm');
 
 /** Runs one client alone in a fresh process. */
 function runOne(client: string): Promise<ProfileResult> {
-  const args = ['--import', tsx, profile, '--client', client, '--requests', String(requests), '--warmup', String(warmup), '--endpoints', String(endpoints), '--json'];
+  const args = [
+    '--import',
+    tsx,
+    profile,
+    '--client',
+    client,
+    '--requests',
+    String(requests),
+    '--warmup',
+    String(warmup),
+    '--endpoints',
+    String(endpoints),
+    '--json',
+  ];
   return runForJsonLine<ProfileResult>(`${client} run`, process.execPath, args);
 }
 
@@ -56,7 +69,10 @@ for (let r = 0; r < rounds; r++) {
     const client = clients[(i + r) % clients.length]!;
     const res = await runOne(client);
     results.get(client)!.push(res);
-    if (!values.json) console.error(`  round ${r + 1}: ${client} ${Math.round(res.rps)} req/s, ${res.cpuUsPerRequest.toFixed(1)} µs CPU per request, ${Math.round(res.gc.promotedBytesPerRequest)} B promoted per request`);
+    if (!values.json)
+      console.error(
+        `  round ${r + 1}: ${client} ${Math.round(res.rps)} req/s, ${res.cpuUsPerRequest.toFixed(1)} µs CPU per request, ${Math.round(res.gc.promotedBytesPerRequest)} B promoted per request`,
+      );
   }
 }
 
@@ -110,7 +126,9 @@ const report: IsolatedReport = { node: process.version, rounds, requests, warmup
 if (values.json) {
   console.log(JSON.stringify(report, null, 2));
 } else {
-  console.log(`\nEach client alone in its own process (${rounds} rounds of ${requests} requests after ${warmup} warm-up, ${endpoints} endpoint(s), Node ${process.version}):`);
+  console.log(
+    `\nEach client alone in its own process (${rounds} rounds of ${requests} requests after ${warmup} warm-up, ${endpoints} endpoint(s), Node ${process.version}):`,
+  );
   console.log(
     `  ${'client'.padEnd(13)} ${'req/s'.padStart(7)} ${'ratio'.padStart(6)} ${'round ratio'.padStart(11)} ${'µs CPU/req'.padStart(10)} ${'raw/this'.padStart(8)} ${'promoted B/req'.padStart(14)} ${'GC µs/req'.padStart(9)}`,
   );

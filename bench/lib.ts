@@ -148,11 +148,17 @@ export function labResolver(server: string): Resolver {
  * A `lookup` for `interceptors.dns()`: queries A records from the lab DNS server and hands undici the
  * records with their TTLs in milliseconds (undici caches them itself).
  */
-export function interceptorLookup(server: string): (origin: URL, options: unknown, cb: (err: NodeJS.ErrnoException | null, addresses: InterceptorRecord[]) => void) => void {
+export function interceptorLookup(
+  server: string,
+): (origin: URL, options: unknown, cb: (err: NodeJS.ErrnoException | null, addresses: InterceptorRecord[]) => void) => void {
   const resolver = labResolver(server);
   return (origin, _options, cb) => {
     resolver.resolve4(origin.hostname, { ttl: true }).then(
-      (records) => cb(null, records.map((r) => ({ address: r.address, family: 4 as const, ttl: r.ttl * 1000 }))),
+      (records) =>
+        cb(
+          null,
+          records.map((r) => ({ address: r.address, family: 4 as const, ttl: r.ttl * 1000 })),
+        ),
       (err: NodeJS.ErrnoException) => cb(err, []),
     );
   };
@@ -177,7 +183,11 @@ export function netLookup(server: string): (hostname: string, options: LookupOpt
         }
         const start = turn++ % list.length;
         const rotated = [...list.slice(start), ...list.slice(0, start)];
-        if (options.all) cb(null, rotated.map((address) => ({ address, family: 4 })));
+        if (options.all)
+          cb(
+            null,
+            rotated.map((address) => ({ address, family: 4 })),
+          );
         else cb(null, rotated[0]!, 4);
       },
       (err: NodeJS.ErrnoException) => cb(err, options.all ? [] : '', 4),

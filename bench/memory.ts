@@ -138,7 +138,8 @@ async function measure(req: MemoryRequest): Promise<MemoryFigure[]> {
 process.once('message', (msg: MemoryRequest) => {
   measure(msg).then(
     (figures) => process.send?.({ type: 'memory', figures } satisfies MemoryReply, () => process.exit(0)),
-    (err: unknown) => process.send?.({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies MemoryReply, () => process.exit(1)),
+    (err: unknown) =>
+      process.send?.({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies MemoryReply, () => process.exit(1)),
   );
 });
 process.on('disconnect', () => process.exit(1));

@@ -92,5 +92,7 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 if (completed !== (requests * rounds + 50_000) * 2) throw new Error(`expected every request to complete, got ${completed}`);
-console.log(`bare transport: ${median(bareNs).toFixed(0)} ns/request; through the request flow: ${median(flowNs).toFixed(0)} ns/request; ridethrough adds ${(median(flowNs) - median(bareNs)).toFixed(0)} ns`);
+console.log(
+  `bare transport: ${median(bareNs).toFixed(0)} ns/request; through the request flow: ${median(flowNs).toFixed(0)} ns/request; ridethrough adds ${(median(flowNs) - median(bareNs)).toFixed(0)} ns`,
+);
 ctx.close();

@@ -79,7 +79,11 @@ export interface ProfileResult {
 async function startAllocationSampling(survivorsOnly: boolean): Promise<{ stop(): Promise<unknown> }> {
   const session = new Session();
   session.connect();
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivorsOnly });
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 128,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: !survivorsOnly,
+  });
   return {
     async stop() {
       const { profile } = await session.post('HeapProfiler.stopSampling');
@@ -141,7 +145,11 @@ function makeClient(name: string): { dispatcher: Dispatcher; url: () => string; 
   }
   if (name === 'interceptors') {
     const a = new Agent();
-    return { dispatcher: a.compose(interceptors.dns({ lookup: interceptorLookup(dnsServer.server) }), interceptors.retry()), url: fixed(nameUrl), close: () => a.close() };
+    return {
+      dispatcher: a.compose(interceptors.dns({ lookup: interceptorLookup(dnsServer.server) }), interceptors.retry()),
+      url: fixed(nameUrl),
+      close: () => a.close(),
+    };
   }
   if (name !== 'resilient') throw new RangeError(`--client must be raw, pool, interceptors or resilient; got ${name}`);
   const extra = JSON.parse(values['agent-options']) as ResilienceOptions;
@@ -175,7 +183,8 @@ try {
   const { acceptedConnections } = await server.usage();
   const rps = (requests / ms) * 1000;
   const cpuUs = (cpu.user + cpu.system) / requests;
-  if (values.json) console.log(JSON.stringify({ client: values.client, rps, cpuUsPerRequest: cpuUs, connections: acceptedConnections, gc } satisfies ProfileResult));
+  if (values.json)
+    console.log(JSON.stringify({ client: values.client, rps, cpuUsPerRequest: cpuUs, connections: acceptedConnections, gc } satisfies ProfileResult));
   else {
     console.log(`${values.client}: ${Math.round(rps)} req/s, ${cpuUs.toFixed(1)} µs CPU per request, ${acceptedConnections} connections`);
     console.log(`  ${describeGc(gc)}`);

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 const out = '.docs-check';
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-const files = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+const files = [
+  'README.md',
+  ...readdirSync('docs')
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+];
 let count = 0;
 for (const file of files) {
   const text = readFileSync(file, 'utf8');
@@ -27,8 +32,15 @@ writeFileSync(
   join(out, 'tsconfig.json'),
   JSON.stringify({
     compilerOptions: {
-      target: 'ES2023', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2023'], types: ['node'],
-      strict: true, noEmit: true, skipLibCheck: true, esModuleInterop: true,
+      target: 'ES2023',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      lib: ['ES2023'],
+      types: ['node'],
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      esModuleInterop: true,
       paths: { ridethrough: ['../src/index.ts'], 'ridethrough/otel': ['../src/otel/index.ts'], 'ridethrough/kubernetes': ['../src/kubernetes/index.ts'] },
     },
     include: ['*.ts'],

@@ -4,13 +4,20 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const rank = {
-  errors: 0, events: 0, timing: 0, utils: 0,
+  errors: 0,
+  events: 0,
+  timing: 0,
+  utils: 0,
   policy: 1,
-  resolve: 2, health: 2,
+  resolve: 2,
+  health: 2,
   endpoints: 3,
   core: 4,
-  http: 5, tcp: 5,
-  '.': 6, otel: 6, kubernetes: 6,
+  http: 5,
+  tcp: 5,
+  '.': 6,
+  otel: 6,
+  kubernetes: 6,
 };
 const root = resolve(import.meta.dirname, '..', 'src');
 const files = [];

@@ -5,7 +5,14 @@
  */
 export { ResilientAgent, type AgentOriginStats, type PoolCounters, type ResilientAgentOptions } from './http/agent.js';
 export { resilience } from './http/interceptor.js';
-export { createResilientFetch, resilientFetch, getDefaultAgent, type ResilientFetch, type ResilientFetchOptions, type ResilientRequestInit } from './http/fetch.js';
+export {
+  createResilientFetch,
+  resilientFetch,
+  getDefaultAgent,
+  type ResilientFetch,
+  type ResilientFetchOptions,
+  type ResilientRequestInit,
+} from './http/fetch.js';
 export { installGlobalDispatcher } from './http/global.js';
 export {
   defaults,

@@ -51,7 +51,9 @@ function report(second: number): void {
   const sorted = t.latencies.sort((a, b) => a - b);
   const p99 = sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!) : 0;
   const codes = [...t.codes].map(([k, v]) => `${k}=${v}`).join(' ');
-  console.log(`${new Date().toISOString().slice(11, 19)} t=${String(second).padStart(4)}s ok=${String(t.ok).padStart(3)} errors=${String(t.errors).padStart(3)} p99=${p99}ms ${codes}`);
+  console.log(
+    `${new Date().toISOString().slice(11, 19)} t=${String(second).padStart(4)}s ok=${String(t.ok).padStart(3)} errors=${String(t.errors).padStart(3)} p99=${p99}ms ${codes}`,
+  );
 }
 
 process.once('SIGINT', () => (stopping = true));

@@ -228,7 +228,9 @@ export async function runShop(options: ShopRunOptions): Promise<ShopReport> {
 
     let cart: ShopReport['cart'] = 'no redis-server';
     if (redisPath) {
-      redis = spawn(redisPath, ['--bind', addresses.redis, '--port', '6379', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' });
+      redis = spawn(redisPath, ['--bind', addresses.redis, '--port', '6379', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
+        stdio: 'ignore',
+      });
       redis.on('error', () => {});
     }
 
@@ -262,7 +264,11 @@ export async function runShop(options: ShopRunOptions): Promise<ShopReport> {
     if (redisPath) {
       cart = (await waitReady(cartProc, addresses.cart, driver, 10_000)) ? 'ready' : 'unready';
     }
-    say(cart === 'ready' ? 'cart is ready (Redis on 127.0.60.40:6379)' : `cart is not ready: ${cart === 'no redis-server' ? 'redis-server not found, cart requests will fail (503)' : 'could not reach Redis'}`);
+    say(
+      cart === 'ready'
+        ? 'cart is ready (Redis on 127.0.60.40:6379)'
+        : `cart is not ready: ${cart === 'no redis-server' ? 'redis-server not found, cart requests will fail (503)' : 'could not reach Redis'}`,
+    );
 
     // Traffic: an open loop at a fixed rate, as real users do not wait for each other.
     const results: DriverResult[] = [];
@@ -293,7 +299,14 @@ export async function runShop(options: ShopRunOptions): Promise<ShopReport> {
           });
         })
         .catch((err: unknown) => {
-          results.push({ at, route: addToCart ? 'add-to-cart' : 'product', status: 0, code: (err as { code?: string }).code ?? 'DRIVER_ERROR', ms: performance.now() - started, inventoryPod: undefined });
+          results.push({
+            at,
+            route: addToCart ? 'add-to-cart' : 'product',
+            status: 0,
+            code: (err as { code?: string }).code ?? 'DRIVER_ERROR',
+            ms: performance.now() - started,
+            inventoryPod: undefined,
+          });
         });
     };
     const traffic = (async () => {
@@ -389,15 +402,34 @@ export function formatReport(report: ShopReport): string {
   lines.push(`== storefront ${report.mode === 'ridethrough' ? 'with ridethrough' : 'with plain fetch (RIDETHROUGH=off)'}`);
   lines.push(`requests ${report.requests}   ok ${report.ok}   errors ${report.errors} (${rate}%)`);
   lines.push(`latency of successes: p50 ${report.latency.p50} ms   p99 ${report.latency.p99} ms   max ${report.latency.max} ms`);
-  if (report.errors) lines.push(`errors by code: ${Object.entries(report.errorCodes).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  lines.push(`inventory answers by pod: ${Object.entries(report.inventoryPods).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+  if (report.errors)
+    lines.push(
+      `errors by code: ${Object.entries(report.errorCodes)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
+  lines.push(
+    `inventory answers by pod: ${
+      Object.entries(report.inventoryPods)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }`,
+  );
   lines.push(`cart: ${report.cart}`);
   if (report.mode === 'ridethrough') {
-    lines.push(`ridethrough events logged by the storefront: ${Object.entries(report.events).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+    lines.push(
+      `ridethrough events logged by the storefront: ${
+        Object.entries(report.events)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || 'none'
+      }`,
+    );
   }
   lines.push(`timeline (SIGTERM at ${(report.move.sigterm / 1000).toFixed(1)} s, DNS updated at ${(report.move.dnsUpdated / 1000).toFixed(1)} s):`);
   for (const t of report.timeline) {
-    lines.push(`  ${String(t.second).padStart(3)} s  ok ${String(t.ok).padStart(3)}  errors ${String(t.errors).padStart(3)}  ${'#'.repeat(Math.min(60, t.errors))}`);
+    lines.push(
+      `  ${String(t.second).padStart(3)} s  ok ${String(t.ok).padStart(3)}  errors ${String(t.errors).padStart(3)}  ${'#'.repeat(Math.min(60, t.errors))}`,
+    );
   }
   return lines.join('\n');
 }

@@ -27,8 +27,6 @@ export interface HedgeOptions {
   readonly maxHedges?: number;
 }
 
-
-
 /** Options of {@link ResilientAgent}, {@link resilience} and {@link createResilientFetch}. All durations in milliseconds. */
 export interface ResilienceOptions {
   /**
@@ -164,7 +162,12 @@ export interface ResolvedOptions {
 /** The `hedge` option's rules (also per request). @internal */
 export const hedgeOptions: OptionGroup<HedgeOptions> = {
   table: {
-    delay: millis(1, 600_000, 100, 'Time without response headers after which the same request goes to another endpoint; the first response wins, the other is aborted.'),
+    delay: millis(
+      1,
+      600_000,
+      100,
+      'Time without response headers after which the same request goes to another endpoint; the first response wins, the other is aborted.',
+    ),
     percentile: num(50, 99.9, undefined, "Use this percentile of the origin's recent time to headers as the delay instead, once 20 samples exist."),
     minDelay: millis(0, 600_000, 5, 'Shortest delay when `percentile` is used.'),
     maxHedges: num(1, 5, 1, 'Most hedges per request.', { integer: true }),
@@ -176,53 +179,123 @@ const isStatus = (s: unknown): boolean => typeof s === 'number' && !Number.isNaN
 /** The rules behind {@link ResilienceOptions}: checks, defaults and the docs table (docs/configuration.md). @internal */
 export const resilienceOptions: OptionGroup<ResilienceOptions> = {
   table: {
-    deadline: millis(1, 3_600_000, 10_000, 'Overall time for a request across all attempts and backoff, until response headers. Covers endpoint propagation (1–3 s) plus CoreDNS\'s 5 s TTL. **kubeadm clusters** (`ttl 30`, `cache 30` in the Corefile): 35000, or lower CoreDNS\'s cache.'),
+    deadline: millis(
+      1,
+      3_600_000,
+      10_000,
+      "Overall time for a request across all attempts and backoff, until response headers. Covers endpoint propagation (1–3 s) plus CoreDNS's 5 s TTL. **kubeadm clusters** (`ttl 30`, `cache 30` in the Corefile): 35000, or lower CoreDNS's cache.",
+    ),
     maxAttempts: num(1, 1000, 25, 'Attempts per request, the first included. The deadline is the usual limit; this caps the work.', { integer: true }),
-    connectTimeout: millis(1, 600_000, 1_000, "Per-attempt TCP (and TLS) connect timeout, on a timer of ridethrough's own (undici's fires up to half a second late). In-cluster connects take well under a millisecond; a connect that takes a second is a dead node dropping SYNs. undici's default is 10000."),
-    attemptTimeout: millis(1, 3_600_000, 5_000, "Per-attempt wait for response headers, counted from when the attempt is dispatched (connecting and waiting for a free connection included). undici's `headersTimeout` counts from when the request is written and defaults to 300000. An attempt that times out on a connection fails with `UND_ERR_HEADERS_TIMEOUT` and may have reached the server; one still connecting or queued never left, so it goes to another endpoint whatever its method. Raise it for endpoints that legitimately take longer. A caller's undici `headersTimeout` in the dispatch options sets it for that request, and so does `ridethrough.attemptTimeout`."),
-    bodyTimeout: custom(checkBodyTimeout, 30_000, 'Idle time allowed between response body chunks (0 = off), on a timer of ridethrough\'s own (undici\'s fires up to a second late); time the caller keeps the response paused does not count. A fraction is refused with undici\'s `InvalidArgumentError`, as undici\'s `Agent` refuses it, by every API.', {
-      defaultText: '30000',
-      rangeText: 'integer 0–3600000',
-    }),
+    connectTimeout: millis(
+      1,
+      600_000,
+      1_000,
+      "Per-attempt TCP (and TLS) connect timeout, on a timer of ridethrough's own (undici's fires up to half a second late). In-cluster connects take well under a millisecond; a connect that takes a second is a dead node dropping SYNs. undici's default is 10000.",
+    ),
+    attemptTimeout: millis(
+      1,
+      3_600_000,
+      5_000,
+      "Per-attempt wait for response headers, counted from when the attempt is dispatched (connecting and waiting for a free connection included). undici's `headersTimeout` counts from when the request is written and defaults to 300000. An attempt that times out on a connection fails with `UND_ERR_HEADERS_TIMEOUT` and may have reached the server; one still connecting or queued never left, so it goes to another endpoint whatever its method. Raise it for endpoints that legitimately take longer. A caller's undici `headersTimeout` in the dispatch options sets it for that request, and so does `ridethrough.attemptTimeout`.",
+    ),
+    bodyTimeout: custom(
+      checkBodyTimeout,
+      30_000,
+      "Idle time allowed between response body chunks (0 = off), on a timer of ridethrough's own (undici's fires up to a second late); time the caller keeps the response paused does not count. A fraction is refused with undici's `InvalidArgumentError`, as undici's `Agent` refuses it, by every API.",
+      {
+        defaultText: '30000',
+        rangeText: 'integer 0–3600000',
+      },
+    ),
     backoff: group(backoffOptions, 'Retry backoff.', { on: true }),
     statusCodes: custom(checkStatuses, new Set([502, 503, 504]), 'Statuses retried for idempotent requests. 429 is retried when it has `Retry-After`.', {
       defaultText: '`[502, 503, 504]`',
       rangeText: 'statuses 400–599',
     }),
-    maxRetryAfter: millis(0, 3_600_000, 5_000, 'Longest `Retry-After` honoured; a longer one hands the response to the caller. The wait holds whichever endpoint the retry goes to: a `Retry-After` speaks for the service (rate limits are usually shared), not for one pod.'),
+    maxRetryAfter: millis(
+      0,
+      3_600_000,
+      5_000,
+      'Longest `Retry-After` honoured; a longer one hands the response to the caller. The wait holds whichever endpoint the retry goes to: a `Retry-After` speaks for the service (rate limits are usually shared), not for one pod.',
+    ),
     dns: custom(() => undefined, undefined, 'DNS cache and resolver settings (below).', { defaultText: 'on', rangeText: 'object' }),
     ejection: group(ejectionOptions, 'Per-endpoint ejection.', { on: true }),
-    keepAliveTimeout: millis(1, 600_000, 4_000, "Idle keep-alive connections are closed after this. Below Node's server default (5000) so the client, not the server, closes idle sockets, avoiding the keep-alive race."),
-    connectionsPerEndpoint: num(1, 65_535, undefined, "Most connections per endpoint IP. Unlimited by default, as undici's `Agent` (`connections: null`): a limit would queue bursts behind slow requests, and the server's own backlog and `maxConnections` are the place to cap them. When the limit is reached, requests queue in the endpoint's pool; one still queued when its `attemptTimeout` passes never left, so it moves to another endpoint whatever its method. undici's `connections` sets it.", { integer: true, defaultText: 'unlimited', rangeText: '1–65535' }),
-    tls: custom(checkObject, undefined, 'CA, client certificate, `rejectUnauthorized` for https origins. The servername is always the request\'s host name.', {
+    keepAliveTimeout: millis(
+      1,
+      600_000,
+      4_000,
+      "Idle keep-alive connections are closed after this. Below Node's server default (5000) so the client, not the server, closes idle sockets, avoiding the keep-alive race.",
+    ),
+    connectionsPerEndpoint: num(
+      1,
+      65_535,
+      undefined,
+      "Most connections per endpoint IP. Unlimited by default, as undici's `Agent` (`connections: null`): a limit would queue bursts behind slow requests, and the server's own backlog and `maxConnections` are the place to cap them. When the limit is reached, requests queue in the endpoint's pool; one still queued when its `attemptTimeout` passes never left, so it moves to another endpoint whatever its method. undici's `connections` sets it.",
+      { integer: true, defaultText: 'unlimited', rangeText: '1–65535' },
+    ),
+    tls: custom(checkObject, undefined, "CA, client certificate, `rejectUnauthorized` for https origins. The servername is always the request's host name.", {
       defaultText: 'none',
       rangeText: '`tls.ConnectionOptions`',
     }),
-    breaker: group(breakerOptions, "Per-origin circuit breaker (cockatiel's breaker strategies). Counts whole requests after retries: unhealthy when the request reached endpoints and still failed, or got a final 502/503/504. Never 4xx, DNS failures or caller aborts. Open: `CircuitOpenError` at once.", {
-      on: true,
-      off: true,
-      defaultText: 'consecutive, 5, 5000',
-    }),
-    budget: group(budgetOptions, 'Retry budget per origin (Finagle, Linkerd). Retries that may load the server (after a reset, a timeout or a 5xx) and hedges are charged; retries of connects that failed are free. Each request counts once towards the volume, when it ends (answered or failed). When spent: `BudgetExhaustedError`, or the 5xx response itself.', {
-      on: true,
-      off: true,
-      defaultText: '0.2, 10/s, 10000',
-    }),
-    hedge: group(hedgeOptions, 'Hedging for idempotent requests, paid from the retry budget. Off by default: the silent-endpoint detector is the adaptive hedge that acts on evidence (docs/guide.md).', { off: true }),
-    balancer: oneOf(['p2c', 'round-robin'], 'p2c', "Power of two choices on requests in flight: the endpoint next in rotation against one picked at random, fewer in flight wins, a tie goes to the rotation's (so even load spreads like round-robin, and a slow endpoint loses every comparison it is drawn into); or plain round-robin."),
-    maxConnectionAge: millis(0, 86_400_000, 60_000, 'Connections are retired after this age (±10 % per endpoint pool), so traffic through a ClusterIP spreads onto new pods after a scale-up. 0 = never.', {
-      rangeText: '0 or 1000–86400000',
-    }),
-    reResolveWhileWaiting: millis(10, 10_000, 50, "While requests wait for an endpoint of a host (none usable now: every address refused, ejected, or DNS has no answer yet), the host is re-queried this often (±20 % jitter, one query at a time, bypassing the cache's TTL), so a new pod is used within one interval of DNS publishing it. Bound: at most 1.25 / interval re-queries per second per host and address family (25/s by default), and none while nobody waits."),
+    breaker: group(
+      breakerOptions,
+      "Per-origin circuit breaker (cockatiel's breaker strategies). Counts whole requests after retries: unhealthy when the request reached endpoints and still failed, or got a final 502/503/504. Never 4xx, DNS failures or caller aborts. Open: `CircuitOpenError` at once.",
+      {
+        on: true,
+        off: true,
+        defaultText: 'consecutive, 5, 5000',
+      },
+    ),
+    budget: group(
+      budgetOptions,
+      'Retry budget per origin (Finagle, Linkerd). Retries that may load the server (after a reset, a timeout or a 5xx) and hedges are charged; retries of connects that failed are free. Each request counts once towards the volume, when it ends (answered or failed). When spent: `BudgetExhaustedError`, or the 5xx response itself.',
+      {
+        on: true,
+        off: true,
+        defaultText: '0.2, 10/s, 10000',
+      },
+    ),
+    hedge: group(
+      hedgeOptions,
+      'Hedging for idempotent requests, paid from the retry budget. Off by default: the silent-endpoint detector is the adaptive hedge that acts on evidence (docs/guide.md).',
+      { off: true },
+    ),
+    balancer: oneOf(
+      ['p2c', 'round-robin'],
+      'p2c',
+      "Power of two choices on requests in flight: the endpoint next in rotation against one picked at random, fewer in flight wins, a tie goes to the rotation's (so even load spreads like round-robin, and a slow endpoint loses every comparison it is drawn into); or plain round-robin.",
+    ),
+    maxConnectionAge: millis(
+      0,
+      86_400_000,
+      60_000,
+      'Connections are retired after this age (±10 % per endpoint pool), so traffic through a ClusterIP spreads onto new pods after a scale-up. 0 = never.',
+      {
+        rangeText: '0 or 1000–86400000',
+      },
+    ),
+    reResolveWhileWaiting: millis(
+      10,
+      10_000,
+      50,
+      "While requests wait for an endpoint of a host (none usable now: every address refused, ejected, or DNS has no answer yet), the host is re-queried this often (±20 % jitter, one query at a time, bypassing the cache's TTL), so a new pod is used within one interval of DNS publishing it. Bound: at most 1.25 / interval re-queries per second per host and address family (25/s by default), and none while nobody waits.",
+    ),
     silentEndpoint: group(silentEndpointOptions, 'Silent-endpoint detection, or `false` to turn it off.', { on: true, off: true, defaultText: '200 / 4' }),
-    discovery: custom(checkDiscovery, undefined, "A source of endpoints ahead of DNS for the hosts it serves: `kubernetesEndpoints()` from `ridethrough/kubernetes` reads a Service's EndpointSlices (docs/kubernetes.md). DNS serves every other host, and any host while the source cannot.", {
-      defaultText: 'none',
-      rangeText: 'discovery source',
-    }),
+    discovery: custom(
+      checkDiscovery,
+      undefined,
+      "A source of endpoints ahead of DNS for the hosts it serves: `kubernetesEndpoints()` from `ridethrough/kubernetes` reads a Service's EndpointSlices (docs/kubernetes.md). DNS serves every other host, and any host while the source cannot.",
+      {
+        defaultText: 'none',
+        rangeText: 'discovery source',
+      },
+    ),
   },
   relations: (o, path) => {
     if (o.maxConnectionAge > 0 && o.maxConnectionAge < 1_000) {
-      throw new RangeError(`ridethrough: option "${path('maxConnectionAge')}" must be 0 (never) or from 1000 to 86400000 milliseconds, got ${o.maxConnectionAge}`);
+      throw new RangeError(
+        `ridethrough: option "${path('maxConnectionAge')}" must be 0 (never) or from 1000 to 86400000 milliseconds, got ${o.maxConnectionAge}`,
+      );
     }
   },
 };
@@ -235,7 +308,9 @@ function checkBodyTimeout(path: string, value: unknown): void {
 
 function checkDiscovery(path: string, value: unknown): void {
   if (value !== undefined && !isDiscoverySource(value)) {
-    throw new TypeError(`ridethrough: option "${path}" must be a discovery source (such as kubernetesEndpoints() from ridethrough/kubernetes), got ${value === null ? 'null' : typeof value}`);
+    throw new TypeError(
+      `ridethrough: option "${path}" must be a discovery source (such as kubernetesEndpoints() from ridethrough/kubernetes), got ${value === null ? 'null' : typeof value}`,
+    );
   }
 }
 
@@ -259,7 +334,10 @@ export const defaults: Readonly<ResolvedOptions> = Object.freeze(resolveOptions(
  * @internal
  */
 export function resolveOptions(options: ResilienceOptions = {}): ResolvedOptions {
-  const o = resolveGroup<ResilienceOptions, Omit<ResolvedOptions, 'dns' | 'statusCodes'> & { statusCodes: ReadonlySet<number> | readonly number[] }>(resilienceOptions, options);
+  const o = resolveGroup<ResilienceOptions, Omit<ResolvedOptions, 'dns' | 'statusCodes'> & { statusCodes: ReadonlySet<number> | readonly number[] }>(
+    resilienceOptions,
+    options,
+  );
   const statusCodes = o.statusCodes instanceof Set ? o.statusCodes : new Set(o.statusCodes);
   return { ...o, statusCodes, dns: resolveDnsOptions(options.dns) };
 }

@@ -22,8 +22,15 @@ export const ejectionOptions: OptionGroup<EjectionOptions> = {
   table: {
     baseTime: millis(100, 3_600_000, 10_000, 'First ejection time of a failing address; doubles on each repeat (±15 % jitter).'),
     maxTime: millis(100, 3_600_000, 120_000, 'Longest ejection.', { rangeText: '100–3600000, ≥ baseTime' }),
-    maxPercent: num(0, 100, 50, 'Most of a host\'s addresses ejected at once for 5xx, timeouts or silence. Connect failures are not bound by it; when every address is ejected the least bad one is still tried.'),
-    consecutiveFailures: num(1, 1000, 5, '5xx responses or timeouts in a row that eject an address (Envoy: 5). Connect failures eject at once.', { integer: true }),
+    maxPercent: num(
+      0,
+      100,
+      50,
+      "Most of a host's addresses ejected at once for 5xx, timeouts or silence. Connect failures are not bound by it; when every address is ejected the least bad one is still tried.",
+    ),
+    consecutiveFailures: num(1, 1000, 5, '5xx responses or timeouts in a row that eject an address (Envoy: 5). Connect failures eject at once.', {
+      integer: true,
+    }),
   },
   relations: (e, path) => {
     if (e.maxTime < e.baseTime) {

@@ -13,7 +13,12 @@ export interface SilentEndpointOptions {
 /** The `silentEndpoint` option's rules. @internal */
 export const silentEndpointOptions: OptionGroup<SilentEndpointOptions> = {
   table: {
-    after: millis(10, 600_000, 200, "An endpoint whose oldest attempt has waited for response headers longer than max(`after`, `latencyMultiple` × the origin's recent p99), that has answered nothing since that attempt started while another endpoint of the host has, is ejected as `silent` (within `ejection.maxPercent`). Requests waiting on it move at once if they never left the client, and idempotent ones get a second attempt elsewhere (paid from the budget; the first keeps running, the first answer wins). A POST without an idempotency key is never sent twice: it ends at `attemptTimeout` with `NotRetryableError` (`not-idempotent`). A host with one endpoint has no peer to compare with: its attempts are bounded by `connectTimeout` and `attemptTimeout`."),
+    after: millis(
+      10,
+      600_000,
+      200,
+      "An endpoint whose oldest attempt has waited for response headers longer than max(`after`, `latencyMultiple` × the origin's recent p99), that has answered nothing since that attempt started while another endpoint of the host has, is ejected as `silent` (within `ejection.maxPercent`). Requests waiting on it move at once if they never left the client, and idempotent ones get a second attempt elsewhere (paid from the budget; the first keeps running, the first answer wins). A POST without an idempotency key is never sent twice: it ends at `attemptTimeout` with `NotRetryableError` (`not-idempotent`). A host with one endpoint has no peer to compare with: its attempts are bounded by `connectTimeout` and `attemptTimeout`.",
+    ),
     latencyMultiple: num(1, 100, 4, "The silence threshold is at least this multiple of the origin's recent p99 time to headers."),
   },
 };

@@ -31,10 +31,13 @@ export function waitForEndpoint(set: EndpointSet, tried: readonly string[], last
       done();
       reject(signal.reason as unknown);
     };
-    const timer = setTimeout(() => {
-      done();
-      resolve();
-    }, Math.max(0, maxWaitMs));
+    const timer = setTimeout(
+      () => {
+        done();
+        resolve();
+      },
+      Math.max(0, maxWaitMs),
+    );
     signal.addEventListener('abort', onAbort, { once: true });
     set.park(waiter);
   });

@@ -70,10 +70,13 @@ export class WaitingRoom {
     if (this.waiters.size === 0 || (this.ejectionTimer !== undefined && this.ejectionAt <= at)) return;
     clearTimeout(this.ejectionTimer);
     this.ejectionAt = at;
-    this.ejectionTimer = setTimeout(() => {
-      this.ejectionTimer = undefined;
-      this.release('ejection-ended');
-    }, Math.max(1, at - Date.now()));
+    this.ejectionTimer = setTimeout(
+      () => {
+        this.ejectionTimer = undefined;
+        this.release('ejection-ended');
+      },
+      Math.max(1, at - Date.now()),
+    );
     this.ejectionTimer.unref();
   }
 

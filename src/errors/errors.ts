@@ -104,7 +104,11 @@ export class DeadlineExceededError extends RidethroughError {
    * @param options - cause, attempts and origin
    */
   constructor(deadlineMs: number, options: RidethroughErrorOptions = {}) {
-    super('RIDETHROUGH_DEADLINE_EXCEEDED', `deadline of ${deadlineMs} ms exceeded after ${options.attempts?.length ?? 0} attempt(s)${describeLast(options)}`, options);
+    super(
+      'RIDETHROUGH_DEADLINE_EXCEEDED',
+      `deadline of ${deadlineMs} ms exceeded after ${options.attempts?.length ?? 0} attempt(s)${describeLast(options)}`,
+      options,
+    );
     this.deadlineMs = deadlineMs;
   }
 }
@@ -186,11 +190,10 @@ export class CircuitOpenError extends RidethroughError {
    * @param options - cause and attempts
    */
   constructor(origin: string, retryAt: number | undefined, options: RidethroughErrorOptions = {}) {
-    super(
-      'RIDETHROUGH_CIRCUIT_OPEN',
-      `circuit open for ${origin}${retryAt === undefined ? '' : `; next probe in ${Math.max(0, retryAt - Date.now())} ms`}`,
-      { ...options, origin },
-    );
+    super('RIDETHROUGH_CIRCUIT_OPEN', `circuit open for ${origin}${retryAt === undefined ? '' : `; next probe in ${Math.max(0, retryAt - Date.now())} ms`}`, {
+      ...options,
+      origin,
+    });
     this.retryAt = retryAt;
   }
 }

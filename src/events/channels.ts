@@ -214,9 +214,10 @@ export interface ChannelEvents {
   discoveryUpdate: DiscoveryUpdateEvent;
 }
 
-const channelObjects = Object.fromEntries(
-  Object.entries(channelNames).map(([key, name]) => [key, diagnosticsChannel.channel(name)]),
-) as Record<keyof ChannelEvents, diagnosticsChannel.Channel>;
+const channelObjects = Object.fromEntries(Object.entries(channelNames).map(([key, name]) => [key, diagnosticsChannel.channel(name)])) as Record<
+  keyof ChannelEvents,
+  diagnosticsChannel.Channel
+>;
 
 /**
  * Publishes an event when anyone listens; costs one property read otherwise.

@@ -50,29 +50,45 @@ export const breakerOptions: OptionGroup<BreakerOptions> = {
     }),
     duration: millis(1_000, 600_000, 10_000, 'Sampling window.'),
     minimumRps: num(0, 100_000, 5, 'Sampling: the request rate below which the breaker never opens.'),
-    halfOpenAfter: millis(100, 600_000, 5_000, 'Time open before one probe request is let through (or `halfOpenSampling.calls` probes). Its success closes the breaker, its failure opens it again; a probe that ends neutral (aborted by its caller) leaves it half-open for the next request to probe.'),
-    halfOpenSampling: group(halfOpenSamplingOptions, "How a half-open breaker decides (cockatiel 4's option of that name, same meaning): up to `calls` probes go through at once; the breaker opens again as soon as more than `threshold` × `calls` of them failed, and closes once all `calls` ended below that. Raise it when one lucky probe should not let a flood back onto a half-recovered service, e.g. `{ calls: 5, threshold: 0.2 }`.", {
-      on: true,
-      defaultText: '`{ calls: 1, threshold: 0 }`',
-    }),
+    halfOpenAfter: millis(
+      100,
+      600_000,
+      5_000,
+      'Time open before one probe request is let through (or `halfOpenSampling.calls` probes). Its success closes the breaker, its failure opens it again; a probe that ends neutral (aborted by its caller) leaves it half-open for the next request to probe.',
+    ),
+    halfOpenSampling: group(
+      halfOpenSamplingOptions,
+      "How a half-open breaker decides (cockatiel 4's option of that name, same meaning): up to `calls` probes go through at once; the breaker opens again as soon as more than `threshold` × `calls` of them failed, and closes once all `calls` ended below that. Raise it when one lucky probe should not let a flood back onto a half-recovered service, e.g. `{ calls: 5, threshold: 0.2 }`.",
+      {
+        on: true,
+        defaultText: '`{ calls: 1, threshold: 0 }`',
+      },
+    ),
   },
   // The consecutive default (5 requests) is no ratio: sampling defaults to 0.5.
   dependentDefaults: (given) => (given.mode === 'sampling' ? { threshold: 0.5 } : {}),
   relations: (b, path) => {
     const t = b.threshold;
     const sampling = b.mode === 'sampling';
-    if (sampling ? t < 0.01 || t > 1 : t < 1 || t > 1000 || !Number.isInteger(t)) throw new RangeError(`${thresholdMessage(path('threshold'), sampling)}, got ${t}`);
+    if (sampling ? t < 0.01 || t > 1 : t < 1 || t > 1000 || !Number.isInteger(t))
+      throw new RangeError(`${thresholdMessage(path('threshold'), sampling)}, got ${t}`);
   },
 };
 
 function thresholdMessage(path: string, sampling: boolean | undefined): string {
-  const what = sampling === undefined ? 'an integer from 1 to 1000, or a ratio from 0.01 to 1 in sampling mode' : sampling ? 'a ratio from 0.01 to 1 in sampling mode' : 'an integer from 1 to 1000 in consecutive mode';
+  const what =
+    sampling === undefined
+      ? 'an integer from 1 to 1000, or a ratio from 0.01 to 1 in sampling mode'
+      : sampling
+        ? 'a ratio from 0.01 to 1 in sampling mode'
+        : 'an integer from 1 to 1000 in consecutive mode';
   return `ridethrough: option "${path}" must be ${what}`;
 }
 
 /** The threshold's range depends on the mode (checked once both are known); here only its type. */
 function checkThresholdType(path: string, value: unknown): void {
-  if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) throw new TypeError(`${thresholdMessage(path, undefined)}, got ${describe(value)}`);
+  if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value)))
+    throw new TypeError(`${thresholdMessage(path, undefined)}, got ${describe(value)}`);
 }
 
 /** The breaker's view of a finished request. */

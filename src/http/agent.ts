@@ -256,7 +256,9 @@ export class ResilientAgent extends Dispatcher {
       return;
     }
     if (opts.upgrade === 'websocket' && mayUseH2) {
-      const fallback = new H2WebSocketFallback(handler, (h) => this.pools.http1PoolFor(origin, endpoint).dispatch({ ...opts, allowH2: false } as Dispatcher.DispatchOptions, h));
+      const fallback = new H2WebSocketFallback(handler, (h) =>
+        this.pools.http1PoolFor(origin, endpoint).dispatch({ ...opts, allowH2: false } as Dispatcher.DispatchOptions, h),
+      );
       this.pools.poolFor(origin, endpoint).dispatch(opts, fallback);
       return;
     }

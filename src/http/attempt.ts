@@ -21,9 +21,21 @@ export interface AttemptOwner {
   /** Decides whether a status is retried (synchronously, before anything reaches the caller). */
   decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>): StatusDecision;
   /** Hands the response to the caller. */
-  commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void;
+  commit(
+    attempt: AttemptHandler,
+    controller: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage: string | undefined,
+  ): void;
   /** Hands an upgraded socket to the caller. */
-  commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void;
+  commitUpgrade(
+    attempt: AttemptHandler,
+    controller: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    socket: unknown,
+  ): void;
   /** The caller's handler (for body chunks and the end once committed). */
   readonly userHandler: Dispatcher.DispatchHandler;
   /** The controller the caller holds. */
@@ -187,7 +199,12 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.owner.attemptStarted(this);
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    socket: unknown,
+  ): void {
     if (this.abandoned) return;
     this.committed = true;
     this.release();
@@ -195,7 +212,12 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.owner.commitUpgrade(this, controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     if (this.abandoned) return;
     // Informational responses (100 Continue, 103 Early Hints) are not the final answer.
     if (statusCode < 200) return;

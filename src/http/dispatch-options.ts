@@ -37,7 +37,10 @@ function isStream(v: unknown): boolean {
 }
 
 function isIterable(v: object): boolean {
-  return typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' || typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+  return (
+    typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function' ||
+    typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
 }
 
 /** undici's `isFormDataLike`: the FormData of any undici copy or realm. */
@@ -58,7 +61,10 @@ export function isFormDataLike(v: unknown): v is FormData {
 /** Whether an iterable's iterator is its own or a class's, not one planted on Object.prototype (undici's `hasSafeIterator`). */
 function hasSafeIterator(v: object): boolean {
   const proto = Object.getPrototypeOf(v) as object | null;
-  return Object.hasOwn(v, Symbol.iterator) || (proto !== null && proto !== Object.prototype && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function');
+  return (
+    Object.hasOwn(v, Symbol.iterator) ||
+    (proto !== null && proto !== Object.prototype && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function')
+  );
 }
 
 /** Bits of what {@link checkHeader} has seen of the headers that may appear once (a number: no object per request). */
@@ -198,7 +204,9 @@ export function toUndiciFormData(form: FormData): UndiciFormData {
 export function checkDispatchEnvelope(opts: unknown): asserts opts is Dispatcher.DispatchOptions {
   if (!opts || typeof opts !== 'object') throw new InvalidArgumentError('opts must be an object.');
   if ((opts as { dispatcher?: unknown }).dispatcher) {
-    throw new InvalidArgumentError('opts.dispatcher is not supported by instance methods. Pass opts.dispatcher to the top-level undici functions or call the dispatcher instance method directly.');
+    throw new InvalidArgumentError(
+      'opts.dispatcher is not supported by instance methods. Pass opts.dispatcher to the top-level undici functions or call the dispatcher instance method directly.',
+    );
   }
 }
 
@@ -263,10 +271,18 @@ export function checkDispatchOptions(opts: Dispatcher.DispatchOptions, handler: 
   if (o.throwOnError != null) throw new InvalidArgumentError('invalid throwOnError');
   if (o.maxRedirections != null && o.maxRedirections !== 0) throw new InvalidArgumentError('maxRedirections is not supported, use the redirect interceptor');
   const tos = o.typeOfService;
-  if (tos != null && (!Number.isInteger(tos) || (tos as number) < 0 || (tos as number) > 255)) throw new InvalidArgumentError('typeOfService must be an integer between 0 and 255');
+  if (tos != null && (!Number.isInteger(tos) || (tos as number) < 0 || (tos as number) > 255))
+    throw new InvalidArgumentError('typeOfService must be an integer between 0 and 255');
   let result = opts;
   const body = o.body as unknown;
-  if (body != null && typeof body !== 'string' && !isStream(body) && !(body instanceof Uint8Array) && !ArrayBuffer.isView(body) && !(body instanceof ArrayBuffer)) {
+  if (
+    body != null &&
+    typeof body !== 'string' &&
+    !isStream(body) &&
+    !(body instanceof Uint8Array) &&
+    !ArrayBuffer.isView(body) &&
+    !(body instanceof ArrayBuffer)
+  ) {
     if (isFormDataLike(body)) {
       if (!(body instanceof UndiciFormData)) result = { ...opts, body: toUndiciFormData(body) as unknown as Dispatcher.DispatchOptions['body'] };
     } else if (typeof body !== 'object' || (!isIterable(body) && !(body instanceof Blob))) {

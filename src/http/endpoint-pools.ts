@@ -131,10 +131,13 @@ export class EndpointPools {
     if (age > 0) {
       // Jittered per pool (±10 %), so pools created together do not all reconnect at once.
       // retireOne() clears this timer (and the flag), so when it fires the pool is still this one.
-      slot.timer = setTimeout(() => {
-        slot.timer = undefined;
-        slot.expired = true;
-      }, Math.round(age * (0.9 + Math.random() * 0.2)));
+      slot.timer = setTimeout(
+        () => {
+          slot.timer = undefined;
+          slot.expired = true;
+        },
+        Math.round(age * (0.9 + Math.random() * 0.2)),
+      );
       slot.timer.unref();
     }
     return pool;

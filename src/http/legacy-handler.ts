@@ -39,7 +39,12 @@ export class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
     this.handler.onConnect?.((reason) => controller.abort(toError(reason)), context);
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    socket: unknown,
+  ): void {
     this.handler.onUpgrade?.(statusCode, rawHeaders(controller.rawHeaders, headers), socket);
   }
 
@@ -47,7 +52,12 @@ export class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
     this.handler.onResponseStarted?.();
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     const keepGoing = this.handler.onHeaders?.(statusCode, rawHeaders(controller.rawHeaders, headers), () => controller.resume(), statusMessage ?? '');
     if (keepGoing === false) controller.pause();
   }

@@ -127,7 +127,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   ) {
     super();
     const ridethrough = opts.ridethrough;
-    const overrides = ridethrough === undefined ? (extras.overrides ?? noOverrides) : extras.overrides === undefined ? ridethrough : { ...extras.overrides, ...ridethrough };
+    const overrides =
+      ridethrough === undefined ? (extras.overrides ?? noOverrides) : extras.overrides === undefined ? ridethrough : { ...extras.overrides, ...ridethrough };
     const o = ctx.options;
     this.userHandler = handler;
     this.origin = parseOrigin(opts.origin);
@@ -379,7 +380,14 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     if (unsent) {
       for (const a of running) this.noteRecord(a, 'RIDETHROUGH_ENDPOINT_EJECTED', false);
       this.abandonRunning(new DOMException('ridethrough: a usable endpoint appeared, attempt moved', 'AbortError'));
-      this.emit('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address: this.lastAddress, reason: 'RIDETHROUGH_ENDPOINT_EJECTED', delayMs: 0 }));
+      this.emit('retry', () => ({
+        origin: this.origin.key,
+        method: this.method,
+        attempt: this.attemptCount,
+        address: this.lastAddress,
+        reason: 'RIDETHROUGH_ENDPOINT_EJECTED',
+        delayMs: 0,
+      }));
       this.startAttempt(endpoint);
       return;
     }
@@ -445,18 +453,27 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     if (retry.hedgeTimer !== undefined) return;
     if (retry.hedgesLeft < 0) retry.hedgesLeft = this.hedge!.maxHedges ?? hedgeDefaults.maxHedges;
     if (retry.hedgesLeft <= 0) return;
-    retry.hedgeTimer = setTimeout(() => {
-      retry.hedgeTimer = undefined;
-      if (this.phase !== 'sending' || this.attemptCount >= this.maxAttempts) return;
-      retry.hedgesLeft--;
-      const other = this.endpoints.pickUntried(this.triedList(), Date.now());
-      if (other && (!this.state.budget || this.state.budget.tryWithdraw())) this.sendHedge(other, 'delay');
-      else this.armHedge();
-    }, hedgeDelay(this.hedge!, this.state.latencies));
+    retry.hedgeTimer = setTimeout(
+      () => {
+        retry.hedgeTimer = undefined;
+        if (this.phase !== 'sending' || this.attemptCount >= this.maxAttempts) return;
+        retry.hedgesLeft--;
+        const other = this.endpoints.pickUntried(this.triedList(), Date.now());
+        if (other && (!this.state.budget || this.state.budget.tryWithdraw())) this.sendHedge(other, 'delay');
+        else this.armHedge();
+      },
+      hedgeDelay(this.hedge!, this.state.latencies),
+    );
   }
 
   private sendHedge(endpoint: Endpoint, reason: 'delay' | 'endpoint-lost'): void {
-    this.emit('hedge', () => ({ origin: this.origin.key, method: this.method, address: endpoint.address.address, delayMs: Math.round(performance.now() - this.startedAt), reason }));
+    this.emit('hedge', () => ({
+      origin: this.origin.key,
+      method: this.method,
+      address: endpoint.address.address,
+      delayMs: Math.round(performance.now() - this.startedAt),
+      reason,
+    }));
     this.startAttempt(endpoint);
   }
 
@@ -487,7 +504,13 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   /** Decides what follows a failure when nothing else is on the wire. */
   private retryAfterError(failure: FailureClass): void {
     const error = this.retry?.lastError;
-    const verdict = decideAfterError({ failure, idempotent: this.idempotent, canSend: this.body.canSend, attempts: this.attemptCount, maxAttempts: this.maxAttempts });
+    const verdict = decideAfterError({
+      failure,
+      idempotent: this.idempotent,
+      canSend: this.body.canSend,
+      attempts: this.attemptCount,
+      maxAttempts: this.maxAttempts,
+    });
     switch (verdict.kind) {
       case 'fail':
         this.fail(error ?? new Error('ridethrough: attempt failed'));
@@ -551,7 +574,13 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   /** Hands the response to the caller. @internal */
-  commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage: string | undefined): void {
+  commit(
+    attempt: AttemptHandler,
+    controller: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage: string | undefined,
+  ): void {
     if (this.trace !== undefined) this.trace.attemptEnd(answered(attempt, status));
     this.settle(attempt, controller, isListedStatus(this.ctx.options, status) ? 'unhealthy' : 'healthy');
     this.phase = 'committed';
@@ -561,7 +590,13 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   /** Hands an upgraded socket to the caller. @internal */
-  commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, socket: unknown): void {
+  commitUpgrade(
+    attempt: AttemptHandler,
+    controller: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    socket: unknown,
+  ): void {
     if (this.trace !== undefined) this.trace.attemptEnd(answered(attempt, status));
     this.settle(attempt, controller, 'healthy');
     this.phase = 'done';
@@ -617,7 +652,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   private giveUp(error: RidethroughError): void {
-    if (error instanceof DeadlineExceededError) publish('deadline', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length }));
+    if (error instanceof DeadlineExceededError)
+      publish('deadline', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length }));
     this.fail(error);
   }
 
@@ -700,7 +736,14 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   private noteRecord(attempt: AttemptHandler, code: string | undefined, maybeSent: boolean, status?: number): void {
-    this.record({ attempt: attempt.number, address: attempt.endpoint.address.address, code, status, durationMs: Math.round(performance.now() - attempt.startedAt), maybeSent });
+    this.record({
+      attempt: attempt.number,
+      address: attempt.endpoint.address.address,
+      code,
+      status,
+      durationMs: Math.round(performance.now() - attempt.startedAt),
+      maybeSent,
+    });
   }
 
   private record(r: AttemptRecord): void {

@@ -16,19 +16,64 @@ export type UndiciAgentOptions = Omit<Agent.Options, keyof ResilienceOptions>;
  * undici rejects them by name), and `interceptors`, an undici 6 key undici 8 takes and ignores.
  */
 const undiciKeys = new Set([
-  'factory', 'maxOrigins', 'connect', 'connections', 'clientTtl', 'maxCachedSessions', 'socketPath',
-  'autoSelectFamily', 'autoSelectFamilyAttemptTimeout', 'allowH2', 'useH2c', 'maxHeaderSize', 'headersTimeout',
-  'socketTimeout', 'requestTimeout', 'idleTimeout', 'keepAlive', 'maxKeepAliveTimeout', 'keepAliveMaxTimeout',
-  'keepAliveTimeoutThreshold', 'pipelining', 'strictContentLength', 'maxRequestsPerClient', 'localAddress',
-  'maxResponseSize', 'maxConcurrentStreams', 'initialWindowSize', 'connectionWindowSize', 'pingInterval',
-  'useMilo', 'webSocket', 'h2Options', 'eventSource', 'interceptors',
+  'factory',
+  'maxOrigins',
+  'connect',
+  'connections',
+  'clientTtl',
+  'maxCachedSessions',
+  'socketPath',
+  'autoSelectFamily',
+  'autoSelectFamilyAttemptTimeout',
+  'allowH2',
+  'useH2c',
+  'maxHeaderSize',
+  'headersTimeout',
+  'socketTimeout',
+  'requestTimeout',
+  'idleTimeout',
+  'keepAlive',
+  'maxKeepAliveTimeout',
+  'keepAliveMaxTimeout',
+  'keepAliveTimeoutThreshold',
+  'pipelining',
+  'strictContentLength',
+  'maxRequestsPerClient',
+  'localAddress',
+  'maxResponseSize',
+  'maxConcurrentStreams',
+  'initialWindowSize',
+  'connectionWindowSize',
+  'pingInterval',
+  'useMilo',
+  'webSocket',
+  'h2Options',
+  'eventSource',
+  'interceptors',
 ]);
 
 /** Keys both undici and ridethrough define: ridethrough's ranges first, then undici's checks (the pools get them too). */
 const sharedKeys = new Set(['connectTimeout', 'bodyTimeout', 'keepAliveTimeout', 'tls']);
 
 /** Connector options that are not TLS settings (what is left of a `connect` object is ridethrough's `tls`). */
-const connectorOnlyKeys = new Set(['timeout', 'lookup', 'socketPath', 'maxCachedSessions', 'allowH2', 'preferH2', 'useH2c', 'session', 'autoSelectFamily', 'autoSelectFamilyAttemptTimeout', 'keepAlive', 'keepAliveInitialDelay', 'typeOfService', 'port', 'host', 'path']);
+const connectorOnlyKeys = new Set([
+  'timeout',
+  'lookup',
+  'socketPath',
+  'maxCachedSessions',
+  'allowH2',
+  'preferH2',
+  'useH2c',
+  'session',
+  'autoSelectFamily',
+  'autoSelectFamilyAttemptTimeout',
+  'keepAlive',
+  'keepAliveInitialDelay',
+  'typeOfService',
+  'port',
+  'host',
+  'path',
+]);
 
 /** A dispatcher factory, as undici's Agent takes it. */
 export type DispatcherFactory = (origin: string | URL, opts: object) => Dispatcher;
@@ -77,7 +122,11 @@ export function splitAgentOptions(options: Readonly<Record<string, unknown>>): {
     }
   }
   // Throws ridethrough's error for an invalid ridethrough option, a non-object `options` included.
-  resolveOptions(options === undefined || (options !== null && typeof options === 'object' && !Array.isArray(options)) ? (resilience as ResilienceOptions) : (options as ResilienceOptions));
+  resolveOptions(
+    options === undefined || (options !== null && typeof options === 'object' && !Array.isArray(options))
+      ? (resilience as ResilienceOptions)
+      : (options as ResilienceOptions),
+  );
   const { factory, maxOrigins, connect, tls, ...rest } = undici;
   // undici's own checks, in undici's order: the Agent's, then its pools' and their clients'.
   const reference = new Agent(undici as Agent.Options);
@@ -113,7 +162,21 @@ function validateAsUndiciPools(options: Record<string, unknown>): void {
     return;
   }
   void new Pool(url, options as Pool.Options).destroy().catch(noop);
-  const { connections: _c, factory: _f, connect: _co, connectTimeout: _ct, tls: _t, maxCachedSessions: _m, socketPath, autoSelectFamily: _a, autoSelectFamilyAttemptTimeout: _at, allowH2, useH2c, clientTtl, ...rest } = options;
+  const {
+    connections: _c,
+    factory: _f,
+    connect: _co,
+    connectTimeout: _ct,
+    tls: _t,
+    maxCachedSessions: _m,
+    socketPath,
+    autoSelectFamily: _a,
+    autoSelectFamilyAttemptTimeout: _at,
+    allowH2,
+    useH2c,
+    clientTtl,
+    ...rest
+  } = options;
   void new Client(url, { ...rest, connect: noop, allowH2, useH2c, clientTtl, socketPath } as unknown as Client.Options).destroy().catch(noop);
 }
 
@@ -195,17 +258,27 @@ export function atPort(connect: buildConnector.connector, port: number | undefin
  * @param poolOptions - the pool options the connector would see (TLS session cache, HTTP/2, socket path, family selection)
  * @param http1 - HTTP/1.1 only
  */
-export function preciseConnector(connect: buildConnector.BuildOptions, poolOptions: Readonly<Record<string, unknown>>, http1: boolean, timeoutMs: number): buildConnector.connector {
+export function preciseConnector(
+  connect: buildConnector.BuildOptions,
+  poolOptions: Readonly<Record<string, unknown>>,
+  http1: boolean,
+  timeoutMs: number,
+): buildConnector.connector {
   const p = poolOptions;
   const build = buildConnector({
     maxCachedSessions: p.maxCachedSessions as number | undefined,
     allowH2: http1 ? false : (p.allowH2 as boolean | undefined),
     useH2c: p.useH2c as boolean | undefined,
     socketPath: p.socketPath as string | undefined,
-    ...(typeof p.autoSelectFamily === 'boolean' ? { autoSelectFamily: p.autoSelectFamily, autoSelectFamilyAttemptTimeout: p.autoSelectFamilyAttemptTimeout as number | undefined } : undefined),
+    ...(typeof p.autoSelectFamily === 'boolean'
+      ? { autoSelectFamily: p.autoSelectFamily, autoSelectFamilyAttemptTimeout: p.autoSelectFamilyAttemptTimeout as number | undefined }
+      : undefined),
     ...connect,
     timeout: 0,
-  } as unknown as buildConnector.BuildOptions) as unknown as (options: buildConnector.Options, callback: buildConnector.Callback) => { destroy(err: Error): void } | undefined;
+  } as unknown as buildConnector.BuildOptions) as unknown as (
+    options: buildConnector.Options,
+    callback: buildConnector.Callback,
+  ) => { destroy(err: Error): void } | undefined;
   return (options, callback) => {
     let timer: NodeJS.Timeout | undefined;
     const socket = build(options, (...args) => {
@@ -214,7 +287,13 @@ export function preciseConnector(connect: buildConnector.BuildOptions, poolOptio
     });
     if (timeoutMs > 0 && socket !== undefined) {
       // The socket's error event reaches the callback above with this error.
-      timer = setTimeout(() => socket.destroy(new errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${options.hostname}:${options.port}, timeout: ${timeoutMs}ms)`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          socket.destroy(
+            new errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${options.hostname}:${options.port}, timeout: ${timeoutMs}ms)`),
+          ),
+        timeoutMs,
+      );
     }
   };
 }

@@ -61,7 +61,20 @@ export interface KubernetesConfig {
   readonly watchTimeoutSeconds: number;
 }
 
-const knownKeys = ['apiServer', 'token', 'tokenFile', 'ca', 'caFile', 'namespace', 'clusterDomain', 'portName', 'staleAfter', 'reconnect', 'listTimeout', 'watchTimeoutSeconds'];
+const knownKeys = [
+  'apiServer',
+  'token',
+  'tokenFile',
+  'ca',
+  'caFile',
+  'namespace',
+  'clusterDomain',
+  'portName',
+  'staleAfter',
+  'reconnect',
+  'listTimeout',
+  'watchTimeoutSeconds',
+];
 
 /**
  * Validates the options (TypeError/RangeError naming the option) and reads the in-cluster defaults
@@ -87,7 +100,8 @@ export function resolveKubernetesConfig(options: KubernetesEndpointsOptions = {}
   checkNumber('reconnect.maxDelay', options.reconnect?.maxDelay, 1, 600_000, { unit: 'milliseconds' });
   const reconnectInitial = options.reconnect?.initialDelay ?? 200;
   const reconnectMax = options.reconnect?.maxDelay ?? 30_000;
-  if (reconnectMax < reconnectInitial) throw new RangeError(`ridethrough: option "reconnect.maxDelay" must be at least reconnect.initialDelay (${reconnectInitial}), got ${reconnectMax}`);
+  if (reconnectMax < reconnectInitial)
+    throw new RangeError(`ridethrough: option "reconnect.maxDelay" must be at least reconnect.initialDelay (${reconnectInitial}), got ${reconnectMax}`);
   checkNumber('listTimeout', options.listTimeout, 100, 600_000, { unit: 'milliseconds' });
   checkNumber('watchTimeoutSeconds', options.watchTimeoutSeconds, 1, 3_600, { integer: true, unit: 'seconds' });
 
@@ -99,13 +113,21 @@ export function resolveKubernetesConfig(options: KubernetesEndpointsOptions = {}
     } catch {
       throw new TypeError(`ridethrough: option "apiServer" must be an http(s) URL, got ${JSON.stringify(given)}`);
     }
-    if (apiServer.protocol !== 'https:' && apiServer.protocol !== 'http:') throw new TypeError(`ridethrough: option "apiServer" must be an http(s) URL, got ${JSON.stringify(given)}`);
+    if (apiServer.protocol !== 'https:' && apiServer.protocol !== 'http:')
+      throw new TypeError(`ridethrough: option "apiServer" must be an http(s) URL, got ${JSON.stringify(given)}`);
   }
   const tokenFile = options.tokenFile ?? `${serviceAccountDir}/token`;
   const fixed = options.token;
   return {
     apiServer,
-    token: fixed !== undefined ? () => Promise.resolve(fixed) : () => readFile(tokenFile, 'utf8').then((t) => t.trim(), () => undefined),
+    token:
+      fixed !== undefined
+        ? () => Promise.resolve(fixed)
+        : () =>
+            readFile(tokenFile, 'utf8').then(
+              (t) => t.trim(),
+              () => undefined,
+            ),
     credentialKey: fixed !== undefined ? `token:${fixed}` : `file:${tokenFile}`,
     ca: options.ca ?? readOptional(options.caFile ?? `${serviceAccountDir}/ca.crt`),
     namespace: options.namespace ?? readOptional(`${serviceAccountDir}/namespace`)?.trim(),

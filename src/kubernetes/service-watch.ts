@@ -93,7 +93,14 @@ export class ServiceWatch {
 
   /** The watch's state, for stats. */
   status(): DiscoveryStatus {
-    return { source: 'kubernetes', state: this.state, resource: this.resource, lagMs: this.lagMs, lastEventAt: this.lastEventAt, error: this.state === 'synced' ? undefined : this.error };
+    return {
+      source: 'kubernetes',
+      state: this.state,
+      resource: this.resource,
+      lagMs: this.lagMs,
+      lastEventAt: this.lastEventAt,
+      error: this.state === 'synced' ? undefined : this.error,
+    };
   }
 
   /**
@@ -150,16 +157,29 @@ export class ServiceWatch {
   }
 
   private call(query: Record<string, string>, token: string | undefined, headersTimeout: number, bodyTimeout: number, signal: AbortSignal): ApiCall {
-    return { server: this.config.apiServer!, dispatcher: this.dispatcher, token, path: this.path, query: { labelSelector: this.selector, ...query }, headersTimeout, bodyTimeout, signal };
+    return {
+      server: this.config.apiServer!,
+      dispatcher: this.dispatcher,
+      token,
+      path: this.path,
+      query: { labelSelector: this.selector, ...query },
+      headersTimeout,
+      bodyTimeout,
+      signal,
+    };
   }
 
   private async list(): Promise<void> {
     const token = await this.config.token();
     const t = this.config.listTimeout;
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(t)]);
-    const body = (await getJson(this.call({}, token, t, t, signal), `listing the EndpointSlices of ${this.resource}`)) as { items?: unknown; metadata?: { resourceVersion?: unknown } } | null;
+    const body = (await getJson(this.call({}, token, t, t, signal), `listing the EndpointSlices of ${this.resource}`)) as {
+      items?: unknown;
+      metadata?: { resourceVersion?: unknown };
+    } | null;
     const rv = body?.metadata?.resourceVersion;
-    if (!Array.isArray(body?.items) || typeof rv !== 'string') throw new KubernetesApiError(200, 'BadList', `ridethrough: the EndpointSlice list of ${this.resource} has no items or resourceVersion`);
+    if (!Array.isArray(body?.items) || typeof rv !== 'string')
+      throw new KubernetesApiError(200, 'BadList', `ridethrough: the EndpointSlice list of ${this.resource} has no items or resourceVersion`);
     if (this.stopped) return;
     this.slices.clear();
     for (const item of body.items) if (isEndpointSlice(item)) this.slices.set(item.metadata.name, item);

@@ -95,5 +95,8 @@ export function mergeSlices(slices: Iterable<EndpointSlice>, rule: PortRule): Me
 
 /** Whether two address lists are the same (addresses, ports and conditions, in order). @internal */
 export function sameEndpoints(a: readonly ResolvedAddress[], b: readonly ResolvedAddress[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.address === b[i]!.address && x.port === b[i]!.port && (x.terminating === true) === (b[i]!.terminating === true));
+  return (
+    a.length === b.length &&
+    a.every((x, i) => x.address === b[i]!.address && x.port === b[i]!.port && (x.terminating === true) === (b[i]!.terminating === true))
+  );
 }

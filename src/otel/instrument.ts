@@ -1,7 +1,24 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { type Attributes, type BatchObservableCallback, metrics, type MeterProvider, type Observable, trace, type TracerProvider, ValueType } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type BatchObservableCallback,
+  metrics,
+  type MeterProvider,
+  type Observable,
+  trace,
+  type TracerProvider,
+  ValueType,
+} from '@opentelemetry/api';
 import type { OriginStats } from '../core/context.js';
-import { type BreakerEvent, channelNames, type EndpointEvent, type GiveUpEvent, type ResolveEvent, type RetryEvent, type StaleEvent } from '../events/channels.js';
+import {
+  type BreakerEvent,
+  channelNames,
+  type EndpointEvent,
+  type GiveUpEvent,
+  type ResolveEvent,
+  type RetryEvent,
+  type StaleEvent,
+} from '../events/channels.js';
 import { setRequestHooks } from '../events/instrumentation.js';
 import { checkBoolean, checkKnownKeys, checkObject } from '../utils/validate.js';
 import { attr, durationBuckets, eventNames, metricNames, OriginAttributes, semconv } from './names.js';
@@ -191,14 +208,19 @@ function observeStats(meter: ReturnType<typeof metrics.getMeter>, agents: readon
   const budget = gauge(metricNames.budgetAvailable, 'Retries the retry budget allows now, per origin.', '{retry}');
   const endpoints = gauge(metricNames.endpoints, 'Endpoints (resolved addresses) per origin, by state.', '{endpoint}');
   const waiting = gauge(metricNames.waiting, 'Requests parked until an endpoint of the origin is usable.', '{request}');
-  const refusals = meter.createObservableCounter(metricNames.budgetRefusals, { description: 'Retries the retry budget refused, per origin.', unit: '{retry}', valueType: ValueType.INT });
+  const refusals = meter.createObservableCounter(metricNames.budgetRefusals, {
+    description: 'Retries the retry budget refused, per origin.',
+    unit: '{retry}',
+    valueType: ValueType.INT,
+  });
   const observables: Observable[] = [breakerState, budget, endpoints, waiting, refusals];
   const states = ['closed', 'open', 'half-open'] as const;
   const callback: BatchObservableCallback = (result) => {
     for (const agent of agents) {
       for (const s of Object.values(agent.stats)) {
         const o = origins.of(s.origin);
-        if (s.breaker !== 'disabled') for (const state of states) result.observe(breakerState, state === s.breaker ? 1 : 0, { ...o, [attr.breakerState]: state });
+        if (s.breaker !== 'disabled')
+          for (const state of states) result.observe(breakerState, state === s.breaker ? 1 : 0, { ...o, [attr.breakerState]: state });
         if (s.budgetAvailable !== undefined) {
           result.observe(budget, s.budgetAvailable, o);
           result.observe(refusals, s.budgetRefused, o);
@@ -228,7 +250,8 @@ function validate(options: RidethroughInstrumentationOptions): void {
     throw new TypeError(`ridethrough: option "agents" must be an iterable of ResilientAgent (or ResilienceContext), got ${typeof agents}`);
   }
   for (const a of agents as Iterable<unknown>) {
-    if (a === null || typeof a !== 'object' || !('stats' in a)) throw new TypeError('ridethrough: option "agents" must hold objects with a `stats` getter (ResilientAgent, ResilienceContext)');
+    if (a === null || typeof a !== 'object' || !('stats' in a))
+      throw new TypeError('ridethrough: option "agents" must hold objects with a `stats` getter (ResilientAgent, ResilienceContext)');
   }
 }
 
@@ -236,6 +259,8 @@ function checkMethods(name: string, value: unknown, methods: readonly string[]):
   if (value === undefined) return;
   const o = value as Record<string, unknown> | null;
   if (o === null || typeof o !== 'object' || methods.some((m) => typeof o[m] !== 'function')) {
-    throw new TypeError(`ridethrough: option "${name}" must be an object with ${methods.map((m) => `${m}()`).join(' and ')}, got ${o === null ? 'null' : typeof o}`);
+    throw new TypeError(
+      `ridethrough: option "${name}" must be an object with ${methods.map((m) => `${m}()`).join(' and ')}, got ${o === null ? 'null' : typeof o}`,
+    );
   }
 }

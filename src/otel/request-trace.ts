@@ -1,4 +1,17 @@
-import { type Attributes, type Context, type Counter, context, createContextKey, diag, type Histogram, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  type Counter,
+  context,
+  createContextKey,
+  diag,
+  type Histogram,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from '@opentelemetry/api';
 import type { AttemptEndInfo, AttemptStartInfo, RequestHooks, RequestNote, RequestStartInfo, RequestTrace } from '../events/instrumentation.js';
 import { attr, errorType, eventNames, giveUpCode, isAbort, methodAttribute, semconv } from './names.js';
 

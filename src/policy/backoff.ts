@@ -18,7 +18,11 @@ export interface BackoffOptions {
 /** The `backoff` option's rules. @internal */
 export const backoffOptions: OptionGroup<BackoffOptions> = {
   table: {
-    jitter: oneOf(['full', 'decorrelated'], 'full', "Full jitter (random in `[0, min(maxDelay, initialDelay·2ⁿ))`, Envoy's choice) or Polly's decorrelated jitter."),
+    jitter: oneOf(
+      ['full', 'decorrelated'],
+      'full',
+      "Full jitter (random in `[0, min(maxDelay, initialDelay·2ⁿ))`, Envoy's choice) or Polly's decorrelated jitter.",
+    ),
     initialDelay: millis(1, 60_000, 25, 'First backoff scale (Envoy: 25 ms).'),
     maxDelay: millis(1, 60_000, 1_000, 'Largest backoff (Envoy: 250 ms; larger here so a single-replica move is waited out without hammering).', {
       rangeText: '1–60000, ≥ initialDelay',

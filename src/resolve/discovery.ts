@@ -65,5 +65,10 @@ export interface DiscoverySource {
 
 /** Whether `value` looks like a {@link DiscoverySource}. @internal */
 export function isDiscoverySource(value: unknown): value is DiscoverySource {
-  return value !== null && typeof value === 'object' && typeof (value as DiscoverySource).name === 'string' && typeof (value as DiscoverySource).subscribe === 'function';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as DiscoverySource).name === 'string' &&
+    typeof (value as DiscoverySource).subscribe === 'function'
+  );
 }

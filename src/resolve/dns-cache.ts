@@ -157,7 +157,13 @@ export class DnsCache {
   private serveWhileSlow(key: string, refresh: Promise<DnsAnswer>, previous: DnsAnswer): Promise<DnsAnswer> {
     return new Promise<DnsAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        publish('stale', () => ({ hostname: key, addresses: previous.addresses.map((a) => a.address), error: 'ETIMEOUT', ageMs: Date.now() - previous.fetchedAt, refreshing: true }));
+        publish('stale', () => ({
+          hostname: key,
+          addresses: previous.addresses.map((a) => a.address),
+          error: 'ETIMEOUT',
+          ageMs: Date.now() - previous.fetchedAt,
+          refreshing: true,
+        }));
         resolve(previous);
       }, revalidateGraceMs);
       // The query in flight keeps the process alive if anything should; the grace alone should not.
@@ -316,7 +322,14 @@ export class DnsCache {
       if (last && now < previous.staleUntil) {
         const answer: DnsAnswer = last.stale ? last : { ...last, stale: true };
         // Never past staleUntil: staleTtl bounds how long the last good answer is served.
-        this.store(key, { answer, expiresAt: Math.min(previous.staleUntil, holdUntil), staleUntil: previous.staleUntil, lastQueryAt: started, known: true, failing: true });
+        this.store(key, {
+          answer,
+          expiresAt: Math.min(previous.staleUntil, holdUntil),
+          staleUntil: previous.staleUntil,
+          lastQueryAt: started,
+          known: true,
+          failing: true,
+        });
         publish('stale', () => ({ hostname: key, addresses: answer.addresses.map((a) => a.address), error: code, ageMs: now - answer.fetchedAt }));
         return answer;
       }
@@ -330,7 +343,14 @@ export class DnsCache {
       const known = previous?.known === true;
       const error = new DnsResolutionError(key, result.negative, { retryable: known });
       this.store(key, { error, expiresAt: now + this.negativeTtl, staleUntil: 0, lastQueryAt: started, known });
-      publish('resolve', () => ({ hostname: key, addresses: [], ttlSeconds: this.negativeTtl / 1000, trigger, error: result.negative, durationMs: now - started }));
+      publish('resolve', () => ({
+        hostname: key,
+        addresses: [],
+        ttlSeconds: this.negativeTtl / 1000,
+        trigger,
+        error: result.negative,
+        durationMs: now - started,
+      }));
       throw error;
     }
     const ttlMs = Math.min(this.maxTtl, Math.max(this.minTtl, result.ttlMs));
@@ -340,7 +360,14 @@ export class DnsCache {
         ? { ...last, fetchedAt: now, expiresAt: now + ttlMs }
         : { hostname: key, addresses: result.addresses, source: 'dns', fetchedAt: now, expiresAt: now + ttlMs, stale: false };
     this.store(key, { answer, expiresAt: now + ttlMs, staleUntil: now + ttlMs + this.staleTtl, lastQueryAt: started, known: true });
-    publish('resolve', () => ({ hostname: key, addresses: result.addresses.map((a) => a.address), ttlSeconds: ttlMs / 1000, trigger, error: undefined, durationMs: now - started }));
+    publish('resolve', () => ({
+      hostname: key,
+      addresses: result.addresses.map((a) => a.address),
+      ttlSeconds: ttlMs / 1000,
+      trigger,
+      error: undefined,
+      durationMs: now - started,
+    }));
     return answer;
   }
 }

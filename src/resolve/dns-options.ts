@@ -52,20 +52,51 @@ export const dnsOptions: OptionGroup<DnsOptions> = {
     }),
     maxTtl: millis(0, day, 5_000, 'Longest time an answer is cached, whatever its record TTL (CoreDNS answers with TTL 5 by default, 30 in kubeadm).'),
     minTtl: millis(0, day, 500, 'Shortest cache time, so TTL-0 records do not cost a query per request.', { rangeText: '0–86400000, ≤ maxTtl' }),
-    staleTtl: millis(0, day, 60_000, 'How long past its TTL the last good answer may still be served: while its refresh is slow, or while DNS times out or fails (SERVFAIL, REFUSED, a truncated or garbled reply); a `ridethrough:dns:stale` event says so.'),
+    staleTtl: millis(
+      0,
+      day,
+      60_000,
+      'How long past its TTL the last good answer may still be served: while its refresh is slow, or while DNS times out or fails (SERVFAIL, REFUSED, a truncated or garbled reply); a `ridethrough:dns:stale` event says so.',
+    ),
     negativeTtl: millis(0, day, 1_000, 'How long NXDOMAIN or an empty answer is cached.'),
-    reResolveInterval: millis(0, 60_000, 500, 'Shortest interval between two re-resolutions of one host triggered by failed addresses, so a dead service cannot cause a query storm. A host whose DNS itself fails is held longer (below).'),
+    reResolveInterval: millis(
+      0,
+      60_000,
+      500,
+      'Shortest interval between two re-resolutions of one host triggered by failed addresses, so a dead service cannot cause a query storm. A host whose DNS itself fails is held longer (below).',
+    ),
     timeout: millis(1, 60_000, 500, 'Per-try query timeout (c-ares takes whole milliseconds).', { round: true, rangeText: '1–60000 (rounded to whole ms)' }),
     tries: num(1, 10, 2, 'Query tries per server (c-ares).', { integer: true }),
     family: oneOf([0, 4, 6], 0, 'Resolve A and AAAA (0), or one family.'),
-    maxHosts: num(1, 1_000_000, 1_000, 'Host names (and origins) kept; least recently used are evicted and their pools closed. Nothing is allocated up front.', { integer: true }),
-    search: list((d) => typeof d === 'string' && d.length > 0, 'domain names', undefined, 'Search list for short names (`inventory` → `inventory.<ns>.svc.cluster.local`), as a pod\'s resolver does; `dns.resolve*` ignores it, ridethrough applies it.', {
-      defaultText: 'resolv.conf `search`',
-      rangeText: 'domain names',
+    maxHosts: num(
+      1,
+      1_000_000,
+      1_000,
+      'Host names (and origins) kept; least recently used are evicted and their pools closed. Nothing is allocated up front.',
+      { integer: true },
+    ),
+    search: list(
+      (d) => typeof d === 'string' && d.length > 0,
+      'domain names',
+      undefined,
+      "Search list for short names (`inventory` → `inventory.<ns>.svc.cluster.local`), as a pod's resolver does; `dns.resolve*` ignores it, ridethrough applies it.",
+      {
+        defaultText: 'resolv.conf `search`',
+        rangeText: 'domain names',
+      },
+    ),
+    ndots: num(0, 15, undefined, 'Names with fewer dots than this are tried with the search domains first.', {
+      integer: true,
+      defaultText: 'resolv.conf `ndots`, else 1',
     }),
-    ndots: num(0, 15, undefined, 'Names with fewer dots than this are tried with the search domains first.', { integer: true, defaultText: 'resolv.conf `ndots`, else 1' }),
-    resolvConf: custom(checkPath, '/etc/resolv.conf', 'Where the resolver configuration is read from.', { defaultText: '`/etc/resolv.conf`', rangeText: 'file path' }),
-    hostsFile: custom(checkHostsFile, '/etc/hosts', 'The hosts file, or `false` to ignore it.', { defaultText: '`/etc/hosts`', rangeText: 'file path or `false`' }),
+    resolvConf: custom(checkPath, '/etc/resolv.conf', 'Where the resolver configuration is read from.', {
+      defaultText: '`/etc/resolv.conf`',
+      rangeText: 'file path',
+    }),
+    hostsFile: custom(checkHostsFile, '/etc/hosts', 'The hosts file, or `false` to ignore it.', {
+      defaultText: '`/etc/hosts`',
+      rangeText: 'file path or `false`',
+    }),
   },
   relations: (d, path) => {
     if (d.minTtl > d.maxTtl) {

@@ -32,9 +32,7 @@ function candidates(key: string, search: readonly string[], ndots: number): stri
 /** Queries A and/or AAAA for one name. Throws the first server failure when no family answered. */
 async function queryName(resolver: Resolver, name: string, family: 0 | 4 | 6): Promise<QueryResult> {
   const families: (4 | 6)[] = family === 0 ? [4, 6] : [family];
-  const settled = await Promise.allSettled(
-    families.map((f) => (f === 4 ? resolver.resolve4(name, { ttl: true }) : resolver.resolve6(name, { ttl: true }))),
-  );
+  const settled = await Promise.allSettled(families.map((f) => (f === 4 ? resolver.resolve4(name, { ttl: true }) : resolver.resolve6(name, { ttl: true }))));
   const addresses: ResolvedAddress[] = [];
   let ttl = Infinity;
   let failure: unknown;

@@ -37,7 +37,14 @@ export function connectOnce(t: ConnectTarget): Promise<net.Socket> {
       reject(t.signal.reason);
       return;
     }
-    const base = { host: t.address, port: t.port, family: t.family, noDelay: t.noDelay, keepAlive: t.keepAlive, keepAliveInitialDelay: t.keepAliveInitialDelay };
+    const base = {
+      host: t.address,
+      port: t.port,
+      family: t.family,
+      noDelay: t.noDelay,
+      keepAlive: t.keepAlive,
+      keepAliveInitialDelay: t.keepAliveInitialDelay,
+    };
     const socket: net.Socket = t.tls
       ? tls.connect({ ...t.tls, ...base, servername: t.tls.servername ?? (net.isIP(t.hostname) ? undefined : t.hostname) })
       : net.connect(base);

@@ -4,14 +4,7 @@ import type { ResilienceContext } from '../core/context.js';
 import type { ParsedOrigin } from '../core/origin.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
-import {
-  type AttemptRecord,
-  AttemptsExhaustedError,
-  DeadlineExceededError,
-  DnsResolutionError,
-  NoEndpointError,
-  RidethroughError,
-} from '../errors/errors.js';
+import { type AttemptRecord, AttemptsExhaustedError, DeadlineExceededError, DnsResolutionError, NoEndpointError, RidethroughError } from '../errors/errors.js';
 import { publish } from '../events/channels.js';
 import { currentEndpoints } from '../endpoints/selection.js';
 import { waitForEndpoint } from '../endpoints/wait-for-endpoint.js';
@@ -150,7 +143,14 @@ export class ConnectRun {
     const last = this.records[this.records.length - 1];
     const untried = !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, Date.now());
     const delayMs = untried ? 0 : Math.max(0, Math.min(this.backoff.next(), Math.round(this.deadlineAt - performance.now())));
-    publish('retry', () => ({ origin: this.origin.key, method: 'CONNECT', attempt: this.records.length, address: last?.address, reason: last?.code ?? errorCode(error), delayMs }));
+    publish('retry', () => ({
+      origin: this.origin.key,
+      method: 'CONNECT',
+      attempt: this.records.length,
+      address: last?.address,
+      reason: last?.code ?? errorCode(error),
+      delayMs,
+    }));
     if (delayMs > 0) await waitForEndpoint(this.endpoints, this.tried, this.last, delayMs, signal);
   }
 
@@ -160,7 +160,8 @@ export class ConnectRun {
     const options = { cause: this.lastError ?? err, attempts: [...this.records], origin: this.origin.key };
     let error: unknown;
     if (this.deadline.signal.aborted || performance.now() >= this.deadlineAt) error = new DeadlineExceededError(this.s.deadline, options);
-    else if (err instanceof DnsResolutionError && !err.retryable) error = new DnsResolutionError(err.hostname, err.dnsCode, { ...options, cause: err, retryable: false });
+    else if (err instanceof DnsResolutionError && !err.retryable)
+      error = new DnsResolutionError(err.hostname, err.dnsCode, { ...options, cause: err, retryable: false });
     else if (err instanceof RidethroughError || classifyError(err, false) === 'fatal') return err;
     else error = new AttemptsExhaustedError(this.s.maxAttempts, options);
     const e = error as RidethroughError;

@@ -69,7 +69,8 @@ export function createResilientLookup(options: ResilientLookupOptions = {}, cont
   if (context !== undefined) {
     if (!(context instanceof ResilienceContext)) throw new TypeError('ridethrough: createResilientLookup() context must be a ResilienceContext');
     for (const key of contextKeys) {
-      if (options[key] !== undefined) throw new TypeError(`ridethrough: option "${key}" cannot be combined with a context; set it on the context (or agent) instead`);
+      if (options[key] !== undefined)
+        throw new TypeError(`ridethrough: option "${key}" cannot be combined with a context; set it on the context (or agent) instead`);
     }
   }
   const ctx = context ?? sharedContext(options);
@@ -86,7 +87,11 @@ export function createResilientLookup(options: ResilientLookupOptions = {}, cont
     return [...ordered.filter((a) => a.family === first), ...ordered.filter((a) => a.family !== first)];
   };
 
-  const lookup = function lookup(hostname: string, optionsOrCallback: number | LookupOptions | undefined | LookupCallback, maybeCallback?: LookupCallback): void {
+  const lookup = function lookup(
+    hostname: string,
+    optionsOrCallback: number | LookupOptions | undefined | LookupCallback,
+    maybeCallback?: LookupCallback,
+  ): void {
     const callback = typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback;
     if (typeof callback !== 'function') throw new TypeError('ridethrough: lookup() needs a callback function');
     if (typeof hostname !== 'string') throw new TypeError(`ridethrough: lookup() hostname must be a string, got ${typeof hostname}`);
@@ -106,7 +111,11 @@ export function createResilientLookup(options: ResilientLookupOptions = {}, cont
         process.nextTick(() => {
           const first = addresses[0];
           if (!first) callback(lookupError(hostname), '');
-          else if (req.all) callback(null, addresses.map((a) => ({ address: a.address, family: a.family })));
+          else if (req.all)
+            callback(
+              null,
+              addresses.map((a) => ({ address: a.address, family: a.family })),
+            );
           else callback(null, first.address, first.family);
         });
       },

@@ -26,7 +26,10 @@ import { sharedContext } from './shared-context.js';
  * const socket = await resilientConnect({ host: 'redis.cache.svc.cluster.local', port: 6379, deadline: 15_000 });
  * ```
  */
-export function resilientConnect(options: ResilientConnectOptions & { readonly tls: true | ConnectionOptions }, context?: ResilienceContext): Promise<TLSSocket>;
+export function resilientConnect(
+  options: ResilientConnectOptions & { readonly tls: true | ConnectionOptions },
+  context?: ResilienceContext,
+): Promise<TLSSocket>;
 export function resilientConnect(options: ResilientConnectOptions, context?: ResilienceContext): Promise<Socket>;
 export function resilientConnect(options: ResilientConnectOptions, context?: ResilienceContext): Promise<Socket> {
   try {

@@ -24,7 +24,11 @@ const contexts = new Map<string, ResilienceContext>();
  */
 export function sharedContext(settings: ContextSettings): ResilienceContext {
   // Given and not given stay apart (`null` is a value to refuse, not "none"): each distinct setting is validated once.
-  const key = JSON.stringify([settings.dns === undefined ? 0 : settings.dns, settings.ejection === undefined ? 0 : settings.ejection, settings.backoff === undefined ? 0 : settings.backoff]);
+  const key = JSON.stringify([
+    settings.dns === undefined ? 0 : settings.dns,
+    settings.ejection === undefined ? 0 : settings.ejection,
+    settings.backoff === undefined ? 0 : settings.backoff,
+  ]);
   const hit = contexts.get(key);
   if (hit) return hit;
   const options: ContextSettings = {

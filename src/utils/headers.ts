@@ -1,5 +1,10 @@
 /** Header forms undici accepts in dispatch options. @internal */
-export type AnyHeaders = Record<string, string | string[] | undefined> | (string | string[] | Buffer)[] | Iterable<[string, string | string[] | undefined]> | null | undefined;
+export type AnyHeaders =
+  | Record<string, string | string[] | undefined>
+  | (string | string[] | Buffer)[]
+  | Iterable<[string, string | string[] | undefined]>
+  | null
+  | undefined;
 
 /**
  * Reads a header (case-insensitive) from any header form undici accepts.

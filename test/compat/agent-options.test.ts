@@ -68,7 +68,13 @@ describe('connection options reach every endpoint pool', () => {
     const calls: Record<Kind, string[]> = { undici: [], ridethrough: [] };
     let current: Kind = 'undici';
     const inner = buildConnector({});
-    const options = { ...base(), connect: ((opts, cb) => { calls[current].push(opts.hostname); inner(opts, cb); }) as buildConnector.connector };
+    const options = {
+      ...base(),
+      connect: ((opts, cb) => {
+        calls[current].push(opts.hostname);
+        inner(opts, cb);
+      }) as buildConnector.connector,
+    };
     const r = await both(options, async (d, kind) => {
       current = kind;
       return get(d, `${s.origin}/echo`);
@@ -199,14 +205,20 @@ describe('connection options reach every endpoint pool', () => {
 
   it('allowH2 (default): HTTP/2 with a server that offers h2 and http/1.1', async () => {
     const s = await server({ address: HTTPS, protocol: 'https' });
-    const r = await both({ ...base(), connect: { ca: cert.cert } }, async (d) => ((await get(d, `${s.origin}/echo`)).body as { httpVersion: string }).httpVersion);
+    const r = await both(
+      { ...base(), connect: { ca: cert.cert } },
+      async (d) => ((await get(d, `${s.origin}/echo`)).body as { httpVersion: string }).httpVersion,
+    );
     expect(r.undici).toEqual({ ok: true, value: '2.0' });
     expect(r.ridethrough).toEqual(r.undici);
   });
 
   it('allowH2: false: HTTP/1.1 with the same server', async () => {
     const s = await server({ address: HTTPS, protocol: 'https' });
-    const r = await both({ ...base(), allowH2: false, connect: { ca: cert.cert } }, async (d) => ((await get(d, `${s.origin}/echo`)).body as { httpVersion: string }).httpVersion);
+    const r = await both(
+      { ...base(), allowH2: false, connect: { ca: cert.cert } },
+      async (d) => ((await get(d, `${s.origin}/echo`)).body as { httpVersion: string }).httpVersion,
+    );
     expect(r.undici).toEqual({ ok: true, value: '1.1' });
     expect(r.ridethrough).toEqual(r.undici);
   });
@@ -225,7 +237,13 @@ describe('connection options reach every endpoint pool', () => {
 
   it('h2Options, initialWindowSize, connectionWindowSize, pingInterval (HTTP/2 tuning)', async () => {
     const s = await server({ address: HTTPS, protocol: 'https' });
-    const options = { ...base(), connect: { ca: cert.cert }, h2Options: { maxConcurrentStreams: 2, pingInterval: 0 }, initialWindowSize: 100_000, connectionWindowSize: 200_000 };
+    const options = {
+      ...base(),
+      connect: { ca: cert.cert },
+      h2Options: { maxConcurrentStreams: 2, pingInterval: 0 },
+      initialWindowSize: 100_000,
+      connectionWindowSize: 200_000,
+    };
     const r = await both(options, async (d) => (await get(d, `${s.origin}/big-body/300000`)).status);
     expect(r.undici).toEqual({ ok: true, value: 200 });
     expect(r.ridethrough).toEqual(r.undici);
@@ -250,14 +268,18 @@ describe('connection options reach every endpoint pool', () => {
 
   it('strictContentLength (default true): a content-length that does not match the body fails', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
-    const r = await both({ ...base(), maxAttempts: 1 }, async (d) => get(d, `${s.origin}/echo`, { method: 'POST', body: 'abc', headers: { 'content-length': '2' } }));
+    const r = await both({ ...base(), maxAttempts: 1 }, async (d) =>
+      get(d, `${s.origin}/echo`, { method: 'POST', body: 'abc', headers: { 'content-length': '2' } }),
+    );
     expect(r.undici).toMatchObject({ ok: false, error: { code: 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' } });
     expect(r.ridethrough).toEqual(r.undici);
   });
 
   it('strictContentLength: false sends it anyway', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
-    const r = await both({ ...base(), strictContentLength: false }, async (d) => get(d, `${s.origin}/echo`, { method: 'POST', body: 'abc', headers: { 'content-length': '3', 'x-a': 'b' }, reset: true }));
+    const r = await both({ ...base(), strictContentLength: false }, async (d) =>
+      get(d, `${s.origin}/echo`, { method: 'POST', body: 'abc', headers: { 'content-length': '3', 'x-a': 'b' }, reset: true }),
+    );
     expect(r.undici.ok).toBe(true);
     expect(r.ridethrough).toEqual(r.undici);
   });
@@ -361,7 +383,9 @@ describe('connection options reach every endpoint pool', () => {
 
   it('eventSource.maxEventSize: a larger event fails the stream', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
-    const r = await both({ ...base(), eventSource: { maxEventSize: 50 } }, async (d) => eventSourceExchange(EventSource as never, `${s.origin}/sse/1000`, { dispatcher: d }, 2));
+    const r = await both({ ...base(), eventSource: { maxEventSize: 50 } }, async (d) =>
+      eventSourceExchange(EventSource as never, `${s.origin}/sse/1000`, { dispatcher: d }, 2),
+    );
     expect(r.undici.ok).toBe(true);
     expect(r.ridethrough).toEqual(r.undici);
   });
@@ -420,7 +444,10 @@ describe('invalid options fail with undici’s own error', () => {
   it('the same value with connections: 1 (undici’s Agent then makes a Client, which checks it)', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
     const r = await both({ ...base(), connections: 1, autoSelectFamilyAttemptTimeout: -2 }, async (d) => (await get(d, `${s.origin}/echo`)).status);
-    expect(r.undici).toMatchObject({ ok: false, error: { class: 'InvalidArgumentError', message: 'autoSelectFamilyAttemptTimeout must be a positive number' } });
+    expect(r.undici).toMatchObject({
+      ok: false,
+      error: { class: 'InvalidArgumentError', message: 'autoSelectFamilyAttemptTimeout must be a positive number' },
+    });
     expect(r.ridethrough).toEqual(r.undici);
   });
 
@@ -458,7 +485,13 @@ describe('the overlap rule: an undici option sets ridethrough’s, unless rideth
     const agent = new ResilientAgent({ ...base(), ...options });
     defer(() => agent.destroy());
     const o = agent.context.options;
-    return { connectTimeout: o.connectTimeout, attemptTimeout: o.attemptTimeout, maxConnectionAge: o.maxConnectionAge, connectionsPerEndpoint: o.connectionsPerEndpoint, tls: o.tls };
+    return {
+      connectTimeout: o.connectTimeout,
+      attemptTimeout: o.attemptTimeout,
+      maxConnectionAge: o.maxConnectionAge,
+      connectionsPerEndpoint: o.connectionsPerEndpoint,
+      tls: o.tls,
+    };
   };
 
   it('connect.timeout sets connectTimeout (0, undici’s "none", is the longest ridethrough allows)', () => {

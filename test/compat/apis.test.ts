@@ -28,7 +28,14 @@ async function fetched(res: Response): Promise<unknown> {
   res.headers.forEach((v, k) => {
     if (k !== 'date' && k !== 'keep-alive') headers[k] = v;
   });
-  return { status: res.status, statusText: res.statusText, redirected: res.redirected, headers, setCookie: res.headers.getSetCookie(), body: parseBody(await res.text()) };
+  return {
+    status: res.status,
+    statusText: res.statusText,
+    redirected: res.redirected,
+    headers,
+    setCookie: res.headers.getSetCookie(),
+    body: parseBody(await res.text()),
+  };
 }
 
 /** `dispatcher.upgrade()` with an origin (undici's types leave it out of the options). */
@@ -61,7 +68,11 @@ describe('undici request APIs', () => {
 
   it('request(): HEAD, 204 and a retryable status as the final answer', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
-    const r = await both({ ...base(), maxAttempts: 1 }, async (d) => [await get(d, `${s.origin}/echo`, { method: 'HEAD' }), await get(d, `${s.origin}/status/204`), await get(d, `${s.origin}/status/503`)]);
+    const r = await both({ ...base(), maxAttempts: 1 }, async (d) => [
+      await get(d, `${s.origin}/echo`, { method: 'HEAD' }),
+      await get(d, `${s.origin}/status/204`),
+      await get(d, `${s.origin}/status/503`),
+    ]);
     expect(r.undici.ok).toBe(true);
     expect(r.ridethrough).toEqual(r.undici);
   });
@@ -185,9 +196,9 @@ describe('fetch', () => {
   it('undici fetch: GET, POST, redirect', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
     const r = await both(base(), async (d) => [
-      await fetched(await undiciFetch(`${s.origin}/echo`, { dispatcher: d }) as unknown as Response),
-      await fetched(await undiciFetch(`${s.origin}/echo`, { method: 'POST', body: 'posted', dispatcher: d }) as unknown as Response),
-      await fetched(await undiciFetch(`${s.origin}/redirect`, { dispatcher: d }) as unknown as Response),
+      await fetched((await undiciFetch(`${s.origin}/echo`, { dispatcher: d })) as unknown as Response),
+      await fetched((await undiciFetch(`${s.origin}/echo`, { method: 'POST', body: 'posted', dispatcher: d })) as unknown as Response),
+      await fetched((await undiciFetch(`${s.origin}/redirect`, { dispatcher: d })) as unknown as Response),
     ]);
     expect(r.undici.ok).toBe(true);
     expect(r.ridethrough).toEqual(r.undici);
@@ -196,8 +207,8 @@ describe('fetch', () => {
   it('undici fetch over HTTP/2', async () => {
     const s = await server({ address: HTTPS, protocol: 'https' });
     const r = await both({ ...base(), connect: { ca: cert.cert } }, async (d) => [
-      await fetched(await undiciFetch(`${s.origin}/echo`, { dispatcher: d }) as unknown as Response),
-      await fetched(await undiciFetch(`${s.origin}/echo`, { method: 'POST', body: 'over h2', dispatcher: d }) as unknown as Response),
+      await fetched((await undiciFetch(`${s.origin}/echo`, { dispatcher: d })) as unknown as Response),
+      await fetched((await undiciFetch(`${s.origin}/echo`, { method: 'POST', body: 'over h2', dispatcher: d })) as unknown as Response),
     ]);
     expect(r.undici).toMatchObject({ ok: true, value: [{ body: { httpVersion: '2.0' } }, { body: { httpVersion: '2.0', body: 'over h2' } }] });
     expect(r.ridethrough).toEqual(r.undici);
@@ -216,7 +227,9 @@ describe('fetch', () => {
 
   it(`Node's fetch over HTTP/2 (on Node 22/24, undici's Dispatcher1Wrapper sends it over HTTP/1.1; ridethrough keeps HTTP/2)`, async () => {
     const s = await server({ address: HTTPS, protocol: 'https' });
-    const r = await both({ ...base(), connect: { ca: cert.cert } }, async (d, kind) => fetched(await builtinFetch(`${s.origin}/echo`, { dispatcher: forBuiltinFetch(kind, d) })));
+    const r = await both({ ...base(), connect: { ca: cert.cert } }, async (d, kind) =>
+      fetched(await builtinFetch(`${s.origin}/echo`, { dispatcher: forBuiltinFetch(kind, d) })),
+    );
     const legacy = Number(process.versions.node.split('.')[0]) < 26;
     expect(r.undici).toMatchObject({ ok: true, value: { body: { httpVersion: legacy ? '1.1' : '2.0' } } });
     expect(r.ridethrough).toMatchObject({ ok: true, value: { status: 200, body: { httpVersion: '2.0', method: 'GET', url: '/echo' } } });
@@ -234,7 +247,9 @@ describe('WebSocket and EventSource', () => {
 
   it('undici WebSocket to a TLS server offering h2 and http/1.1, without RFC 8441 (falls back to HTTP/1.1)', async () => {
     const s = await server({ address: HTTPS, protocol: 'https' });
-    const r = await both({ ...base(), connect: { ca: cert.cert } }, (d) => webSocketExchange(WebSocket as never, `${s.origin.replace('https', 'wss')}/ws`, { dispatcher: d }, ['one']));
+    const r = await both({ ...base(), connect: { ca: cert.cert } }, (d) =>
+      webSocketExchange(WebSocket as never, `${s.origin.replace('https', 'wss')}/ws`, { dispatcher: d }, ['one']),
+    );
     expect(r.undici).toEqual({ ok: true, value: ['open', 'message:one', 'close:1000'] });
     expect(r.ridethrough).toEqual(r.undici);
     expect(s.log.tunnels).toEqual(['websocket/1.1', 'websocket/1.1']);
@@ -242,7 +257,9 @@ describe('WebSocket and EventSource', () => {
 
   it('undici WebSocket to a TLS server with RFC 8441 (WebSocket over HTTP/2)', async () => {
     const s = await server({ address: HTTPS, protocol: 'https', h2WebSocket: true });
-    const r = await both({ ...base(), connect: { ca: cert.cert } }, (d) => webSocketExchange(WebSocket as never, `${s.origin.replace('https', 'wss')}/ws`, { dispatcher: d }, ['one']));
+    const r = await both({ ...base(), connect: { ca: cert.cert } }, (d) =>
+      webSocketExchange(WebSocket as never, `${s.origin.replace('https', 'wss')}/ws`, { dispatcher: d }, ['one']),
+    );
     expect(r.undici).toEqual({ ok: true, value: ['open', 'message:one', 'close:1000'] });
     expect(r.ridethrough).toEqual(r.undici);
     expect(s.log.tunnels).toEqual(['websocket/2', 'websocket/2']);
@@ -250,14 +267,18 @@ describe('WebSocket and EventSource', () => {
 
   it(`Node's WebSocket over HTTP/1.1 (Node ${process.versions.node})`, async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
-    const r = await both(base(), (d, kind) => webSocketExchange(BuiltinWebSocket, `${s.origin.replace('http', 'ws')}/ws`, { dispatcher: forBuiltinFetch(kind, d) }, ['one']));
+    const r = await both(base(), (d, kind) =>
+      webSocketExchange(BuiltinWebSocket, `${s.origin.replace('http', 'ws')}/ws`, { dispatcher: forBuiltinFetch(kind, d) }, ['one']),
+    );
     expect(r.undici).toEqual({ ok: true, value: ['open', 'message:one', 'close:1000'] });
     expect(r.ridethrough).toEqual(r.undici);
   });
 
   it(`Node's WebSocket to a TLS server offering h2 and http/1.1, without RFC 8441 (Node ${process.versions.node})`, async () => {
     const s = await server({ address: HTTPS, protocol: 'https' });
-    const r = await both({ ...base(), connect: { ca: cert.cert } }, (d, kind) => webSocketExchange(BuiltinWebSocket, `${s.origin.replace('https', 'wss')}/ws`, { dispatcher: forBuiltinFetch(kind, d) }, ['one']));
+    const r = await both({ ...base(), connect: { ca: cert.cert } }, (d, kind) =>
+      webSocketExchange(BuiltinWebSocket, `${s.origin.replace('https', 'wss')}/ws`, { dispatcher: forBuiltinFetch(kind, d) }, ['one']),
+    );
     expect(r.undici).toEqual({ ok: true, value: ['open', 'message:one', 'close:1000'] });
     expect(r.ridethrough).toEqual(r.undici);
     expect(s.log.tunnels).toEqual(['websocket/1.1', 'websocket/1.1']);
@@ -298,10 +319,11 @@ describe('HTTP/2', () => {
 describe('the dispatcher itself', () => {
   it('closed and destroyed; a request while closing, after close or after destroy fails with undici’s error', async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
-    const step = (p: Promise<unknown>): Promise<unknown> => p.then(
-      (v) => (v && typeof v === 'object' && 'status' in v ? (v as { status: number }).status : 'done'),
-      (err: Error & { code?: string }) => `${err.constructor.name} ${err.code} ${err.message}`,
-    );
+    const step = (p: Promise<unknown>): Promise<unknown> =>
+      p.then(
+        (v) => (v && typeof v === 'object' && 'status' in v ? (v as { status: number }).status : 'done'),
+        (err: Error & { code?: string }) => `${err.constructor.name} ${err.code} ${err.message}`,
+      );
     const r = await both(base(), async (d) => {
       const flags = d as unknown as { closed: boolean; destroyed: boolean };
       const seen: unknown[] = [[flags.closed, flags.destroyed]];
@@ -374,7 +396,8 @@ describe('an undici Agent composed with resilience(), against the same Agent alo
   const composed = (options: object) => () => new Agent(options).compose(resilience({ dns: base().dns, maxAttempts: 1 }));
 
   it('an invalid option to a host name nobody published: undici’s error, no DNS query', async () => {
-    const call = async (d: Dispatcher): Promise<unknown> => d.request({ origin: 'http://unpublished.compat.test', path: '/', method: 'GET', expectContinue: 'yes' } as never);
+    const call = async (d: Dispatcher): Promise<unknown> =>
+      d.request({ origin: 'http://unpublished.compat.test', path: '/', method: 'GET', expectContinue: 'yes' } as never);
     const undici = await run('undici', base(), call);
     const ridethrough = await runWith(composed(base()), call);
     expect(undici).toMatchObject({ ok: false, error: { class: 'InvalidArgumentError', message: 'invalid expectContinue' } });
@@ -388,8 +411,16 @@ describe('an undici Agent composed with resilience(), against the same Agent alo
       f.append('field', 'value');
       return f;
     };
-    const undici = await run('undici', base(), async (d) => (await get(d, `${s.origin}/echo`, { method: 'POST', body: form((await import('undici')).FormData as unknown as typeof FormData) as never })).body);
-    const ridethrough = await runWith(composed(base()), async (d) => (await get(d, `${s.origin}/echo`, { method: 'POST', body: form(globalThis.FormData) as never })).body);
+    const undici = await run(
+      'undici',
+      base(),
+      async (d) =>
+        (await get(d, `${s.origin}/echo`, { method: 'POST', body: form((await import('undici')).FormData as unknown as typeof FormData) as never })).body,
+    );
+    const ridethrough = await runWith(
+      composed(base()),
+      async (d) => (await get(d, `${s.origin}/echo`, { method: 'POST', body: form(globalThis.FormData) as never })).body,
+    );
     expect(undici.ok).toBe(true);
     expect(ridethrough).toEqual(undici);
   });
@@ -397,7 +428,8 @@ describe('an undici Agent composed with resilience(), against the same Agent alo
   it('undici WebSocket to a TLS server offering h2 and http/1.1, without RFC 8441', async () => {
     const s = await server({ address: HTTPS, protocol: 'https' });
     const options = { ...base(), connect: { ca: cert.cert } };
-    const call = (d: Dispatcher): Promise<unknown> => webSocketExchange(WebSocket as never, `${s.origin.replace('https', 'wss')}/ws`, { dispatcher: d }, ['one']);
+    const call = (d: Dispatcher): Promise<unknown> =>
+      webSocketExchange(WebSocket as never, `${s.origin.replace('https', 'wss')}/ws`, { dispatcher: d }, ['one']);
     const undici = await run('undici', options, call);
     const ridethrough = await runWith(composed(options), call);
     expect(undici).toEqual({ ok: true, value: ['open', 'message:one', 'close:1000'] });

@@ -38,25 +38,38 @@ const requestBodies: [string, () => unknown][] = [
   ['ArrayBuffer', () => new TextEncoder().encode('array buffer body').buffer],
   ['DataView', () => new DataView(new TextEncoder().encode('data view body').buffer)],
   ['Node Readable', () => Readable.from(['readable ', 'body'])],
-  ['Node Readable that has already ended (undici knows its length)', () => {
-    const r = new Readable({ read() {} });
-    r.push('ended ');
-    r.push('readable');
-    r.push(null);
-    return r;
-  }],
-  ['async generator', () => (async function* () {
-    yield 'async ';
-    yield Buffer.from('generator');
-  })()],
+  [
+    'Node Readable that has already ended (undici knows its length)',
+    () => {
+      const r = new Readable({ read() {} });
+      r.push('ended ');
+      r.push('readable');
+      r.push(null);
+      return r;
+    },
+  ],
+  [
+    'async generator',
+    () =>
+      (async function* () {
+        yield 'async ';
+        yield Buffer.from('generator');
+      })(),
+  ],
   ['sync iterable (array of chunks)', () => ['array ', 'of ', 'chunks']],
   ['Blob', () => new Blob(['blob body'], { type: 'text/x-blob' })],
   ['File', () => new File(['file body'], 'f.txt', { type: 'text/x-file' })],
   ['undici FormData', () => formOf(UndiciFormData)],
-  ['web ReadableStream', () => new ReadableStream({ start(c) {
-    c.enqueue(new TextEncoder().encode('web stream body'));
-    c.close();
-  } })],
+  [
+    'web ReadableStream',
+    () =>
+      new ReadableStream({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('web stream body'));
+          c.close();
+        },
+      }),
+  ],
   ['Uint8Array of another realm', () => vm.runInContext('new Uint8Array([114, 101, 97, 108, 109])', realm)],
   ['ArrayBuffer of another realm', () => vm.runInContext('new Uint8Array([114, 101, 97, 108, 109]).buffer', realm)],
   ['array of another realm', () => vm.runInContext('["other ", "realm"]', realm)],
@@ -81,10 +94,25 @@ describe('request() bodies', () => {
 
   it("Node's global FormData: ResilientAgent sends it as undici's Agent sends an undici FormData (undici's Agent rejects it)", async () => {
     const s = await server({ address: HTTP, protocol: 'http' });
-    const rejected = await run('undici', base(), post(s.origin, () => formOf(globalThis.FormData)));
-    expect(rejected).toMatchObject({ ok: false, error: { class: 'InvalidArgumentError', message: expect.stringContaining('FormData created by this undici package instance') } });
-    const reference = await run('undici', base(), post(s.origin, () => formOf(UndiciFormData)));
-    const sent = await run('ridethrough', base(), post(s.origin, () => formOf(globalThis.FormData)));
+    const rejected = await run(
+      'undici',
+      base(),
+      post(s.origin, () => formOf(globalThis.FormData)),
+    );
+    expect(rejected).toMatchObject({
+      ok: false,
+      error: { class: 'InvalidArgumentError', message: expect.stringContaining('FormData created by this undici package instance') },
+    });
+    const reference = await run(
+      'undici',
+      base(),
+      post(s.origin, () => formOf(UndiciFormData)),
+    );
+    const sent = await run(
+      'ridethrough',
+      base(),
+      post(s.origin, () => formOf(globalThis.FormData)),
+    );
     expect(reference).toMatchObject({ ok: true, value: { body: expect.stringContaining('file content') } });
     expect(sent).toEqual(reference);
   });
@@ -103,10 +131,16 @@ const fetchBodies: [string, () => unknown][] = [
   ['URLSearchParams', () => new URLSearchParams({ a: '1', b: 'two' })],
   ['undici FormData', () => formOf(UndiciFormData)],
   ["Node's FormData", () => formOf(globalThis.FormData)],
-  ['web ReadableStream', () => new ReadableStream({ start(c) {
-    c.enqueue(new TextEncoder().encode('fetched stream'));
-    c.close();
-  } })],
+  [
+    'web ReadableStream',
+    () =>
+      new ReadableStream({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('fetched stream'));
+          c.close();
+        },
+      }),
+  ],
 ];
 
 describe('undici fetch bodies', () => {

@@ -92,7 +92,9 @@ describe('an invalid dispatch option fails with undici’s error, before DNS and
   it('a handler without onRequestStart (or any undici 7 callback) fails through onResponseError', async () => {
     const r = await both(base(), async (d) => {
       const seen: string[] = [];
-      d.dispatch({ origin: 'http://unpublished.compat.test', path: '/', method: 'GET' }, { onResponseError: (_c: unknown, err: Error) => seen.push(err.message) } as never);
+      d.dispatch({ origin: 'http://unpublished.compat.test', path: '/', method: 'GET' }, {
+        onResponseError: (_c: unknown, err: Error) => seen.push(err.message),
+      } as never);
       await new Promise((resolve) => setTimeout(resolve, 50));
       return seen;
     });

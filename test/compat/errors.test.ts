@@ -8,7 +8,14 @@
 import net from 'node:net';
 import { type Dispatcher, fetch as undiciFetch, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { AttemptsExhaustedError, DeadlineExceededError, DnsResolutionError, NotRetryableError, type RidethroughError, createResilientFetch } from '../../src/index.js';
+import {
+  AttemptsExhaustedError,
+  DeadlineExceededError,
+  DnsResolutionError,
+  NotRetryableError,
+  type RidethroughError,
+  createResilientFetch,
+} from '../../src/index.js';
 import { both, forBuiltinFetch, run, shape } from './support/compare.js';
 import { refusedOrigin } from './support/servers.js';
 import { useCompatScope } from './support/scope.js';
@@ -66,9 +73,15 @@ describe('the network error is the cause of ridethrough’s error', () => {
 
     it(`${api}: ECONNREFUSED until the deadline`, async () => {
       const origin = await refusedOrigin('127.0.154.1');
-      const r = await both({ ...base(), deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } }, (d, kind) => send(d, kind, `${origin}/`, { method: 'GET' }), { unwrapGiveUp: true });
+      const r = await both(
+        { ...base(), deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } },
+        (d, kind) => send(d, kind, `${origin}/`, { method: 'GET' }),
+        { unwrapGiveUp: true },
+      );
       expect(r.ridethrough).toEqual(r.undici);
-      const raw = await run('ridethrough', { ...base(), deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } }, (d, kind) => send(d, kind, `${origin}/`, { method: 'GET' }));
+      const raw = await run('ridethrough', { ...base(), deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } }, (d, kind) =>
+        send(d, kind, `${origin}/`, { method: 'GET' }),
+      );
       const error = raw.ok ? undefined : api === 'request()' ? raw.error : raw.error.cause;
       expect(error).toMatchObject({ class: 'DeadlineExceededError', code: 'RIDETHROUGH_DEADLINE_EXCEEDED', cause: { code: 'ECONNREFUSED' } });
     });
@@ -93,8 +106,13 @@ describe('the network error is the cause of ridethrough’s error', () => {
 
   it('a headers timeout on a POST: the cause is undici’s HeadersTimeoutError', async () => {
     const s = await server({ address: '127.0.154.5', protocol: 'http' });
-    const outcome = await run('ridethrough', { ...base(), attemptTimeout: 200 }, (d) => request(`${s.origin}/slow-headers/3000`, { method: 'POST', body: 'x', dispatcher: d }));
-    expect(outcome).toMatchObject({ ok: false, error: { class: 'NotRetryableError', cause: { class: 'HeadersTimeoutError', code: 'UND_ERR_HEADERS_TIMEOUT' } } });
+    const outcome = await run('ridethrough', { ...base(), attemptTimeout: 200 }, (d) =>
+      request(`${s.origin}/slow-headers/3000`, { method: 'POST', body: 'x', dispatcher: d }),
+    );
+    expect(outcome).toMatchObject({
+      ok: false,
+      error: { class: 'NotRetryableError', cause: { class: 'HeadersTimeoutError', code: 'UND_ERR_HEADERS_TIMEOUT' } },
+    });
   });
 });
 
@@ -117,7 +135,10 @@ describe('resilientFetch', () => {
   it('until the deadline: DeadlineExceededError, the cause the last ECONNREFUSED', async () => {
     const origin = await refusedOrigin('127.0.154.1');
     const fetchIt = createResilientFetch({ ...base(), deadline: 300, backoff: { initialDelay: 10, maxDelay: 50 } });
-    const err = await fetchIt(`${origin}/`).then(() => undefined, (e: unknown) => e);
+    const err = await fetchIt(`${origin}/`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DeadlineExceededError);
     expect(((err as Error).cause as { code?: string }).code).toBe('ECONNREFUSED');
     expect((err as RidethroughError).attempts.every((a) => a.code === 'ECONNREFUSED' || a.code === 'RIDETHROUGH_DEADLINE_EXCEEDED')).toBe(true);
@@ -126,14 +147,20 @@ describe('resilientFetch', () => {
   it('a reset POST: NotRetryableError, the cause the ECONNRESET', async () => {
     const origin = await rude('127.0.154.3', 'reset');
     const fetchIt = createResilientFetch(base());
-    const err = await fetchIt(`${origin}/`, { method: 'POST', body: 'x' }).then(() => undefined, (e: unknown) => e);
+    const err = await fetchIt(`${origin}/`, { method: 'POST', body: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NotRetryableError);
     expect(((err as Error).cause as { code?: string }).code).toBe('ECONNRESET');
   });
 
   it('a name nobody published: DnsResolutionError with dnsCode ENOTFOUND (no attempt reached an address)', async () => {
     const fetchIt = createResilientFetch(base());
-    const err = await fetchIt('http://unpublished.compat.test/').then(() => undefined, (e: unknown) => e);
+    const err = await fetchIt('http://unpublished.compat.test/').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DnsResolutionError);
     expect((err as DnsResolutionError).dnsCode).toBe('ENOTFOUND');
   });

@@ -80,7 +80,11 @@ describe.skipIf(skipReason !== undefined)('blackholed pods (iptables DROP)', () 
     const first = await c.startPod('p5', '127.0.3.5', 0);
     const port = first.boundPort;
     const pods = [first, await c.startPod('p6', '127.0.3.6', port)];
-    c.publish('pinned.test', pods.map((p) => p.address), 5);
+    c.publish(
+      'pinned.test',
+      pods.map((p) => p.address),
+      5,
+    );
 
     const agent = agentFor(c, { attemptTimeout: 1_500 });
     let dark = first;
@@ -89,25 +93,36 @@ describe.skipIf(skipReason !== undefined)('blackholed pods (iptables DROP)', () 
       steadyStream(() => get(agent, `http://pinned.test:${port}/`), { rate: 20, durationMs: 4_000 }),
       // Blackhole the replica the balancer favours, so its kept-alive connections are surely in use.
       script([
-        [600, () => {
-          counts = pods.map((p) => p.count());
-        }],
-        [1_000, () => {
-          dark = favourite(pods, counts);
-          fw.drop(dark.address);
-        }],
+        [
+          600,
+          () => {
+            counts = pods.map((p) => p.count());
+          },
+        ],
+        [
+          1_000,
+          () => {
+            dark = favourite(pods, counts);
+            fw.drop(dark.address);
+          },
+        ],
       ]),
     ]);
 
     expect(failures(results)).toEqual([]);
     const before = results.filter((r) => r.at < 900);
-    expect(before.some((r) => r.body === dark.name), 'the dark pod served before it went dark').toBe(true);
+    expect(
+      before.some((r) => r.body === dark.name),
+      'the dark pod served before it went dark',
+    ).toBe(true);
     // Bounded by the silence threshold or attemptTimeout (1.5 s) plus a retry: nowhere near undici's 300 s headers timeout.
     const slowest = Math.max(...results.map((r) => r.ms));
     expect(slowest).toBeLessThan(5_000);
     // The blackhole was really hit: a request waited for its endpoint to be found silent, or timed out.
     expect(slowest).toBeGreaterThanOrEqual(150);
-    const darkStats = Object.values(agent.stats).flatMap((s) => s.endpoints).find((e) => e.address === dark.address);
+    const darkStats = Object.values(agent.stats)
+      .flatMap((s) => s.endpoints)
+      .find((e) => e.address === dark.address);
     expect(darkStats?.failures ?? 0).toBeGreaterThan(0);
     expect(results.filter((r) => r.at > 3_000).every((r) => r.body !== dark.name)).toBe(true);
   });
@@ -122,10 +137,13 @@ describe.skipIf(skipReason !== undefined)('blackholed pods (iptables DROP)', () 
     const [results] = await Promise.all([
       steadyStream(() => get(agent, `http://solo.test:${port}/`), { rate: 20, durationMs: 5_000 }),
       script([
-        [1_000, async () => {
-          fw.drop('127.0.3.3');
-          await c.startPod('new', '127.0.3.4', port);
-        }],
+        [
+          1_000,
+          async () => {
+            fw.drop('127.0.3.3');
+            await c.startPod('new', '127.0.3.4', port);
+          },
+        ],
         [2_500, () => c.publish('solo.test', ['127.0.3.4'], 5)],
       ]),
     ]);

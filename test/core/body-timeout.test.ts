@@ -34,7 +34,7 @@ function agent(bodyTimeout: number): ResilientAgent {
 }
 
 describe('bodyTimeout', () => {
-  it('a body that stalls after a first chunk fails with undici\'s UND_ERR_BODY_TIMEOUT once no chunk came for bodyTimeout', async () => {
+  it("a body that stalls after a first chunk fails with undici's UND_ERR_BODY_TIMEOUT once no chunk came for bodyTimeout", async () => {
     const url = await serve('127.0.48.1', (_req, res) => {
       res.writeHead(200, { 'content-length': '10' });
       res.write('12345');

@@ -10,20 +10,21 @@ import { type Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, getGlobalDispatcher, fetch as undiciFetch, request, stream } from 'undici';
 import { describe, expect, it } from 'vitest';
-import {
-  DeadlineExceededError,
-  NotRetryableError,
-  type ResilientAgent,
-  type RetryEvent,
-  installGlobalDispatcher,
-  resilience,
-} from '../../src/index.js';
+import { DeadlineExceededError, NotRetryableError, type ResilientAgent, type RetryEvent, installGlobalDispatcher, resilience } from '../../src/index.js';
 import type { Pod, PodBehaviour } from '@ridethrough/testbed';
 import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_083;
 const nodeMajor = Number(process.versions.node.split('.')[0]);
-const { dns, dnsOptions, defer, agent: newAgent, pod, fault, watchRetries } = useScope({
+const {
+  dns,
+  dnsOptions,
+  defer,
+  agent: newAgent,
+  pod,
+  fault,
+  watchRetries,
+} = useScope({
   dnsAddress: '127.0.30.53',
   port: PORT,
   dns: { family: 4, hostsFile: false, reResolveInterval: 0 },
@@ -307,7 +308,9 @@ describe(`Node's built-in fetch (Node ${process.versions.node}, bundled undici $
     dns.setRecords('builtin-oneshot.rt.test', { a: ['127.0.31.10'] });
     const bad = await fault('127.0.31.10');
     const agent = newAgent();
-    const err = await rejection(builtinFetch(`http://builtin-oneshot.rt.test:${PORT}/`, { method: 'POST', body: 'once', dispatcher: agent.with({ idempotent: true }) }));
+    const err = await rejection(
+      builtinFetch(`http://builtin-oneshot.rt.test:${PORT}/`, { method: 'POST', body: 'once', dispatcher: agent.with({ idempotent: true }) }),
+    );
     const cause = (err as Error).cause;
     expect(cause).toBeInstanceOf(NotRetryableError);
     expect((cause as NotRetryableError).reason).toBe('body-not-replayable');
@@ -337,7 +340,10 @@ describe('installGlobalDispatcher', () => {
     const agent = newAgent();
     const legacyKey = Symbol.for('undici.globalDispatcher.1');
     const before = { current: getGlobalDispatcher(), legacy: (globalThis as Record<symbol, unknown>)[legacyKey] };
-    const attempts = (): number => Object.values(agent.stats).flatMap((o) => o.endpoints).reduce((n, e) => n + e.attempts, 0);
+    const attempts = (): number =>
+      Object.values(agent.stats)
+        .flatMap((o) => o.endpoints)
+        .reduce((n, e) => n + e.attempts, 0);
     const restore = installGlobalDispatcher(agent);
     try {
       expect(getGlobalDispatcher()).toBe(agent);
@@ -388,7 +394,9 @@ describe('an undici Agent composed with resilience()', () => {
     dns.setRecords('compose-dead.rt.test', { a: ['127.0.33.3'] });
     const dispatcher = new Agent().compose(resilience({ dns: dnsOptions(), maxAttempts: 1000, backoff: { initialDelay: 10, maxDelay: 50 } }));
     defer(() => dispatcher.close());
-    const err = await rejection(request(`http://compose-dead.rt.test:${PORT}/`, { dispatcher, ridethrough: { deadline: 300 } } as Parameters<typeof request>[1]));
+    const err = await rejection(
+      request(`http://compose-dead.rt.test:${PORT}/`, { dispatcher, ridethrough: { deadline: 300 } } as Parameters<typeof request>[1]),
+    );
     expect(err).toBeInstanceOf(DeadlineExceededError);
     expect((err as DeadlineExceededError).deadlineMs).toBe(300);
   });
@@ -431,7 +439,17 @@ describe('agent.with()', () => {
     const res = await undiciFetch(`http://with-apis.rt.test:${PORT}/w`, { dispatcher: view });
     expect(await res.text()).toBe(`GET /w host=with-apis.rt.test:${PORT} body=`);
     const chunks: Buffer[] = [];
-    await stream(`http://with-apis.rt.test:${PORT}/s`, { method: 'GET', dispatcher: view }, () => new Writable({ write: (c: Buffer, _e, cb) => { chunks.push(c); cb(); } }));
+    await stream(
+      `http://with-apis.rt.test:${PORT}/s`,
+      { method: 'GET', dispatcher: view },
+      () =>
+        new Writable({
+          write: (c: Buffer, _e, cb) => {
+            chunks.push(c);
+            cb();
+          },
+        }),
+    );
     expect(Buffer.concat(chunks).toString()).toBe(`GET /s host=with-apis.rt.test:${PORT} body=`);
   });
 });

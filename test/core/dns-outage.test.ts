@@ -59,14 +59,20 @@ describe('DNS outage with healthy pods', () => {
     const [results] = await Promise.all([
       steadyStream(() => get(agent, url), { rate: 20, durationMs: 9_000 }),
       script([
-        [1_000, () => {
-          queriesBefore = c.dns.queryCount('steady.test');
-          c.dns.pause();
-        }],
-        [7_000, () => {
-          queriesDuring = c.dns.queryCount('steady.test') - queriesBefore;
-          c.dns.resume();
-        }],
+        [
+          1_000,
+          () => {
+            queriesBefore = c.dns.queryCount('steady.test');
+            c.dns.pause();
+          },
+        ],
+        [
+          7_000,
+          () => {
+            queriesDuring = c.dns.queryCount('steady.test') - queriesBefore;
+            c.dns.resume();
+          },
+        ],
       ]),
     ]);
 

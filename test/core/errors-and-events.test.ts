@@ -53,13 +53,55 @@ describe('error classes', () => {
   ];
   const common = { cause, attempts, origin: 'http://svc.rt.test:80' };
   const cases: { error: RidethroughError; Class: abstract new (...args: never[]) => RidethroughError; code: string; name: string; message: RegExp }[] = [
-    { error: new DeadlineExceededError(1_500, common), Class: DeadlineExceededError, code: 'RIDETHROUGH_DEADLINE_EXCEEDED', name: 'DeadlineExceededError', message: /deadline of 1500 ms exceeded after 2 attempt\(s\); last: HTTP 503 from 127\.0\.34\.2/ },
-    { error: new AttemptsExhaustedError(2, common), Class: AttemptsExhaustedError, code: 'RIDETHROUGH_ATTEMPTS_EXHAUSTED', name: 'AttemptsExhaustedError', message: /all 2 attempts failed/ },
-    { error: new NotRetryableError('not-idempotent', common), Class: NotRetryableError, code: 'RIDETHROUGH_NOT_RETRYABLE', name: 'NotRetryableError', message: /not idempotent.*Idempotency-Key/ },
-    { error: new NoEndpointError('svc.rt.test', common), Class: NoEndpointError, code: 'RIDETHROUGH_NO_ENDPOINT', name: 'NoEndpointError', message: /no endpoint available for svc\.rt\.test/ },
-    { error: new DnsResolutionError('svc.rt.test', 'ESERVFAIL', common), Class: DnsResolutionError, code: 'RIDETHROUGH_DNS', name: 'DnsResolutionError', message: /could not resolve svc\.rt\.test: ESERVFAIL/ },
-    { error: new CircuitOpenError('http://svc.rt.test:80', Date.now() + 5_000, { cause, attempts }), Class: CircuitOpenError, code: 'RIDETHROUGH_CIRCUIT_OPEN', name: 'CircuitOpenError', message: /circuit open for http:\/\/svc\.rt\.test:80; next probe in \d+ ms/ },
-    { error: new BudgetExhaustedError(common), Class: BudgetExhaustedError, code: 'RIDETHROUGH_BUDGET_EXHAUSTED', name: 'BudgetExhaustedError', message: /retry budget exhausted for http:\/\/svc\.rt\.test:80/ },
+    {
+      error: new DeadlineExceededError(1_500, common),
+      Class: DeadlineExceededError,
+      code: 'RIDETHROUGH_DEADLINE_EXCEEDED',
+      name: 'DeadlineExceededError',
+      message: /deadline of 1500 ms exceeded after 2 attempt\(s\); last: HTTP 503 from 127\.0\.34\.2/,
+    },
+    {
+      error: new AttemptsExhaustedError(2, common),
+      Class: AttemptsExhaustedError,
+      code: 'RIDETHROUGH_ATTEMPTS_EXHAUSTED',
+      name: 'AttemptsExhaustedError',
+      message: /all 2 attempts failed/,
+    },
+    {
+      error: new NotRetryableError('not-idempotent', common),
+      Class: NotRetryableError,
+      code: 'RIDETHROUGH_NOT_RETRYABLE',
+      name: 'NotRetryableError',
+      message: /not idempotent.*Idempotency-Key/,
+    },
+    {
+      error: new NoEndpointError('svc.rt.test', common),
+      Class: NoEndpointError,
+      code: 'RIDETHROUGH_NO_ENDPOINT',
+      name: 'NoEndpointError',
+      message: /no endpoint available for svc\.rt\.test/,
+    },
+    {
+      error: new DnsResolutionError('svc.rt.test', 'ESERVFAIL', common),
+      Class: DnsResolutionError,
+      code: 'RIDETHROUGH_DNS',
+      name: 'DnsResolutionError',
+      message: /could not resolve svc\.rt\.test: ESERVFAIL/,
+    },
+    {
+      error: new CircuitOpenError('http://svc.rt.test:80', Date.now() + 5_000, { cause, attempts }),
+      Class: CircuitOpenError,
+      code: 'RIDETHROUGH_CIRCUIT_OPEN',
+      name: 'CircuitOpenError',
+      message: /circuit open for http:\/\/svc\.rt\.test:80; next probe in \d+ ms/,
+    },
+    {
+      error: new BudgetExhaustedError(common),
+      Class: BudgetExhaustedError,
+      code: 'RIDETHROUGH_BUDGET_EXHAUSTED',
+      name: 'BudgetExhaustedError',
+      message: /retry budget exhausted for http:\/\/svc\.rt\.test:80/,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: instanceof, code, name, message, attempts, cause, origin`, () => {

@@ -143,13 +143,23 @@ describe('numeric options', () => {
 
 describe('options that relate to each other', () => {
   it('backoff.maxDelay below backoff.initialDelay is a RangeError naming backoff.maxDelay', () => {
-    expectThrow(() => construct(safe({ backoff: { initialDelay: 500, maxDelay: 100 } })), RangeError, /"backoff\.maxDelay"/, /at least backoff\.initialDelay \(500\)/);
+    expectThrow(
+      () => construct(safe({ backoff: { initialDelay: 500, maxDelay: 100 } })),
+      RangeError,
+      /"backoff\.maxDelay"/,
+      /at least backoff\.initialDelay \(500\)/,
+    );
     // The default maxDelay (1000) is below an initialDelay of 2000.
     expectThrow(() => construct(safe({ backoff: { initialDelay: 2_000 } })), RangeError, /"backoff\.maxDelay"/);
   });
 
   it('ejection.maxTime below ejection.baseTime is a RangeError naming ejection.maxTime', () => {
-    expectThrow(() => construct(safe({ ejection: { baseTime: 5_000, maxTime: 1_000 } })), RangeError, /"ejection\.maxTime"/, /at least ejection\.baseTime \(5000\)/);
+    expectThrow(
+      () => construct(safe({ ejection: { baseTime: 5_000, maxTime: 1_000 } })),
+      RangeError,
+      /"ejection\.maxTime"/,
+      /at least ejection\.baseTime \(5000\)/,
+    );
   });
 
   it('dns.minTtl above dns.maxTtl is a RangeError naming dns.minTtl', () => {
@@ -233,7 +243,12 @@ describe('unknown keys (typos) are rejected', () => {
   ];
   for (const [options, message] of cases) {
     it(`${JSON.stringify(options)}: TypeError ${message}`, () => {
-      expectThrow(() => construct(options.dns ? { ...options, dns: { ...dnsOptions, ...(options.dns as object) } } : safe(options)), TypeError, message, /known options are/);
+      expectThrow(
+        () => construct(options.dns ? { ...options, dns: { ...dnsOptions, ...(options.dns as object) } } : safe(options)),
+        TypeError,
+        message,
+        /known options are/,
+      );
     });
   }
 });
@@ -303,7 +318,7 @@ describe('per-request overrides', () => {
 });
 
 describe('fractional durations within their documented ranges', () => {
-  it('bodyTimeout, which undici takes in whole milliseconds, rejects a fraction at construction with undici\'s error naming it', () => {
+  it("bodyTimeout, which undici takes in whole milliseconds, rejects a fraction at construction with undici's error naming it", () => {
     expect(() => new ResilientAgent({ bodyTimeout: 1234.5 })).toThrow(/bodyTimeout must be a positive integer/);
   });
 
@@ -312,7 +327,14 @@ describe('fractional durations within their documented ranges', () => {
     const server = createServer((_req, res) => res.end('ok'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.49.1', resolve));
     const { port } = server.address() as { port: number };
-    const agent = new ResilientAgent({ connectTimeout: 500.5, attemptTimeout: 999.9, deadline: 2000.5, maxConnectionAge: 1000.5, maxRetryAfter: 10.5, keepAliveTimeout: 100.2 });
+    const agent = new ResilientAgent({
+      connectTimeout: 500.5,
+      attemptTimeout: 999.9,
+      deadline: 2000.5,
+      maxConnectionAge: 1000.5,
+      maxRetryAfter: 10.5,
+      keepAliveTimeout: 100.2,
+    });
     try {
       const res = await request(`http://127.0.49.1:${port}/`, { dispatcher: agent });
       expect(res.statusCode).toBe(200);

@@ -14,7 +14,13 @@ import type { Pod } from '@ridethrough/testbed';
 import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_080;
-const { dns, agent: newAgent, pod, fault, watchRetries } = useScope({
+const {
+  dns,
+  agent: newAgent,
+  pod,
+  fault,
+  watchRetries,
+} = useScope({
   dnsAddress: '127.0.20.53',
   port: PORT,
   dns: { family: 4, reResolveInterval: 0, hostsFile: false },
@@ -128,7 +134,12 @@ describe('a request that may have reached the server but is idempotent', () => {
     const host = 'idem-key.rt.test';
     const { bad, good } = await faultThenHealthy(host, '127.0.21.1', '127.0.21.2');
     const agent = newAgent();
-    const res = await request(`http://${host}:${PORT}/pay`, { method: 'POST', body: 'charge 30 EUR', headers: { 'idempotency-key': 'k-1' }, dispatcher: agent });
+    const res = await request(`http://${host}:${PORT}/pay`, {
+      method: 'POST',
+      body: 'charge 30 EUR',
+      headers: { 'idempotency-key': 'k-1' },
+      dispatcher: agent,
+    });
     expect(res.statusCode).toBe(200);
     expect(await res.body.text()).toBe('healthy');
     expect(bad.count('POST') + good.count('POST')).toBe(2);
@@ -151,7 +162,12 @@ describe('a request that may have reached the server but is idempotent', () => {
     const host2 = 'idem-flag2.rt.test';
     const second = await faultThenHealthy(host2, '127.0.21.5', '127.0.21.6');
     const agent = newAgent();
-    const res2 = await request(`http://${host2}:${PORT}/pay`, { method: 'POST', body: 'flagged too', dispatcher: agent, ridethrough: { idempotent: true } } as Parameters<typeof request>[1]);
+    const res2 = await request(`http://${host2}:${PORT}/pay`, {
+      method: 'POST',
+      body: 'flagged too',
+      dispatcher: agent,
+      ridethrough: { idempotent: true },
+    } as Parameters<typeof request>[1]);
     expect(res2.statusCode).toBe(200);
     await res2.body.text();
     expect(second.bad.count('POST')).toBe(1);
@@ -217,7 +233,12 @@ describe('streaming request bodies', () => {
     const { bad, good } = await faultThenHealthy(host, '127.0.22.1', '127.0.22.2');
     const agent = newAgent();
     const err = await rejection(
-      request(`http://${host}:${PORT}/upload`, { method: 'POST', body: Readable.from(['part-1;', 'part-2']), headers: { 'idempotency-key': 'k-2' }, dispatcher: agent }),
+      request(`http://${host}:${PORT}/upload`, {
+        method: 'POST',
+        body: Readable.from(['part-1;', 'part-2']),
+        headers: { 'idempotency-key': 'k-2' },
+        dispatcher: agent,
+      }),
     );
     expectNotRetryable(err, 'body-not-replayable');
     await sleep(200);
@@ -288,7 +309,12 @@ describe('replayable bodies through resilientFetch', () => {
   const cases: { name: string; body: () => string | Uint8Array | URLSearchParams | Blob; expected: Buffer; type: string | undefined }[] = [
     { name: 'string', body: () => 'héllo wörld', expected: Buffer.from('héllo wörld'), type: 'text/plain;charset=UTF-8' },
     { name: 'Uint8Array', body: () => new Uint8Array([0, 1, 2, 253, 254, 255]), expected: Buffer.from([0, 1, 2, 253, 254, 255]), type: undefined },
-    { name: 'URLSearchParams', body: () => new URLSearchParams({ a: '1', b: 'x y' }), expected: Buffer.from('a=1&b=x+y'), type: 'application/x-www-form-urlencoded;charset=UTF-8' },
+    {
+      name: 'URLSearchParams',
+      body: () => new URLSearchParams({ a: '1', b: 'x y' }),
+      expected: Buffer.from('a=1&b=x+y'),
+      type: 'application/x-www-form-urlencoded;charset=UTF-8',
+    },
     { name: 'Blob', body: () => new Blob(['{"n":1}'], { type: 'application/json' }), expected: Buffer.from('{"n":1}'), type: 'application/json' },
   ];
   let n = 0;

@@ -13,7 +13,14 @@ import { type Pod, type PodBehaviour, answerOk } from '@ridethrough/testbed';
 import { rejection, useScope } from '../support/scope.js';
 
 const PORT = 18_081;
-const { dns, agent: newAgent, pod, fault, watchRetries, dnsOptions } = useScope({ dnsAddress: '127.0.24.53', port: PORT, dns: { family: 4, hostsFile: false } });
+const {
+  dns,
+  agent: newAgent,
+  pod,
+  fault,
+  watchRetries,
+  dnsOptions,
+} = useScope({ dnsAddress: '127.0.24.53', port: PORT, dns: { family: 4, hostsFile: false } });
 
 /** Answers `status` (with `headers` and a body) to the first `times` requests, then 200 with the pod name. */
 function failFirst(times: number, status: number, headers: Record<string, string> = {}, body = 'x'.repeat(10_000)): PodBehaviour & { at: number[] } {
@@ -180,7 +187,9 @@ describe('limits', () => {
     dns.setRecords(host, { a: dead });
     const agent = newAgent({ deadline: 30_000, maxAttempts: 1000, backoff: { initialDelay: 25, maxDelay: 100 } });
     const started = performance.now();
-    const err = await rejection(request(`http://${host}:${PORT}/items`, { dispatcher: agent, ridethrough: { deadline: 600 } } as Parameters<typeof request>[1]));
+    const err = await rejection(
+      request(`http://${host}:${PORT}/items`, { dispatcher: agent, ridethrough: { deadline: 600 } } as Parameters<typeof request>[1]),
+    );
     expect(err).toBeInstanceOf(DeadlineExceededError);
     expect((err as DeadlineExceededError).deadlineMs).toBe(600);
     expect(performance.now() - started).toBeLessThan(2_000);
@@ -318,7 +327,7 @@ describe('attemptTimeout', () => {
   });
 });
 
-describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeout', () => {
+describe("attemptTimeout is ridethrough's own timer, not undici's headersTimeout", () => {
   /** Answers 200 with the pod's name `ms` after the request arrived. */
   const answerAfter =
     (ms: number): PodBehaviour =>
@@ -375,7 +384,7 @@ describe('attemptTimeout is ridethrough\'s own timer, not undici\'s headersTimeo
     expect(p.count('GET')).toBe(1);
   });
 
-  it('a per-request attemptTimeout longer than the agent\'s holds, a shorter one cuts the attempt', async () => {
+  it("a per-request attemptTimeout longer than the agent's holds, a shorter one cuts the attempt", async () => {
     const host = 'override-timeout.rt.test';
     dns.setRecords(host, { a: ['127.0.27.23'] });
     await pod('slow', '127.0.27.23', answerAfter(600));

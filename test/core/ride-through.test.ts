@@ -9,16 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ResilientAgent } from '../../src/http/agent.js';
 import { createResilientFetch } from '../../src/http/fetch.js';
 import { channelNames, type EndpointEvent, type RetryEvent } from '../../src/events/channels.js';
-import {
-  Cluster,
-  failures,
-  favourite,
-  recordChannel,
-  recordConnections,
-  script,
-  steadyStream,
-  type StreamResult,
-} from '../support/cluster.js';
+import { Cluster, failures, favourite, recordChannel, recordConnections, script, steadyStream, type StreamResult } from '../support/cluster.js';
 import type { Pod } from '@ridethrough/testbed';
 
 const DNS_ADDRESS = '127.0.19.53';
@@ -101,11 +92,14 @@ describe('a pod moves to a new address while DNS lags', () => {
       steadyStream(() => stale.get('backend.test', port, '/items'), stream),
       script([
         // The pod is killed (refuses connections) and its replacement starts elsewhere...
-        [1_000, async () => {
-          await oldPod.kill();
-          await c.startPod('new', '127.0.1.2', port);
-          newPodAt = performance.now();
-        }],
+        [
+          1_000,
+          async () => {
+            await oldPod.kill();
+            await c.startPod('new', '127.0.1.2', port);
+            newPodAt = performance.now();
+          },
+        ],
         // ...and DNS catches up 1.5 s later.
         [2_500, () => c.publish('backend.test', ['127.0.1.2'], 5)],
       ]),
@@ -115,7 +109,10 @@ describe('a pod moves to a new address while DNS lags', () => {
     // The window was real: the plain client, holding the old address for its TTL, failed in it.
     const plainFailures = viaPlain.filter((r) => r.status !== 200);
     expect(plainFailures.length, 'the plain client should fail while it holds the old address').toBeGreaterThan(10);
-    expect(plainFailures.every((r) => r.at >= 500), 'no plain failures before the move').toBe(true);
+    expect(
+      plainFailures.every((r) => r.at >= 500),
+      'no plain failures before the move',
+    ).toBe(true);
     expect(plainFailures.some((r) => /ECONNREFUSED|UND_ERR_SOCKET|ECONNRESET/.test(r.error ?? ''))).toBe(true);
 
     // ridethrough rode through it: every request succeeded, some by retrying.
@@ -130,7 +127,7 @@ describe('a pod moves to a new address while DNS lags', () => {
     expect(viaRidethrough.filter((r) => r.at > 3_500).every((r) => r.body === 'new')).toBe(true);
   });
 
-  it('works through undici request(), undici fetch and Node\'s built-in fetch with the agent as dispatcher', async () => {
+  it("works through undici request(), undici fetch and Node's built-in fetch with the agent as dispatcher", async () => {
     const c = (cluster = await Cluster.start(DNS_ADDRESS));
     const oldPod = await c.startPod('old', '127.0.5.1', 0);
     const port = oldPod.boundPort;
@@ -157,21 +154,36 @@ describe('a pod moves to a new address while DNS lags', () => {
         return { status: res.status, body: await res.text() };
       }, stream),
       script([
-        [1_000, async () => {
-          await oldPod.kill();
-          await c.startPod('new', '127.0.5.2', port);
-        }],
+        [
+          1_000,
+          async () => {
+            await oldPod.kill();
+            await c.startPod('new', '127.0.5.2', port);
+          },
+        ],
         [2_500, () => c.publish('move.test', ['127.0.5.2'], 5)],
       ]),
     ]);
 
-    for (const [name, results] of [['request()', viaRequest], ['undici fetch', viaUndiciFetch], ['node fetch', viaNodeFetch]] as const) {
+    for (const [name, results] of [
+      ['request()', viaRequest],
+      ['undici fetch', viaUndiciFetch],
+      ['node fetch', viaNodeFetch],
+    ] as const) {
       expect(failures(results), name).toEqual([]);
-      expect(results.some((r) => r.body === 'old'), `${name} reached the old pod`).toBe(true);
-      expect(results.some((r) => r.body === 'new'), `${name} reached the new pod`).toBe(true);
+      expect(
+        results.some((r) => r.body === 'old'),
+        `${name} reached the old pod`,
+      ).toBe(true);
+      expect(
+        results.some((r) => r.body === 'new'),
+        `${name} reached the new pod`,
+      ).toBe(true);
     }
     // Requests in the window really did hit the dead address first.
-    const dead = Object.values(agent.stats).flatMap((s) => s.endpoints).filter((e) => e.address === '127.0.5.1');
+    const dead = Object.values(agent.stats)
+      .flatMap((s) => s.endpoints)
+      .filter((e) => e.address === '127.0.5.1');
     expect(dead.every((e) => e.failures > 0)).toBe(true);
   });
 });
@@ -197,24 +209,44 @@ describe('one of three replicas dies', () => {
     let restarted: Pod | undefined;
     let backInDnsAt = 0;
     const results = await Promise.all([
-      steadyStream(async () => {
-        const res = await request(`http://replicas.test:${port}/`, { dispatcher: agent });
-        return { status: res.statusCode, body: await res.body.text() };
-      }, { rate: 40, durationMs: 8_000 }),
+      steadyStream(
+        async () => {
+          const res = await request(`http://replicas.test:${port}/`, { dispatcher: agent });
+          return { status: res.statusCode, body: await res.body.text() };
+        },
+        { rate: 40, durationMs: 8_000 },
+      ),
       script([
-        [600, () => {
-          counts = pods.map((p) => p.count());
-        }],
-        [1_000, () => {
-          victim = favourite(pods, counts);
-          return victim.kill();
-        }],
-        [2_500, () => c.publish('replicas.test', all.filter((a) => a !== victim!.address), 1)],
-        [5_000, async () => {
-          restarted = await c.restartPod(victim!, 'restarted');
-          backInDnsAt = Date.now();
-          c.publish('replicas.test', all, 1);
-        }],
+        [
+          600,
+          () => {
+            counts = pods.map((p) => p.count());
+          },
+        ],
+        [
+          1_000,
+          () => {
+            victim = favourite(pods, counts);
+            return victim.kill();
+          },
+        ],
+        [
+          2_500,
+          () =>
+            c.publish(
+              'replicas.test',
+              all.filter((a) => a !== victim!.address),
+              1,
+            ),
+        ],
+        [
+          5_000,
+          async () => {
+            restarted = await c.restartPod(victim!, 'restarted');
+            backInDnsAt = Date.now();
+            c.publish('replicas.test', all, 1);
+          },
+        ],
       ]),
     ]).then(([r]) => r);
 
@@ -258,22 +290,34 @@ describe('one of three replicas dies', () => {
     let victim: Pod | undefined;
     let restarted: Pod | undefined;
     const results = await Promise.all([
-      steadyStream(async () => {
-        const res = await request(`http://eject.test:${port}/`, { dispatcher: agent });
-        return { status: res.statusCode, body: await res.body.text() };
-      }, { rate: 30, durationMs: 5_000 }),
+      steadyStream(
+        async () => {
+          const res = await request(`http://eject.test:${port}/`, { dispatcher: agent });
+          return { status: res.statusCode, body: await res.body.text() };
+        },
+        { rate: 30, durationMs: 5_000 },
+      ),
       script([
-        [600, () => {
-          counts = pods.map((p) => p.count());
-        }],
-        [1_000, () => {
-          victim = favourite(pods, counts);
-          return victim.kill();
-        }],
+        [
+          600,
+          () => {
+            counts = pods.map((p) => p.count());
+          },
+        ],
+        [
+          1_000,
+          () => {
+            victim = favourite(pods, counts);
+            return victim.kill();
+          },
+        ],
         // Back well before the ejection (1 s ± 15 %) ends; DNS listed it all along.
-        [1_400, async () => {
-          restarted = await c.restartPod(victim!, 'restarted');
-        }],
+        [
+          1_400,
+          async () => {
+            restarted = await c.restartPod(victim!, 'restarted');
+          },
+        ],
       ]),
     ]).then(([r]) => r);
 

@@ -14,7 +14,10 @@ const PORT = 18_098;
 const { dns, agent: newAgent, pod, watch } = useScope({ dnsAddress: '127.0.46.53', port: PORT, dns: { family: 4, hostsFile: false } });
 
 /** Sends `n` requests 20 ms apart (all in flight together), and resolves with each one's outcome and duration. */
-async function burst(n: number, send: () => Promise<{ status: number; body: string }>): Promise<{ ok: boolean; status?: number; body?: string; error?: unknown; ms: number }[]> {
+async function burst(
+  n: number,
+  send: () => Promise<{ status: number; body: string }>,
+): Promise<{ ok: boolean; status?: number; body?: string; error?: unknown; ms: number }[]> {
   const runs: Promise<{ ok: boolean; status?: number; body?: string; error?: unknown; ms: number }>[] = [];
   for (let i = 0; i < n; i++) {
     const started = performance.now();
@@ -116,7 +119,9 @@ describe.skipIf(skipReason !== undefined)('a single replica whose node dies (ipt
       const started = performance.now();
       const post = request(url, { method: 'POST', body: 'once', dispatcher: agent });
       post.catch(() => {});
-      const gets = [0, 1, 2, 3].map(() => request(url, { dispatcher: agent }).then(async (r) => ({ status: r.statusCode, body: await r.body.text(), ms: performance.now() - started })));
+      const gets = [0, 1, 2, 3].map(() =>
+        request(url, { dispatcher: agent }).then(async (r) => ({ status: r.statusCode, body: await r.body.text(), ms: performance.now() - started })),
+      );
       // The connect timeout ejects the old address; a little later the replacement is published.
       await sleep(600);
       expect(ejected.some((e) => e.address === '127.0.46.10')).toBe(true);
@@ -135,7 +140,7 @@ describe.skipIf(skipReason !== undefined)('a single replica whose node dies (ipt
     }
   });
 
-  it('connectTimeout is the connect timeout you get: a 250 ms one fires at about 250 ms, not on undici\'s coarse timer (about 1 s)', async () => {
+  it("connectTimeout is the connect timeout you get: a 250 ms one fires at about 250 ms, not on undici's coarse timer (about 1 s)", async () => {
     const host = 'connect-timer.silent.test';
     dns.setRecords(host, { a: ['127.0.46.12'], ttl: 30 });
     fw.drop('127.0.46.12');

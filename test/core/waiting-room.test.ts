@@ -5,14 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import {
-  type AttemptEvent,
-  DeadlineExceededError,
-  type ReleaseEvent,
-  type ResolveEvent,
-  type WaitEvent,
-  channelNames,
-} from '../../src/index.js';
+import { type AttemptEvent, DeadlineExceededError, type ReleaseEvent, type ResolveEvent, type WaitEvent, channelNames } from '../../src/index.js';
 import { errorCode } from '../../src/policy/failure.js';
 import { rejection, useScope } from '../support/scope.js';
 
@@ -36,7 +29,7 @@ async function until(check: () => boolean, what: string, ms = 5_000): Promise<vo
   }
 }
 
-describe('a request with nowhere to go parks in its host\'s waiting room', () => {
+describe("a request with nowhere to go parks in its host's waiting room", () => {
   for (const method of ['GET', 'POST'] as const) {
     it(`${method}: is sent to the new pod in the same turn that the new DNS answer arrives (resolve → release → attempt)`, async () => {
       const host = `move-${method.toLowerCase()}.wait.test`;

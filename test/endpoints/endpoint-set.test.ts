@@ -65,7 +65,13 @@ describe('the order a lookup hands addresses out', () => {
 
   it('keeps to one family when asked, and says when every address of it is ejected', () => {
     const set = new EndpointSet('h', settings, () => {});
-    set.update({ ...answer('10.0.0.1'), addresses: [{ address: '10.0.0.1', family: 4 }, { address: 'fd00::1', family: 6 }] });
+    set.update({
+      ...answer('10.0.0.1'),
+      addresses: [
+        { address: '10.0.0.1', family: 4 },
+        { address: 'fd00::1', family: 6 },
+      ],
+    });
     const now = Date.now();
     expect(set.ordered(6, now).map((a) => a.address)).toEqual(['fd00::1']);
     set.failed(set.endpoints.get('fd00::1')!, 'connect', 'ECONNREFUSED', now);

@@ -28,7 +28,15 @@ beforeAll(async () => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/v1/chat/completions') {
         const prompt = (JSON.parse(body) as { messages: { content: string }[] }).messages[0]!.content;
-        res.end(JSON.stringify({ id: 'c1', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, finish_reason: 'stop', logprobs: null, message: { role: 'assistant', content: `echo: ${prompt}`, refusal: null } }] }));
+        res.end(
+          JSON.stringify({
+            id: 'c1',
+            object: 'chat.completion',
+            created: 0,
+            model: 'm',
+            choices: [{ index: 0, finish_reason: 'stop', logprobs: null, message: { role: 'assistant', content: `echo: ${prompt}`, refusal: null } }],
+          }),
+        );
       } else {
         res.end(JSON.stringify({ method: req.method, url: req.url, body }));
       }

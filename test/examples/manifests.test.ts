@@ -40,7 +40,9 @@ const validators: Record<string, (o: K8sObject) => void> = {
 
 function load(): { file: string; object: K8sObject }[] {
   const out: { file: string; object: K8sObject }[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     const docs = parseAllDocuments(readFileSync(join(dir, file), 'utf8'));
     if (!Array.isArray(docs)) throw new Error(`${file}: empty`);
     for (const doc of docs) {
@@ -94,7 +96,11 @@ describe('examples/k8s manifests', () => {
   });
 
   it('has the shop: a Deployment for each service and Redis', () => {
-    expect(ofKind('Deployment').map((d) => d.metadata.name).sort()).toEqual(['cart', 'catalog', 'inventory', 'redis', 'storefront']);
+    expect(
+      ofKind('Deployment')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['cart', 'catalog', 'inventory', 'redis', 'storefront']);
     expect(ofKind('Namespace').map((n) => n.metadata.name)).toEqual(['shop']);
   });
 
@@ -111,7 +117,8 @@ describe('examples/k8s manifests', () => {
         expect(c.livenessProbe, `${name}/${c.name}: livenessProbe`).toBeDefined();
         const portNames = new Set((c.ports ?? []).map((p) => p.name));
         for (const probe of [c.readinessProbe?.httpGet, c.livenessProbe?.httpGet]) {
-          if (probe && typeof probe.port === 'string') expect(portNames.has(probe.port), `${name}: probe port ${probe.port} is a named container port`).toBe(true);
+          if (probe && typeof probe.port === 'string')
+            expect(portNames.has(probe.port), `${name}: probe port ${probe.port} is a named container port`).toBe(true);
         }
       }
     }
@@ -129,7 +136,9 @@ describe('examples/k8s manifests', () => {
       const sleepSeconds = preStop?.sleep?.seconds ?? (preStop?.exec?.command[0] === 'sleep' ? Number(preStop.exec.command[1]) : Number.NaN);
       expect(sleepSeconds, `${name}: preStop sleep`).toBeGreaterThanOrEqual(5);
       const shutdownTimeout = Number(c!.env?.find((e) => e.name === 'SHUTDOWN_TIMEOUT_MS')?.value ?? 20_000) / 1000;
-      expect(sleepSeconds + shutdownTimeout, `${name}: preStop + drain fit in the grace period`).toBeLessThanOrEqual(t.spec.terminationGracePeriodSeconds ?? 30);
+      expect(sleepSeconds + shutdownTimeout, `${name}: preStop + drain fit in the grace period`).toBeLessThanOrEqual(
+        t.spec.terminationGracePeriodSeconds ?? 30,
+      );
       expect(c!.image, `${name}: image`).toBe(`ridethrough-shop/${name}:dev`);
     }
   });
@@ -167,12 +176,18 @@ describe('examples/k8s manifests', () => {
     expect(env.KUBERNETES_ENDPOINTS).toBe('on');
     const account = t.spec.serviceAccountName;
     expect(ofKind('ServiceAccount').map((a) => a.metadata.name)).toContain(account);
-    const binding = ofKind('RoleBinding').find((b) => (b.subjects as { kind: string; name: string }[]).some((s) => s.kind === 'ServiceAccount' && s.name === account));
+    const binding = ofKind('RoleBinding').find((b) =>
+      (b.subjects as { kind: string; name: string }[]).some((s) => s.kind === 'ServiceAccount' && s.name === account),
+    );
     expect(binding, 'a RoleBinding for the storefront account').toBeDefined();
     const roleRef = binding!.roleRef as { kind: string; name: string };
     const role = ofKind('Role').find((r) => roleRef.kind === 'Role' && r.metadata.name === roleRef.name);
     const rules = (role?.rules ?? []) as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
-    expect(rules.some((r) => r.apiGroups.includes('discovery.k8s.io') && r.resources.includes('endpointslices') && ['get', 'list', 'watch'].every((v) => r.verbs.includes(v)))).toBe(true);
+    expect(
+      rules.some(
+        (r) => r.apiGroups.includes('discovery.k8s.io') && r.resources.includes('endpointslices') && ['get', 'list', 'watch'].every((v) => r.verbs.includes(v)),
+      ),
+    ).toBe(true);
     // Least privilege: nothing else.
     expect(rules.flatMap((r) => r.resources)).toEqual(['endpointslices']);
     expect(rules.flatMap((r) => r.verbs).sort()).toEqual(['get', 'list', 'watch']);

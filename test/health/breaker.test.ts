@@ -148,7 +148,13 @@ describe('circuit breaker (consecutive)', () => {
 
     // Still dead at probe time: three of five requests probe; two failures exceed 34 % of 3 and re-open it.
     await sleep(Math.max(0, originStats(agent, origin).breakerRetryAt! - Date.now()) + 20);
-    expect(reasons(await together())).toEqual(['RIDETHROUGH_CIRCUIT_OPEN', 'RIDETHROUGH_CIRCUIT_OPEN', 'RIDETHROUGH_DEADLINE_EXCEEDED', 'RIDETHROUGH_DEADLINE_EXCEEDED', 'RIDETHROUGH_DEADLINE_EXCEEDED']);
+    expect(reasons(await together())).toEqual([
+      'RIDETHROUGH_CIRCUIT_OPEN',
+      'RIDETHROUGH_CIRCUIT_OPEN',
+      'RIDETHROUGH_DEADLINE_EXCEEDED',
+      'RIDETHROUGH_DEADLINE_EXCEEDED',
+      'RIDETHROUGH_DEADLINE_EXCEEDED',
+    ]);
     expect(states()).toEqual(['open', 'half-open', 'open']);
 
     // A slow pod appears: three probes succeed, and only once all three ended does the breaker close.

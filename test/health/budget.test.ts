@@ -28,7 +28,13 @@ describe('retry budget', () => {
     const ratio = 0.2;
     // Floor: 2 retries/s over a 10 s window (longer than the test, so nothing leaves it) = 20.
     const floor = 2 * 10;
-    const agent = agentFor(c, { budget: { ratio, minPerSecond: 2, window: 10_000 }, breaker: false, maxAttempts: 10, deadline: 2_000, backoff: { initialDelay: 2, maxDelay: 10 } });
+    const agent = agentFor(c, {
+      budget: { ratio, minPerSecond: 2, window: 10_000 },
+      breaker: false,
+      maxAttempts: 10,
+      deadline: 2_000,
+      backoff: { initialDelay: 2, maxDelay: 10 },
+    });
 
     const results = await steadyStream(() => send(agent, `${origin}/`), { rate: 200, durationMs: 3_000 });
     const sent = results.length;
@@ -53,7 +59,12 @@ describe('retry budget', () => {
     const origin = `http://reset.budget.test:${PORT}`;
     const ratio = 0.5;
     const floor = 1 * 10;
-    const agent = agentFor(c, { budget: { ratio, minPerSecond: 1, window: 10_000 }, breaker: false, maxAttempts: 3, backoff: { initialDelay: 2, maxDelay: 10 } });
+    const agent = agentFor(c, {
+      budget: { ratio, minPerSecond: 1, window: 10_000 },
+      breaker: false,
+      maxAttempts: 3,
+      backoff: { initialDelay: 2, maxDelay: 10 },
+    });
 
     const results = await steadyStream(() => send(agent, `${origin}/`), { rate: 50, durationMs: 2_000 });
     const sent = results.length;

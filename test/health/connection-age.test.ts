@@ -47,7 +47,11 @@ describe.skipIf(skipReason !== undefined)('maxConnectionAge behind a ClusterIP (
       pod.server.keepAliveTimeout = 60_000;
       pods.push(pod);
     }
-    nat.balance(VIP, PORT, pods.slice(0, 2).map((p) => p.address));
+    nat.balance(
+      VIP,
+      PORT,
+      pods.slice(0, 2).map((p) => p.address),
+    );
     await nat.verify(VIP, PORT);
     c.publish('svc.age.test', [VIP], 30);
     return { c, pods, url: `http://svc.age.test:${PORT}/` };
@@ -102,7 +106,11 @@ describe.skipIf(skipReason !== undefined)('maxConnectionAge behind a ClusterIP (
     expect(originStats(agent, `http://svc.age.test:${PORT}`).endpoints.map((e) => e.address)).toEqual([VIP]);
 
     // Scale-up: the Service now routes new connections to any of six pods.
-    nat.balance(VIP, PORT, pods.map((p) => p.address));
+    nat.balance(
+      VIP,
+      PORT,
+      pods.map((p) => p.address),
+    );
     const scaledAt = Date.now();
     const atScale = counts(pods);
     until = scaledAt + 15_000;
@@ -135,7 +143,11 @@ describe.skipIf(skipReason !== undefined)('maxConnectionAge behind a ClusterIP (
     let until = Date.now() + 1_000;
     await traffic(get, 8, () => Date.now() > until);
     const connectionsBefore = pods[0]!.connections + pods[1]!.connections;
-    nat.balance(VIP, PORT, pods.map((p) => p.address));
+    nat.balance(
+      VIP,
+      PORT,
+      pods.map((p) => p.address),
+    );
     const atScale = counts(pods);
     until = Date.now() + 4_000;
     const after = await traffic(get, 8, () => Date.now() > until);

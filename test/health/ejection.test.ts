@@ -76,8 +76,19 @@ describe('outlier ejection', () => {
     const badStats = endpointStats(agent, origin, '127.0.91.3');
     expect(badStats).toMatchObject({ attempts: bad.count(), failures: bad.count(), ejections: badEjections.length, inFlight: 0 });
     expect(badStats.consecutiveFailures).toBe(bad.count());
-    for (const [address, pod] of [['127.0.91.1', a], ['127.0.91.2', b]] as const) {
-      expect(endpointStats(agent, origin, address)).toMatchObject({ state: 'healthy', attempts: pod.count(), failures: 0, consecutiveFailures: 0, ejections: 0, ejectedUntil: 0, inFlight: 0 });
+    for (const [address, pod] of [
+      ['127.0.91.1', a],
+      ['127.0.91.2', b],
+    ] as const) {
+      expect(endpointStats(agent, origin, address)).toMatchObject({
+        state: 'healthy',
+        attempts: pod.count(),
+        failures: 0,
+        consecutiveFailures: 0,
+        ejections: 0,
+        ejectedUntil: 0,
+        inFlight: 0,
+      });
     }
 
     // The replica recovers: once its ejection ends, a trial request succeeds and restores it.
@@ -98,14 +109,28 @@ describe('outlier ejection', () => {
     expect(bad.count()).toBeGreaterThan(badBefore + 3);
   });
 
-  for (const [maxPercent, most] of [[50, 1], [70, 2], [0, 0]] as const) {
+  for (const [maxPercent, most] of [
+    [50, 1],
+    [70, 2],
+    [0, 0],
+  ] as const) {
     it(`when all three answer 503, at most ${most} of 3 are ejected at once (maxPercent ${maxPercent})`, async () => {
       const c = await start();
       const pods: Pod[] = [];
       for (let i = 1; i <= 3; i++) pods.push(await c.startPod(`sick${i}`, `127.0.91.${10 + i}`, PORT, unavailable));
-      c.publish('sick.ejection.test', pods.map((p) => p.address), 30);
+      c.publish(
+        'sick.ejection.test',
+        pods.map((p) => p.address),
+        30,
+      );
       const origin = `http://sick.ejection.test:${PORT}`;
-      const agent = agentFor(c, { ejection: { consecutiveFailures: 2, baseTime: 5_000, maxPercent }, breaker: false, budget: false, maxAttempts: 3, backoff: { initialDelay: 1, maxDelay: 5 } });
+      const agent = agentFor(c, {
+        ejection: { consecutiveFailures: 2, baseTime: 5_000, maxPercent },
+        breaker: false,
+        budget: false,
+        maxAttempts: 3,
+        backoff: { initialDelay: 1, maxDelay: 5 },
+      });
       const events = recordEndpoints(c);
 
       let mostSeen = 0;
@@ -135,7 +160,13 @@ describe('outlier ejection', () => {
     const origin = `http://gone.ejection.test:${PORT}`;
     // maxAttempts far above what 400 ms can hold: the deadline, not the attempt count, must end it (with
     // the default 25, fast refusals and short jittered backoffs sometimes used up the attempts first).
-    const agent = agentFor(c, { ejection: { maxPercent: 0, baseTime: 10_000 }, breaker: false, deadline: 400, maxAttempts: 1_000, backoff: { initialDelay: 10, maxDelay: 40 } });
+    const agent = agentFor(c, {
+      ejection: { maxPercent: 0, baseTime: 10_000 },
+      breaker: false,
+      deadline: 400,
+      maxAttempts: 1_000,
+      backoff: { initialDelay: 10, maxDelay: 40 },
+    });
     const events = recordEndpoints(c);
 
     const err = await rejection(send(agent, `${origin}/`));
@@ -170,7 +201,11 @@ describe('balancer', () => {
     const c = await start();
     const pods: Pod[] = [];
     for (let i = 1; i <= 3; i++) pods.push(await c.startPod(`rr${i}`, `127.0.91.${30 + i}`, PORT));
-    c.publish('rr.ejection.test', pods.map((p) => p.address), 30);
+    c.publish(
+      'rr.ejection.test',
+      pods.map((p) => p.address),
+      30,
+    );
     const agent = agentFor(c, { balancer: 'round-robin' });
     for (let n = 0; n < 30; n++) expect((await send(agent, `http://rr.ejection.test:${PORT}/`)).status).toBe(200);
     expect(pods.map((p) => p.count())).toEqual([10, 10, 10]);
@@ -180,7 +215,11 @@ describe('balancer', () => {
     const c = await start();
     const pods: Pod[] = [];
     for (let i = 1; i <= 3; i++) pods.push(await c.startPod(`p2c-even${i}`, `127.0.91.${60 + i}`, PORT));
-    c.publish('p2c-even.ejection.test', pods.map((p) => p.address), 30);
+    c.publish(
+      'p2c-even.ejection.test',
+      pods.map((p) => p.address),
+      30,
+    );
     const agent = agentFor(c, { balancer: 'p2c' });
     for (let n = 0; n < 30; n++) expect((await send(agent, `http://p2c-even.ejection.test:${PORT}/`)).status).toBe(200);
     expect(pods.map((p) => p.count())).toEqual([10, 10, 10]);

@@ -103,7 +103,12 @@ describe('hedging (slow replica)', () => {
     expect(slow.count('POST')).toBe(1);
     expect(fast.count('POST')).toBe(0);
     // A POST with an Idempotency-Key is idempotent: it is hedged, with the same body.
-    const keyed = await send(fresh(), `${origin}/d`, { method: 'POST', body: 'keyed', headers: { 'idempotency-key': 'k-1' }, ridethrough: { hedge: { delay: 30 } } });
+    const keyed = await send(fresh(), `${origin}/d`, {
+      method: 'POST',
+      body: 'keyed',
+      headers: { 'idempotency-key': 'k-1' },
+      ridethrough: { hedge: { delay: 30 } },
+    });
     expect(keyed).toEqual({ status: 200, body: 'fast' });
     expect(hedges()).toHaveLength(2);
     expect(hedges()[1]!.method).toBe('POST');
@@ -139,7 +144,11 @@ describe('hedging (slow replica)', () => {
         }),
       );
     }
-    c.publish('pct.hedge.test', pods.map((p) => p.address), 30);
+    c.publish(
+      'pct.hedge.test',
+      pods.map((p) => p.address),
+      30,
+    );
     const origin = `http://pct.hedge.test:${PORT}`;
     // 1000 ms until 20 samples exist; then the p90 of recent times to headers, but at least 50 ms.
     const agent = agentFor(c, { hedge: { delay: 1_000, percentile: 90, minDelay: 50 }, budget: { ratio: 10, minPerSecond: 100 } });

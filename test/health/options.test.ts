@@ -146,7 +146,14 @@ describe('option validation (endpoint health)', () => {
 describe('resolved defaults', () => {
   it('are the documented ones', () => {
     const o = resolveOptions({});
-    expect(o.breaker).toEqual({ mode: 'consecutive', threshold: 5, duration: 10_000, minimumRps: 5, halfOpenAfter: 5_000, halfOpenSampling: { calls: 1, threshold: 0 } });
+    expect(o.breaker).toEqual({
+      mode: 'consecutive',
+      threshold: 5,
+      duration: 10_000,
+      minimumRps: 5,
+      halfOpenAfter: 5_000,
+      halfOpenSampling: { calls: 1, threshold: 0 },
+    });
     expect(o.budget).toEqual({ ratio: 0.2, minPerSecond: 10, window: 10_000 });
     expect(o.hedge).toBe(false);
     expect(o.balancer).toBe('p2c');

@@ -41,7 +41,7 @@ async function synced(kc: KubeCluster): Promise<ResilientAgent> {
 
 for (const goneAs of ['event', 'http'] as const) {
   it(`relists after 410 Gone (${goneAs === 'event' ? 'an ERROR event in the watch stream' : 'HTTP 410'}) and follows the changes made meanwhile`, async () => {
-    const kc = (await scope.start(base, { goneAs }));
+    const kc = await scope.start(base, { goneAs });
     const ag = await synced(kc);
     const lists = kc.api.lists;
     // Changes while the watch is away, then the history is compacted: the old version is gone.
@@ -51,7 +51,13 @@ for (const goneAs of ['event', 'http'] as const) {
     kc.api.compact();
     kc.api.fault = 'none';
     await waitFor('the relist', () => kc.api.lists > lists);
-    await waitFor('the change', () => originStats(ag, origin)!.endpoints.map((e) => e.address).join() === `${base}.2`);
+    await waitFor(
+      'the change',
+      () =>
+        originStats(ag, origin)!
+          .endpoints.map((e) => e.address)
+          .join() === `${base}.2`,
+    );
     expect((await get(ag, url)).body).toBe('pod-b');
     expect(kc.api.requests.some((r) => r.watch && r.status === (goneAs === 'http' ? 410 : 200) && r.resourceVersion !== undefined)).toBe(true);
     expect(originStats(ag, origin)!.discovery!.state).toBe('synced');
@@ -59,20 +65,32 @@ for (const goneAs of ['event', 'http'] as const) {
 }
 
 it('reconnects after the watch is closed mid-stream, from its resourceVersion (no relist)', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   const ag = await synced(kc);
   const lists = kc.api.lists;
   const watches = kc.api.watches;
   kc.api.breakWatches();
   await waitFor('the watch to reopen', () => kc.api.activeWatches === 1 && kc.api.watches > watches);
   slice(kc, `${base}.2`);
-  await waitFor('the change', () => originStats(ag, origin)!.endpoints.map((e) => e.address).join() === `${base}.2`);
+  await waitFor(
+    'the change',
+    () =>
+      originStats(ag, origin)!
+        .endpoints.map((e) => e.address)
+        .join() === `${base}.2`,
+  );
   expect(kc.api.lists).toBe(lists);
   // A clean end (the server's timeoutSeconds) reopens it too.
   kc.api.endWatches();
   await waitFor('the watch to reopen', () => kc.api.activeWatches === 1);
   slice(kc, `${base}.1`);
-  await waitFor('the change', () => originStats(ag, origin)!.endpoints.map((e) => e.address).join() === `${base}.1`);
+  await waitFor(
+    'the change',
+    () =>
+      originStats(ag, origin)!
+        .endpoints.map((e) => e.address)
+        .join() === `${base}.1`,
+  );
   // Bookmarks move the version on without changes.
   kc.api.bookmark();
   await sleep(50);
@@ -81,7 +99,7 @@ it('reconnects after the watch is closed mid-stream, from its resourceVersion (n
 
 for (const fault of ['forbidden', 'unauthorized', 'unavailable', 'hang'] as const) {
   it(`serves requests by DNS when the API is ${fault} from the start`, async () => {
-    const kc = (await scope.start(base));
+    const kc = await scope.start(base);
     kc.api.fault = fault;
     await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
     kc.cluster.publish(host, [`${base}.1`], 60);
@@ -102,7 +120,7 @@ for (const fault of ['forbidden', 'unauthorized', 'unavailable', 'hang'] as cons
 }
 
 it('serves requests by DNS while the list is slow, and takes over once it lands', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   kc.api.listDelay = 600;
   await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   await kc.cluster.startPod('pod-b', `${base}.2`, podPort);
@@ -117,7 +135,7 @@ it('serves requests by DNS while the list is slow, and takes over once it lands'
 });
 
 it('serves requests by DNS when the API is not even listening', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60);
   const ag = agent(kc, kc.source({ apiServer: `https://${base}.11:${podPort + 9}` }));
@@ -127,7 +145,7 @@ it('serves requests by DNS when the API is not even listening', async () => {
 });
 
 it('hands the host to DNS when the API goes away for longer than staleAfter, and back once it returns', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   const states: DiscoveryStateEvent[] = [];
   const onState = (e: unknown): void => void states.push(e as DiscoveryStateEvent);
   diagnosticsChannel.subscribe(channelNames.discoveryState, onState);
@@ -153,7 +171,7 @@ it('hands the host to DNS when the API goes away for longer than staleAfter, and
 });
 
 it('re-reads the token file when the token rotates', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   const ag = await synced(kc);
   // The API now accepts only the new token; the watch breaks and its reconnects are refused (401)...
   kc.api.setTokens(['rotated-token']);
@@ -163,6 +181,12 @@ it('re-reads the token file when the token rotates', async () => {
   kc.writeToken('rotated-token');
   await waitFor('the watch to return', () => kc.api.activeWatches === 1, 3_000);
   slice(kc, `${base}.2`);
-  await waitFor('the change', () => originStats(ag, origin)!.endpoints.map((e) => e.address).join() === `${base}.2`);
+  await waitFor(
+    'the change',
+    () =>
+      originStats(ag, origin)!
+        .endpoints.map((e) => e.address)
+        .join() === `${base}.2`,
+  );
   expect(kc.api.requests.at(-1)!.token).toBe('rotated-token');
 });

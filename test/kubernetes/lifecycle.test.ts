@@ -18,12 +18,20 @@ const child = fileURLToPath(new URL('./fixtures/exit-child.ts', import.meta.url)
 const scope = useKubeScope();
 
 it('one watch per Service, shared by two agents and by every origin naming it; stopped when no agent needs it', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   await kc.cluster.startPod('pod-a-admin', `${base}.1`, podPort + 1);
   kc.cluster.publish(host, [`${base}.1`], 60);
   kc.cluster.publish('inventory.shop', [`${base}.1`], 60);
-  kc.api.applySlice({ namespace: 'shop', service: 'inventory', endpoints: [{ address: `${base}.1` }], ports: [{ name: 'http', port: podPort }, { name: 'admin', port: podPort + 1 }] });
+  kc.api.applySlice({
+    namespace: 'shop',
+    service: 'inventory',
+    endpoints: [{ address: `${base}.1` }],
+    ports: [
+      { name: 'http', port: podPort },
+      { name: 'admin', port: podPort + 1 },
+    ],
+  });
   // Two agents, each with its own kubernetesEndpoints() (same API server and credentials).
   const a1 = new ResilientAgent({ dns: kc.cluster.dnsOptions(), discovery: kc.source() });
   const a2 = new ResilientAgent({ dns: kc.cluster.dnsOptions(), discovery: kc.source() });
@@ -50,7 +58,7 @@ it('one watch per Service, shared by two agents and by every origin naming it; s
 });
 
 it('a process with a watch open exits by itself once its work is done', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60);
   kc.api.applySlice({ namespace: 'shop', service: 'inventory', endpoints: [{ address: `${base}.1` }], ports: [{ name: 'http', port: podPort }] });
@@ -58,7 +66,9 @@ it('a process with a watch open exits by itself once its work is done', async ()
   writeFileSync(caFile, kc.cert.cert);
   kc.cluster.defer(() => import('node:fs').then((fs) => fs.rmSync(caFile, { force: true })));
 
-  const proc = spawn(process.execPath, ['--import', 'tsx', child, kc.cluster.dns.server, kc.api.url, caFile, kc.tokenFile, `http://${host}:${podPort}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', child, kc.cluster.dns.server, kc.api.url, caFile, kc.tokenFile, `http://${host}:${podPort}/`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   let doneAt = 0;

@@ -29,7 +29,7 @@ function slice(kc: KubeCluster, endpoints: { address: string; ready?: boolean; s
 }
 
 it('a move published on the API releases a waiting request at once, while DNS still names the old pod', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   const a1 = await kc.cluster.startPod('pod-a', `${base}.1`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60);
   slice(kc, [{ address: `${base}.1` }]);
@@ -55,7 +55,7 @@ it('a move published on the API releases a waiting request at once, while DNS st
 });
 
 it('terminating endpoints get no new requests, their requests in flight complete, and they serve when nothing else is left', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   let release: (() => void) | undefined;
   const a = await kc.cluster.startPod('pod-a', `${base}.1`, podPort, (req, res, pod) => {
     req.resume();
@@ -103,10 +103,18 @@ it('terminating endpoints get no new requests, their requests in flight complete
 });
 
 it('maps the request port to the slice port: by name (portName), by number, or the only port', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   await kc.cluster.startPod('web', `${base}.1`, podPort);
   await kc.cluster.startPod('metrics', `${base}.1`, podPort + 1);
-  kc.api.applySlice({ namespace: 'shop', service: 'inventory', endpoints: [{ address: `${base}.1` }], ports: [{ name: 'http', port: podPort }, { name: 'metrics', port: podPort + 1 }] });
+  kc.api.applySlice({
+    namespace: 'shop',
+    service: 'inventory',
+    endpoints: [{ address: `${base}.1` }],
+    ports: [
+      { name: 'http', port: podPort },
+      { name: 'metrics', port: podPort + 1 },
+    ],
+  });
   // The Service port (80) is not the pod's port: the name says which slice port it is.
   const named = agent(kc, { discovery: kc.source({ portName: { inventory: 'http' } }) });
   kc.cluster.publish(host, [`${base}.1`], 60);
@@ -135,14 +143,33 @@ it('maps the request port to the slice port: by name (portName), by number, or t
 });
 
 it('merges several slices of a Service, IPv4 and IPv6 (dual-stack), each endpoint on its own port', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   const v6 = await ipv6Loopback();
   await kc.cluster.startPod('v4-a', `${base}.1`, podPort);
   await kc.cluster.startPod('v4-b', `${base}.2`, podPort + 2);
   if (v6) await kc.cluster.startPod('v6', '::1', podPort + 3);
-  kc.api.applySlice({ namespace: 'shop', service: 'inventory', name: 'inventory-a', endpoints: [{ address: `${base}.1` }], ports: [{ name: 'http', port: podPort }] });
-  kc.api.applySlice({ namespace: 'shop', service: 'inventory', name: 'inventory-b', endpoints: [{ address: `${base}.2` }], ports: [{ name: 'http', port: podPort + 2 }] });
-  if (v6) kc.api.applySlice({ namespace: 'shop', service: 'inventory', addressType: 'IPv6', endpoints: [{ address: '::1' }], ports: [{ name: 'http', port: podPort + 3 }] });
+  kc.api.applySlice({
+    namespace: 'shop',
+    service: 'inventory',
+    name: 'inventory-a',
+    endpoints: [{ address: `${base}.1` }],
+    ports: [{ name: 'http', port: podPort }],
+  });
+  kc.api.applySlice({
+    namespace: 'shop',
+    service: 'inventory',
+    name: 'inventory-b',
+    endpoints: [{ address: `${base}.2` }],
+    ports: [{ name: 'http', port: podPort + 2 }],
+  });
+  if (v6)
+    kc.api.applySlice({
+      namespace: 'shop',
+      service: 'inventory',
+      addressType: 'IPv6',
+      endpoints: [{ address: '::1' }],
+      ports: [{ name: 'http', port: podPort + 3 }],
+    });
   kc.cluster.publish(host, [`${base}.1`], 60);
   const ag = agent(kc, { discovery: kc.source({ portName: 'http' }) });
   await get(ag, url);
@@ -151,13 +178,15 @@ it('merges several slices of a Service, IPv4 and IPv6 (dual-stack), each endpoin
   const seen = new Set<string>();
   for (let i = 0; i < 60 && seen.size < expected.length; i++) seen.add((await get(ag, url)).body);
   expect([...seen].sort()).toEqual(expected);
-  expect(originStats(ag, origin)!.endpoints.map((e) => `${e.address}:${e.port}`).sort()).toEqual(
-    [`${base}.1:${podPort}`, `${base}.2:${podPort + 2}`, ...(v6 ? [`::1:${podPort + 3}`] : [])].sort(),
-  );
+  expect(
+    originStats(ag, origin)!
+      .endpoints.map((e) => `${e.address}:${e.port}`)
+      .sort(),
+  ).toEqual([`${base}.1:${podPort}`, `${base}.2:${podPort + 2}`, ...(v6 ? [`::1:${podPort + 3}`] : [])].sort());
 });
 
 it('works for createResilientFetch and the resilience() interceptor, and publishes discovery events', async () => {
-  const kc = (await scope.start(base));
+  const kc = await scope.start(base);
   await kc.cluster.startPod('pod-b', `${base}.2`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60); // DNS names a pod that is gone
   slice(kc, [{ address: `${base}.2` }]);
@@ -182,8 +211,8 @@ it('works for createResilientFetch and the resilience() interceptor, and publish
   }
 });
 
-it('resilientConnect through an agent\'s context dials the endpoint and port the slice names', async () => {
-  const kc = (await scope.start(base));
+it("resilientConnect through an agent's context dials the endpoint and port the slice names", async () => {
+  const kc = await scope.start(base);
   const pod = await kc.cluster.startPod('pod-b', `${base}.2`, podPort);
   kc.cluster.publish(host, [`${base}.1`], 60); // DNS names a pod that is gone, on the Service port
   slice(kc, [{ address: `${base}.2` }]);

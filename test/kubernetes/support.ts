@@ -104,7 +104,10 @@ export function originStats(agent: ResilientAgent, origin: string): AgentOriginS
 }
 
 /** A test file's clusters and agents, torn down after each test: `start` a cluster, `keep` the agents made. */
-export function useKubeScope(): { start: (base: string, apiOptions?: Partial<KubeApiServerOptions>) => Promise<KubeCluster>; keep: (...agents: ResilientAgent[]) => void } {
+export function useKubeScope(): {
+  start: (base: string, apiOptions?: Partial<KubeApiServerOptions>) => Promise<KubeCluster>;
+  keep: (...agents: ResilientAgent[]) => void;
+} {
   let cluster: KubeCluster | undefined;
   const agents: ResilientAgent[] = [];
   afterEach(async () => {

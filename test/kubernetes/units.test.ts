@@ -32,17 +32,27 @@ describe('serviceOf', () => {
   });
 });
 
-const slice = (name: string, addressType: string, endpoints: EndpointSlice['endpoints'], ports: EndpointSlice['ports']): EndpointSlice => ({ metadata: { name }, addressType, endpoints, ports });
+const slice = (name: string, addressType: string, endpoints: EndpointSlice['endpoints'], ports: EndpointSlice['ports']): EndpointSlice => ({
+  metadata: { name },
+  addressType,
+  endpoints,
+  ports,
+});
 
 describe('mergeSlices', () => {
   it('applies the conditions: ready, serving+terminating, and neither; unset fields as the API says', () => {
-    const s = slice('a', 'IPv4', [
-      { addresses: ['10.0.0.1'], conditions: { ready: true } },
-      { addresses: ['10.0.0.2'], conditions: {} },
-      { addresses: ['10.0.0.3'], conditions: { ready: false, serving: true, terminating: true } },
-      { addresses: ['10.0.0.4'], conditions: { ready: false, serving: false, terminating: true } },
-      { addresses: ['10.0.0.5'], conditions: { ready: false } },
-    ], [{ name: 'http', port: 8080, protocol: 'TCP' }]);
+    const s = slice(
+      'a',
+      'IPv4',
+      [
+        { addresses: ['10.0.0.1'], conditions: { ready: true } },
+        { addresses: ['10.0.0.2'], conditions: {} },
+        { addresses: ['10.0.0.3'], conditions: { ready: false, serving: true, terminating: true } },
+        { addresses: ['10.0.0.4'], conditions: { ready: false, serving: false, terminating: true } },
+        { addresses: ['10.0.0.5'], conditions: { ready: false } },
+      ],
+      [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    );
     expect(mergeSlices([s], { name: 'http' }).addresses).toEqual([
       { address: '10.0.0.1', family: 4, port: 8080 },
       { address: '10.0.0.2', family: 4, port: 8080 },
@@ -62,26 +72,79 @@ describe('mergeSlices', () => {
   });
 
   it('maps ports: by name, by number, the only TCP port, unrestricted (no ports), or none', () => {
-    const two = slice('a', 'IPv4', [], [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }, { name: 'dns', port: 53, protocol: 'UDP' }]);
+    const two = slice(
+      'a',
+      'IPv4',
+      [],
+      [
+        { name: 'http', port: 8080 },
+        { name: 'metrics', port: 9090 },
+        { name: 'dns', port: 53, protocol: 'UDP' },
+      ],
+    );
     expect(slicePort(two, { name: 'metrics' })).toBe(9090);
     expect(slicePort(two, { name: 'grpc' })).toBeUndefined();
     expect(slicePort(two, { requestPort: 8080 })).toBe(8080);
     expect(slicePort(two, { requestPort: 80 })).toBeUndefined();
-    expect(slicePort(slice('b', 'IPv4', [], [{ name: '', port: 8080 }, { name: 'dns', port: 53, protocol: 'UDP' }]), { requestPort: 80 })).toBe(8080);
+    expect(
+      slicePort(
+        slice(
+          'b',
+          'IPv4',
+          [],
+          [
+            { name: '', port: 8080 },
+            { name: 'dns', port: 53, protocol: 'UDP' },
+          ],
+        ),
+        { requestPort: 80 },
+      ),
+    ).toBe(8080);
     expect(slicePort(slice('c', 'IPv4', [], null), { requestPort: 80 })).toBe(80);
-    expect(mergeSlices([slice('d', 'IPv4', [{ addresses: ['10.0.0.1'] }], [{ name: 'a', port: 1 }, { name: 'b', port: 2 }])], { requestPort: 80 })).toEqual({ addresses: [], unmatched: 1 });
+    expect(
+      mergeSlices(
+        [
+          slice(
+            'd',
+            'IPv4',
+            [{ addresses: ['10.0.0.1'] }],
+            [
+              { name: 'a', port: 1 },
+              { name: 'b', port: 2 },
+            ],
+          ),
+        ],
+        { requestPort: 80 },
+      ),
+    ).toEqual({ addresses: [], unmatched: 1 });
   });
 });
 
 describe('EndpointSet with terminating endpoints', () => {
-  const settings = { ejection: { baseTime: 10_000, maxTime: 120_000, maxPercent: 50, consecutiveFailures: 5 }, balancer: 'round-robin' as const, reResolveWhileWaiting: 50 };
-  const answer = (addresses: ResolvedAddress[]): DnsAnswer => ({ hostname: 'svc', addresses, source: 'discovery', fetchedAt: 0, expiresAt: Infinity, stale: false });
+  const settings = {
+    ejection: { baseTime: 10_000, maxTime: 120_000, maxPercent: 50, consecutiveFailures: 5 },
+    balancer: 'round-robin' as const,
+    reResolveWhileWaiting: 50,
+  };
+  const answer = (addresses: ResolvedAddress[]): DnsAnswer => ({
+    hostname: 'svc',
+    addresses,
+    source: 'discovery',
+    fetchedAt: 0,
+    expiresAt: Infinity,
+    stale: false,
+  });
 
   it('picks ready endpoints only while any is left, then the terminating ones; replaces an endpoint whose port changed; ignores DNS while governed', () => {
     const removed: string[] = [];
     const set = new EndpointSet('svc', settings, (e) => removed.push(`${e.address.address}:${e.address.port}`));
     set.governed = true;
-    set.update(answer([{ address: '10.0.0.1', family: 4, port: 80 }, { address: '10.0.0.2', family: 4, port: 80, terminating: true }]));
+    set.update(
+      answer([
+        { address: '10.0.0.1', family: 4, port: 80 },
+        { address: '10.0.0.2', family: 4, port: 80, terminating: true },
+      ]),
+    );
     for (let i = 0; i < 10; i++) expect(set.pickFirst()!.address.address).toBe('10.0.0.1');
     expect(set.pick(['10.0.0.1'], '10.0.0.1', Date.now())!.address.address).toBe('10.0.0.1');
     // A DNS answer while a discovery source governs the set changes nothing.

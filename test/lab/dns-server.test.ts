@@ -419,17 +419,12 @@ describe('DnsServer', () => {
         arcount: 0,
       });
       // Question echoed byte for byte, including the client's letter case.
-      expect(reply!.subarray(12, 12 + question.length + 4)).toEqual(
-        Buffer.concat([question, Buffer.from([0, 1, 0, 1])]),
-      );
+      expect(reply!.subarray(12, 12 + question.length + 4)).toEqual(Buffer.concat([question, Buffer.from([0, 1, 0, 1])]));
       const first = 12 + question.length + 4;
       expect(reply!.readUInt16BE(first + 2)).toBe(1); // type A
       expect(reply!.readUInt16BE(first + 4)).toBe(1); // class IN
       expect(reply!.readUInt32BE(first + 6)).toBe(42); // TTL
-      expect(answerRdata(reply!, question.length + 4)).toEqual([
-        Buffer.from([127, 0, 0, 2]),
-        Buffer.from([127, 0, 0, 3]),
-      ]);
+      expect(answerRdata(reply!, question.length + 4)).toEqual([Buffer.from([127, 0, 0, 2]), Buffer.from([127, 0, 0, 3])]);
 
       const noRd = await exchange(server, rawQuery({ id: 7, flags: 0, question }));
       expect(header(noRd!)).toMatchObject({ id: 7, rd: false, rcode: 0, ancount: 2 });
@@ -520,9 +515,7 @@ describe('DnsServer', () => {
     it('ignores an EDNS0 OPT record in the additional section', async () => {
       server.setRecords('backend.test', { a: ['127.0.0.2'] });
       // Root owner, TYPE 41, UDP size 1232, extended RCODE/flags (DO), one option (cookie).
-      const opt = Buffer.from([
-        0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x80, 0x00, 0x00, 0x0c, 0x00, 0x0a, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8,
-      ]);
+      const opt = Buffer.from([0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x80, 0x00, 0x00, 0x0c, 0x00, 0x0a, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8]);
       const question = wireName('backend.test');
       const reply = await exchange(server, rawQuery({ arcount: 1, question, additional: opt }));
       expect(header(reply!)).toMatchObject({ rcode: 0, ancount: 1, arcount: 0 });

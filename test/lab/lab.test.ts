@@ -65,7 +65,13 @@ describe('runLab: move and dns-outage', () => {
   it('returns the documented JSON shape', () => {
     expect(result.tool).toBe('ridethrough-lab');
     expect(result.version).toBe(1);
-    expect(result.settings).toMatchObject({ scenarios: ['move', 'dns-outage'], clients: [...clientNames], rate: 20, duration: 8, timeout: labDefaults.timeout });
+    expect(result.settings).toMatchObject({
+      scenarios: ['move', 'dns-outage'],
+      clients: [...clientNames],
+      rate: 20,
+      duration: 8,
+      timeout: labDefaults.timeout,
+    });
     expect(result.clients.map((c) => c.name)).toEqual([...clientNames]);
     for (const c of result.clients) {
       expect(c.available).toBe(true);

@@ -77,7 +77,10 @@ describe.skipIf(!hasChromium)('lab report in a real browser', () => {
     expect((await chart.locator('path.bound').first().boundingBox())!.width).toBeGreaterThan(50);
     // The move and the DNS change are marked.
     await expect(chart.locator('g.event').count()).resolves.toBe(2);
-    await expect(chart.locator('g.event text').allTextContents()).resolves.toEqual([expect.stringMatching(/^pod moved/), expect.stringMatching(/^DNS updated/)]);
+    await expect(chart.locator('g.event text').allTextContents()).resolves.toEqual([
+      expect.stringMatching(/^pod moved/),
+      expect.stringMatching(/^DNS updated/),
+    ]);
 
     const shot = join(dir, 'report.png');
     await page.screenshot({ path: shot, fullPage: true });

@@ -10,7 +10,15 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Agent, buildConnector, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type AttemptEvent, channelNames, CircuitOpenError, createResilientFetch, DnsResolutionError, resilience, type ResilientAgent } from '../../src/index.js';
+import {
+  type AttemptEvent,
+  channelNames,
+  CircuitOpenError,
+  createResilientFetch,
+  DnsResolutionError,
+  resilience,
+  type ResilientAgent,
+} from '../../src/index.js';
 import { instrumentRidethrough, type RidethroughInstrumentationOptions } from '../../src/otel/index.js';
 import { rejection, useScope } from '../support/scope.js';
 import { type Otel, parentId, setupOtel, total } from './support.js';
@@ -26,7 +34,12 @@ const undiciDuration = '@opentelemetry/instrumentation-undici/http.client.reques
 
 /** ridethrough/otel on the test's SDK and undici instrumentation, disabled after the test. */
 function instrument(extra: RidethroughInstrumentationOptions = {}): void {
-  const handle = instrumentRidethrough({ tracerProvider: otel.tracerProvider, meterProvider: otel.meterProvider, undiciInstrumentation: otel.undici, ...extra });
+  const handle = instrumentRidethrough({
+    tracerProvider: otel.tracerProvider,
+    meterProvider: otel.meterProvider,
+    undiciInstrumentation: otel.undici,
+    ...extra,
+  });
   defer(() => handle.disable());
 }
 
@@ -69,7 +82,10 @@ function expectRodeThrough(spans: readonly ReadableSpan[], host: string, path: s
   // Pod IPs are opt-in.
   expect(logical.attributes['ridethrough.endpoint']).toBeUndefined();
   expect(logical.events.map((e) => e.name)).toContain('ridethrough.retry');
-  expect(logical.events.find((e) => e.name === 'ridethrough.retry')!.attributes).toMatchObject({ 'ridethrough.retry.reason': 'ECONNREFUSED', 'ridethrough.attempt': 1 });
+  expect(logical.events.find((e) => e.name === 'ridethrough.retry')!.attributes).toMatchObject({
+    'ridethrough.retry.reason': 'ECONNREFUSED',
+    'ridethrough.attempt': 1,
+  });
   expect(attempts).toHaveLength(2);
   const [first, second] = attempts;
   for (const a of attempts) {
@@ -234,7 +250,8 @@ describe('how a request ends', () => {
     const after = await otel.collect();
     const h = { 'server.address': host };
     expect(total(after.get(rt('ridethrough.request.duration')), h) - total(before.get(rt('ridethrough.request.duration')), h)).toBe(1);
-    for (const p of after.get(rt('ridethrough.request.duration'))!.points) if (p.attributes['server.address'] === host) expect(p.attributes['error.type']).toBeUndefined();
+    for (const p of after.get(rt('ridethrough.request.duration'))!.points)
+      if (p.attributes['server.address'] === host) expect(p.attributes['error.type']).toBeUndefined();
   });
 
   it('the deadline: a logical error span with RIDETHROUGH_DEADLINE_EXCEEDED, every attempt nested, resends counted', async () => {
@@ -312,7 +329,12 @@ describe('requests that never reach undici', () => {
     const { logical, attempts } = split(otel.spans());
     expect(attempts).toHaveLength(0);
     expect(logical.status.code).toBe(SpanStatusCode.ERROR);
-    expect(logical.attributes).toMatchObject({ 'error.type': 'RIDETHROUGH_CIRCUIT_OPEN', 'ridethrough.give_up.code': 'RIDETHROUGH_CIRCUIT_OPEN', 'ridethrough.attempts': 0, 'server.address': host });
+    expect(logical.attributes).toMatchObject({
+      'error.type': 'RIDETHROUGH_CIRCUIT_OPEN',
+      'ridethrough.give_up.code': 'RIDETHROUGH_CIRCUIT_OPEN',
+      'ridethrough.attempts': 0,
+      'server.address': host,
+    });
     expect(logical.events.map((e) => e.name)).toContain('exception');
     const after = await otel.collect();
     const delta = (name: string, match: Record<string, string | number>): number => total(after.get(name), match) - total(before.get(name), match);
@@ -341,7 +363,10 @@ describe('requests that never reach undici', () => {
     expect(logical.status.code).toBe(SpanStatusCode.ERROR);
     expect(logical.attributes).toMatchObject({ 'error.type': 'RIDETHROUGH_DNS', 'ridethrough.attempts': 0 });
     const after = await otel.collect();
-    expect(total(after.get(rt('dns.lookup.duration')), { 'dns.question.name': host, 'error.type': 'ENOTFOUND' }) - total(before.get(rt('dns.lookup.duration')), { 'dns.question.name': host, 'error.type': 'ENOTFOUND' })).toBe(1);
+    expect(
+      total(after.get(rt('dns.lookup.duration')), { 'dns.question.name': host, 'error.type': 'ENOTFOUND' }) -
+        total(before.get(rt('dns.lookup.duration')), { 'dns.question.name': host, 'error.type': 'ENOTFOUND' }),
+    ).toBe(1);
   });
 
   it('a stale DNS answer served while DNS fails: a span event and a count', async () => {
@@ -381,7 +406,11 @@ describe('the interceptor', () => {
     expect(logical.attributes['url.full']).toBe(`http://${host}:${PORT}/items?q=1`);
     expect(attempts).toHaveLength(1);
     expect(parentId(attempts[0]!)).toBe(logical.spanContext().spanId);
-    expect(attempts[0]!.attributes).toMatchObject({ 'server.address': host, 'url.full': `http://${host}:${PORT}/items?q=1`, 'network.peer.address': '127.0.121.7' });
+    expect(attempts[0]!.attributes).toMatchObject({
+      'server.address': host,
+      'url.full': `http://${host}:${PORT}/items?q=1`,
+      'network.peer.address': '127.0.121.7',
+    });
     const after = await otel.collect();
     expect(total(after.get(undiciDuration), { 'server.address': host }) - total(before.get(undiciDuration), { 'server.address': host })).toBe(1);
     expect(total(after.get(undiciDuration), { 'server.address': '127.0.121.7' })).toBe(0);
@@ -417,7 +446,14 @@ describe('options and disable()', () => {
     handle.disable();
     expect(handle.enabled).toBe(false);
     expect(otel.undici.getConfig().startSpanHook).toBe(hookBefore);
-    for (const name of [channelNames.retry, channelNames.giveUp, channelNames.endpointEjected, channelNames.breaker, channelNames.stale, channelNames.resolve]) {
+    for (const name of [
+      channelNames.retry,
+      channelNames.giveUp,
+      channelNames.endpointEjected,
+      channelNames.breaker,
+      channelNames.stale,
+      channelNames.resolve,
+    ]) {
       expect(diagnosticsChannel.channel(name).hasSubscribers).toBe(false);
     }
     otel.reset();

@@ -27,20 +27,39 @@ describe('the built package', () => {
     if (consumer) rmSync(consumer, { recursive: true, force: true });
   });
 
-  const names = ['ResilientAgent', 'resilientFetch', 'createResilientFetch', 'resilience', 'installGlobalDispatcher', 'RidethroughError', 'DeadlineExceededError', 'DnsCache', 'channelNames'];
+  const names = [
+    'ResilientAgent',
+    'resilientFetch',
+    'createResilientFetch',
+    'resilience',
+    'installGlobalDispatcher',
+    'RidethroughError',
+    'DeadlineExceededError',
+    'DnsCache',
+    'channelNames',
+  ];
 
   it('imports as ESM through the exports map', () => {
-    const out = run('esm.mjs', `import * as rt from 'ridethrough';\nconsole.log(JSON.stringify(${JSON.stringify(names)}.map((n) => [n, typeof rt[n]])));\nconst agent = new rt.ResilientAgent();\nawait agent.close();\n`);
+    const out = run(
+      'esm.mjs',
+      `import * as rt from 'ridethrough';\nconsole.log(JSON.stringify(${JSON.stringify(names)}.map((n) => [n, typeof rt[n]])));\nconst agent = new rt.ResilientAgent();\nawait agent.close();\n`,
+    );
     for (const [name, type] of JSON.parse(out) as [string, string][]) expect(type, name).not.toBe('undefined');
   });
 
   it('requires as CommonJS through the exports map', () => {
-    const out = run('cjs.cjs', `const rt = require('ridethrough');\nconsole.log(JSON.stringify(${JSON.stringify(names)}.map((n) => [n, typeof rt[n]])));\nnew rt.ResilientAgent().close().then(() => {});\n`);
+    const out = run(
+      'cjs.cjs',
+      `const rt = require('ridethrough');\nconsole.log(JSON.stringify(${JSON.stringify(names)}.map((n) => [n, typeof rt[n]])));\nnew rt.ResilientAgent().close().then(() => {});\n`,
+    );
     for (const [name, type] of JSON.parse(out) as [string, string][]) expect(type, name).not.toBe('undefined');
   });
 
   it('ESM and CommonJS builds agree on error classes', () => {
-    const out = run('errors.cjs', `const rt = require('ridethrough');\nconst e = new rt.DeadlineExceededError(100);\nconsole.log(JSON.stringify({ code: e.code, isBase: e instanceof rt.RidethroughError, name: e.name }));\n`);
+    const out = run(
+      'errors.cjs',
+      `const rt = require('ridethrough');\nconst e = new rt.DeadlineExceededError(100);\nconsole.log(JSON.stringify({ code: e.code, isBase: e instanceof rt.RidethroughError, name: e.name }));\n`,
+    );
     expect(JSON.parse(out)).toEqual({ code: 'RIDETHROUGH_DEADLINE_EXCEEDED', isBase: true, name: 'DeadlineExceededError' });
   });
 
@@ -111,7 +130,9 @@ console.log(JSON.stringify({ matrix, extra }));
   });
 
   it('ships the files package.json names', () => {
-    const pkg = JSON.parse(execFileSync(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(require("./package.json")))'], { cwd: root, encoding: 'utf8' })) as {
+    const pkg = JSON.parse(
+      execFileSync(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(require("./package.json")))'], { cwd: root, encoding: 'utf8' }),
+    ) as {
       exports: Record<string, { import: { types: string; default: string }; require: { types: string; default: string } }>;
       engines: { node: string };
       sideEffects: boolean;

@@ -32,19 +32,25 @@ describe('the published tarball (npm pack --dry-run)', () => {
     // One ESM and one CommonJS build of each entry with their types (and the declarations the entries
     // share, in a hashed chunk); no source maps (docs/support.md).
     for (const path of paths) {
-      expect(path, path).toMatch(/^(dist\/(index|otel|kubernetes)\.(js|cjs|d\.ts|d\.cts)|dist\/[a-z-]+-[\w-]+\.d\.c?ts|docs\/[\w./-]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/);
+      expect(path, path).toMatch(
+        /^(dist\/(index|otel|kubernetes)\.(js|cjs|d\.ts|d\.cts)|dist\/[a-z-]+-[\w-]+\.d\.c?ts|docs\/[\w./-]+\.md|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/,
+      );
     }
     expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'package.json']));
   });
 
   it('holds no lab code: no CLI, no lab or testbed sources, no bin', () => {
     const paths = pack.files.map((f) => f.path);
-    expect(paths.filter((p) => /cli|lab|testbed|packages\/|src\//.test(p)), 'a stale dist? run npm run build').toEqual([]);
+    expect(
+      paths.filter((p) => /cli|lab|testbed|packages\/|src\//.test(p)),
+      'a stale dist? run npm run build',
+    ).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin?: unknown };
     expect(pkg.bin).toBeUndefined();
     for (const file of ['dist/index.js', 'dist/index.cjs']) {
       const code = readFileSync(join(root, file), 'utf8');
-      for (const marker of ['runLab', 'ridethrough-lab', 'DnsServer', 'dns-packet', 'iptables']) expect(code, `${file} mentions ${marker}`).not.toContain(marker);
+      for (const marker of ['runLab', 'ridethrough-lab', 'DnsServer', 'dns-packet', 'iptables'])
+        expect(code, `${file} mentions ${marker}`).not.toContain(marker);
     }
   });
 

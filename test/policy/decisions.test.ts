@@ -26,7 +26,16 @@ describe('decideAfterError', () => {
   });
 });
 
-const status503: StatusFacts = { listed: true, retryAfterMs: undefined, maxRetryAfterMs: 5_000, idempotent: true, canSend: true, attempts: 1, maxAttempts: 5, othersRunning: false };
+const status503: StatusFacts = {
+  listed: true,
+  retryAfterMs: undefined,
+  maxRetryAfterMs: 5_000,
+  idempotent: true,
+  canSend: true,
+  attempts: 1,
+  maxAttempts: 5,
+  othersRunning: false,
+};
 
 describe('decideStatus', () => {
   it('answers the caller with an unlisted status without Retry-After', () => {
@@ -70,7 +79,7 @@ describe('silence', () => {
     expect(isSilent(1_000, 700, 500, 650, 200)).toBe(false); // no peer answered since: maybe the whole service is slow
   });
 
-  it('the threshold follows the origin\'s p99, never below the floor', () => {
+  it("the threshold follows the origin's p99, never below the floor", () => {
     expect(silenceThreshold(200, 4, undefined)).toBe(200);
     expect(silenceThreshold(200, 4, 10)).toBe(200);
     expect(silenceThreshold(200, 4, 100)).toBe(400);

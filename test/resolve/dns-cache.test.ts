@@ -533,7 +533,12 @@ describe('answers without DNS', () => {
 
   it('answers IP literals as they are, without a query', async () => {
     const c = cache({ family: 0 });
-    expect(await c.resolve('127.0.8.54')).toMatchObject({ hostname: '127.0.8.54', source: 'literal', addresses: [{ address: '127.0.8.54', family: 4 }], expiresAt: Infinity });
+    expect(await c.resolve('127.0.8.54')).toMatchObject({
+      hostname: '127.0.8.54',
+      source: 'literal',
+      addresses: [{ address: '127.0.8.54', family: 4 }],
+      expiresAt: Infinity,
+    });
     expect(await c.resolve('[::1]')).toMatchObject({ hostname: '::1', source: 'literal', addresses: [{ address: '::1', family: 6 }] });
     expect(await c.resolve('::1')).toMatchObject({ source: 'literal' });
     expect(server.queryCount()).toBe(0);
@@ -665,7 +670,13 @@ describe('bounds and validation', () => {
     }
     expect(() => new DnsCache(null as unknown as DnsOptions)).toThrow(TypeError);
     // Valid edge values are accepted.
-    for (const ok of [{ servers: ['127.0.0.1', '127.0.0.1:53', '[::1]:5353'] }, { maxTtl: 0, minTtl: 0 }, { family: 6 as const }, { ndots: 0 }, { hostsFile: false as const }]) {
+    for (const ok of [
+      { servers: ['127.0.0.1', '127.0.0.1:53', '[::1]:5353'] },
+      { maxTtl: 0, minTtl: 0 },
+      { family: 6 as const },
+      { ndots: 0 },
+      { hostsFile: false as const },
+    ]) {
       track(new DnsCache({ hostsFile: false, ...ok }));
     }
   });

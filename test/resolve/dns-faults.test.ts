@@ -145,7 +145,11 @@ describe('authoritative answers', () => {
 
 describe('blips and storms', () => {
   /** Resolves `name` every 20 ms until it answers (at most 6 s); every failure on the way must be typed. */
-  async function resolveUntilAnswered(c: DnsCache, name: string, onFailure: (n: number) => void): Promise<{ answer: DnsAnswer; failures: DnsResolutionError[] }> {
+  async function resolveUntilAnswered(
+    c: DnsCache,
+    name: string,
+    onFailure: (n: number) => void,
+  ): Promise<{ answer: DnsAnswer; failures: DnsResolutionError[] }> {
     const failures: DnsResolutionError[] = [];
     const until = Date.now() + 6_000;
     while (Date.now() < until) {

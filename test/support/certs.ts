@@ -16,10 +16,29 @@ export function makeCert(name: string): TestCert {
   try {
     const keyPath = join(dir, 'key.pem');
     const certPath = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', `/CN=${name}`, '-addext', `subjectAltName=${isIP(name) ? 'IP' : 'DNS'}:${name}`, '-days', '1'], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        `subjectAltName=${isIP(name) ? 'IP' : 'DNS'}:${name}`,
+        '-days',
+        '1',
+      ],
+      { stdio: 'pipe' },
+    );
     return { key: readFileSync(keyPath), cert: readFileSync(certPath) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-

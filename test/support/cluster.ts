@@ -250,4 +250,3 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, what 
     await sleep(20);
   }
 }
-

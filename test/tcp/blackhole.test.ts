@@ -47,7 +47,7 @@ describe.skipIf(skipReason !== undefined)('TCP connects to blackholed addresses 
     return { c, ctx };
   }
 
-  it('a blackholed address is given up after the connect timeout, not the kernel\'s 2 minutes; the next attempt reaches the live address', async () => {
+  it("a blackholed address is given up after the connect timeout, not the kernel's 2 minutes; the next attempt reaches the live address", async () => {
     const { c, ctx } = await start();
     const live = await startEcho('127.0.41.3');
     c.defer(() => live.kill());
@@ -95,7 +95,7 @@ describe.skipIf(skipReason !== undefined)('TCP connects to blackholed addresses 
     expect(took).toBeLessThan(3_000);
   });
 
-  it('createResilientLookup + watchSocket: Node\'s per-address attempt timeout and a driver\'s own connect timeout both mark a blackholed address bad', async () => {
+  it("createResilientLookup + watchSocket: Node's per-address attempt timeout and a driver's own connect timeout both mark a blackholed address bad", async () => {
     const { c, ctx } = await start();
     const lookup = createResilientLookup({}, ctx);
     const live = await startEcho('127.0.41.6');
@@ -111,7 +111,9 @@ describe.skipIf(skipReason !== undefined)('TCP connects to blackholed addresses 
     sockets.push(first);
     await once(first, 'connect');
     expect(first.remoteAddress).toBe('127.0.41.6');
-    expect(ejected.events.map((e) => e.message)).toContainEqual(expect.objectContaining({ hostname: 'eyeballs.tcp.test', address: '127.0.41.5', reason: 'ETIMEDOUT' }));
+    expect(ejected.events.map((e) => e.message)).toContainEqual(
+      expect.objectContaining({ hostname: 'eyeballs.tcp.test', address: '127.0.41.5', reason: 'ETIMEDOUT' }),
+    );
     // The next connects skip it: no 250 ms wait.
     const started = performance.now();
     const second = lookup.watchSocket(net.connect({ host: 'eyeballs.tcp.test', port: live.port, lookup }), 'eyeballs.tcp.test');
@@ -127,6 +129,8 @@ describe.skipIf(skipReason !== undefined)('TCP connects to blackholed addresses 
     expect(doomed.connecting).toBe(true);
     doomed.destroy();
     await once(doomed, 'close');
-    expect(ejected.events.map((e) => e.message)).toContainEqual(expect.objectContaining({ hostname: 'driver.tcp.test', address: '127.0.41.7', reason: 'ETIMEDOUT' }));
+    expect(ejected.events.map((e) => e.message)).toContainEqual(
+      expect.objectContaining({ hostname: 'driver.tcp.test', address: '127.0.41.7', reason: 'ETIMEDOUT' }),
+    );
   });
 });

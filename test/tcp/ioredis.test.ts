@@ -101,16 +101,24 @@ describe('ioredis with ridethrough, against a real redis-server', () => {
 
   it('recipe 1 (Connector over resilientConnect): reconnects to the new address and commands after the move succeed', async () => {
     const { c, ctx } = await start();
-    await moveScenario(c, 'redis-a.tcp.test', '127.0.43.1', '127.0.43.2', (port) =>
-      new Redis({ host: 'redis-a.tcp.test', port, Connector: resilientConnector(ctx), maxRetriesPerRequest: 20 }),
+    await moveScenario(
+      c,
+      'redis-a.tcp.test',
+      '127.0.43.1',
+      '127.0.43.2',
+      (port) => new Redis({ host: 'redis-a.tcp.test', port, Connector: resilientConnector(ctx), maxRetriesPerRequest: 20 }),
     );
   });
 
   it('recipe 2 (Connector over createResilientLookup + watchSocket): reconnects to the new address and commands after the move succeed', async () => {
     const { c, ctx } = await start();
     const lookup = createResilientLookup({}, ctx);
-    await moveScenario(c, 'redis-b.tcp.test', '127.0.43.3', '127.0.43.4', (port) =>
-      new Redis({ host: 'redis-b.tcp.test', port, Connector: lookupConnector(lookup), connectTimeout: 1_000, maxRetriesPerRequest: 50 }),
+    await moveScenario(
+      c,
+      'redis-b.tcp.test',
+      '127.0.43.3',
+      '127.0.43.4',
+      (port) => new Redis({ host: 'redis-b.tcp.test', port, Connector: lookupConnector(lookup), connectTimeout: 1_000, maxRetriesPerRequest: 50 }),
     );
     const endpoints = ctx.stats['tcp://redis-b.tcp.test']?.endpoints ?? [];
     expect(endpoints.map((e) => e.address)).toEqual(['127.0.43.4']);

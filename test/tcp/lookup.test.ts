@@ -94,11 +94,22 @@ describe('createResilientLookup', () => {
     expect(await lookupOne(lookup, 'dual.lookup.test', { family: 6 })).toEqual({ address: '::1', family: 6 });
     expect(await lookupOne(lookup, 'dual.lookup.test', 6)).toEqual({ address: '::1', family: 6 });
     expect(await lookupOne(lookup, 'dual.lookup.test', { family: 'IPv6' })).toEqual({ address: '::1', family: 6 });
-    expect(await lookupAll(lookup, 'dual.lookup.test')).toEqual([{ address: '127.0.42.2', family: 4 }, { address: '::1', family: 6 }]);
-    expect(await lookupAll(lookup, 'dual.lookup.test', { order: 'ipv6first' })).toEqual([{ address: '::1', family: 6 }, { address: '127.0.42.2', family: 4 }]);
+    expect(await lookupAll(lookup, 'dual.lookup.test')).toEqual([
+      { address: '127.0.42.2', family: 4 },
+      { address: '::1', family: 6 },
+    ]);
+    expect(await lookupAll(lookup, 'dual.lookup.test', { order: 'ipv6first' })).toEqual([
+      { address: '::1', family: 6 },
+      { address: '127.0.42.2', family: 4 },
+    ]);
     expect(await lookupAll(lookup, 'dual.lookup.test', { family: 6 })).toEqual([{ address: '::1', family: 6 }]);
-    const viaCallbackOnly = await new Promise<One>((resolve, reject) => lookup('dual.lookup.test', (err, address, family) => (err ? reject(err) : resolve({ address: address as string, family: family ?? 0 }))));
-    expect([{ address: '127.0.42.2', family: 4 }, { address: '::1', family: 6 }]).toContainEqual(viaCallbackOnly);
+    const viaCallbackOnly = await new Promise<One>((resolve, reject) =>
+      lookup('dual.lookup.test', (err, address, family) => (err ? reject(err) : resolve({ address: address as string, family: family ?? 0 }))),
+    );
+    expect([
+      { address: '127.0.42.2', family: 4 },
+      { address: '::1', family: 6 },
+    ]).toContainEqual(viaCallbackOnly);
     expect(await lookupOne(lookup, 'dual.lookup.test', { order: 'ipv4first' })).toEqual({ address: '127.0.42.2', family: 4 });
     expect(await lookupOne(lookup, 'dual.lookup.test', { order: 'ipv6first' })).toEqual({ address: '::1', family: 6 });
     // IP literals are answered as is, like dns.lookup.
@@ -116,11 +127,17 @@ describe('createResilientLookup', () => {
     expect(s.remoteAddress).toBe('::1');
   });
 
-  it('errors have Node\'s shape: ENOTFOUND for a missing name, EAI_AGAIN when DNS fails; invalid arguments throw', async () => {
+  it("errors have Node's shape: ENOTFOUND for a missing name, EAI_AGAIN when DNS fails; invalid arguments throw", async () => {
     const { c, lookup } = await start();
     const missing = await lookupError(lookup, 'missing.lookup.test');
     expect(missing).toBeInstanceOf(Error);
-    expect(missing).toMatchObject({ code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname: 'missing.lookup.test', message: 'getaddrinfo ENOTFOUND missing.lookup.test' });
+    expect(missing).toMatchObject({
+      code: 'ENOTFOUND',
+      errno: -3008,
+      syscall: 'getaddrinfo',
+      hostname: 'missing.lookup.test',
+      message: 'getaddrinfo ENOTFOUND missing.lookup.test',
+    });
 
     // Through net.connect the error reaches the socket as with the system resolver.
     const socket = net.connect({ host: 'missing.lookup.test', port: 9, lookup });

@@ -16,8 +16,14 @@ import { freePort } from './support.js';
 
 const DNS_ADDRESS = '127.0.44.53';
 const bin = postgresBinDir();
-const skipReason = bin === undefined ? 'PostgreSQL is not installed (no postgres binary)' : process.getuid?.() !== 0 ? 'starting PostgreSQL as the postgres user needs root' : undefined;
-if (skipReason !== undefined && process.env.CI === 'true') throw new Error(`test/tcp/pg.test.ts must run under CI, but ${skipReason} (.ci/run installs postgresql)`);
+const skipReason =
+  bin === undefined
+    ? 'PostgreSQL is not installed (no postgres binary)'
+    : process.getuid?.() !== 0
+      ? 'starting PostgreSQL as the postgres user needs root'
+      : undefined;
+if (skipReason !== undefined && process.env.CI === 'true')
+  throw new Error(`test/tcp/pg.test.ts must run under CI, but ${skipReason} (.ci/run installs postgresql)`);
 if (skipReason !== undefined) console.warn(`test/tcp/pg.test.ts skipped: ${skipReason}`);
 
 /** Errors raised before a query was sent: safe to retry. */
@@ -56,11 +62,26 @@ describe.skipIf(skipReason !== undefined)('pg with ridethrough, against a real P
     await postgres!.start('127.0.44.1', port);
     c.publish('pg.tcp.test', ['127.0.44.1'], 1);
 
-    const pool = new pg.Pool({ host: 'pg.tcp.test', port, user: 'postgres', database: 'postgres', max: 2, connectionTimeoutMillis: 1_000, stream: () => lookupSocket(lookup) });
+    const pool = new pg.Pool({
+      host: 'pg.tcp.test',
+      port,
+      user: 'postgres',
+      database: 'postgres',
+      max: 2,
+      connectionTimeoutMillis: 1_000,
+      stream: () => lookupSocket(lookup),
+    });
     c.defer(() => pool.end());
     pool.on('error', () => {}); // idle clients whose server went away
     const query = (sql: string) =>
-      pRetry(() => pool.query<{ addr: string }>(sql), { retries: 30, minTimeout: 50, maxTimeout: 500, randomize: true, maxRetryTime: 8_000, shouldRetry: ({ error }) => isConnectError(error) });
+      pRetry(() => pool.query<{ addr: string }>(sql), {
+        retries: 30,
+        minTimeout: 50,
+        maxTimeout: 500,
+        randomize: true,
+        maxRetryTime: 8_000,
+        shouldRetry: ({ error }) => isConnectError(error),
+      });
 
     expect((await query('select host(inet_server_addr()) as addr')).rows[0]?.addr).toBe('127.0.44.1');
 
@@ -76,7 +97,9 @@ describe.skipIf(skipReason !== undefined)('pg with ridethrough, against a real P
     expect((await query('select 41 + 1 as answer')).rows[0]).toEqual({ answer: 42 });
     expect(Date.now() - movedAt).toBeLessThan(8_000);
     // The lookup learnt from the refusals (lookupSocket watches each socket): the old address was ejected.
-    expect(ejected.events.map((e) => e.message)).toContainEqual(expect.objectContaining({ hostname: 'pg.tcp.test', address: '127.0.44.1', reason: 'ECONNREFUSED' }));
+    expect(ejected.events.map((e) => e.message)).toContainEqual(
+      expect.objectContaining({ hostname: 'pg.tcp.test', address: '127.0.44.1', reason: 'ECONNREFUSED' }),
+    );
     const endpoints = ctx.stats['tcp://pg.tcp.test']?.endpoints ?? [];
     expect(endpoints.map((e) => e.address)).toEqual(['127.0.44.2']);
   });

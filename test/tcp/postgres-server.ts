@@ -14,7 +14,9 @@ export function postgresBinDir(): string | undefined {
   }
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
-  const dir = readdirSync(root).map((v) => join(root, v, 'bin')).find((d) => existsSync(join(d, 'postgres')));
+  const dir = readdirSync(root)
+    .map((v) => join(root, v, 'bin'))
+    .find((d) => existsSync(join(d, 'postgres')));
   return dir;
 }
 
@@ -54,7 +56,22 @@ export class PostgresCluster {
     if (this.child) throw new Error('already running');
     const child = spawn(
       join(this.bin, 'postgres'),
-      ['-D', join(this.dir, 'data'), '-h', address, '-p', String(port), '-k', this.dir, '-c', 'fsync=off', '-c', 'max_connections=20', '-c', 'shared_buffers=16MB'],
+      [
+        '-D',
+        join(this.dir, 'data'),
+        '-h',
+        address,
+        '-p',
+        String(port),
+        '-k',
+        this.dir,
+        '-c',
+        'fsync=off',
+        '-c',
+        'max_connections=20',
+        '-c',
+        'shared_buffers=16MB',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], uid: this.ids.uid, gid: this.ids.gid },
     );
     this.child = child;

@@ -14,9 +14,13 @@ export class RedisServer {
    * connections.
    */
   static async start(address: string, port: number): Promise<RedisServer> {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', address, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', address, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'notice'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const server = new RedisServer(child, address, port);
     // Never leave a server behind, even when the test process dies.
     const onExit = (): void => {

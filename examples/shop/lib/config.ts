@@ -76,7 +76,10 @@ export function envInt(name: string, fallback: number, min = 0, max = Number.MAX
 export function envList(name: string): string[] | undefined {
   const raw = process.env[name];
   if (raw === undefined) return undefined;
-  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Reads the settings every service shares. */

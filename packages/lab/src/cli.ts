@@ -103,7 +103,10 @@ export function parseLabArgs(args: readonly string[]): CliOptions {
   const list = (a?: string[], b?: string[]): string[] | undefined => {
     const all = [...(a ?? []), ...(b ?? [])];
     if (all.length === 0) return undefined;
-    return all.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+    return all
+      .flatMap((s) => s.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean);
   };
   const num = (name: string, text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;

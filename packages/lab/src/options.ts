@@ -99,7 +99,9 @@ function pickNames<T extends string>(what: string, given: readonly string[] | un
   if (given.length === 0) throw new RangeError(`ridethrough-lab: no ${what} given; pick from ${all.join(', ')}`);
   const unknown = given.filter((n) => !(all as readonly string[]).includes(n));
   if (unknown.length > 0) {
-    throw new RangeError(`ridethrough-lab: unknown ${what}${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}; pick from ${all.join(', ')}`);
+    throw new RangeError(
+      `ridethrough-lab: unknown ${what}${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => JSON.stringify(n)).join(', ')}; pick from ${all.join(', ')}`,
+    );
   }
   return all.filter((n) => given.includes(n));
 }

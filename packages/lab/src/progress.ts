@@ -50,7 +50,9 @@ export class Progress {
           lines.push(`  ${c.client.padEnd(width)}  skipped: ${c.reason ?? ''}`);
           continue;
         }
-        const errors = Object.entries(c.errors).map(([code, n]) => `${code} ${n}`).join(', ');
+        const errors = Object.entries(c.errors)
+          .map(([code, n]) => `${code} ${n}`)
+          .join(', ');
         const p99 = c.latency ? `, p99 ${formatMs(c.latency.p99)}` : '';
         lines.push(`  ${c.client.padEnd(width)}  ${c.sent} sent, ${c.succeeded} ok, ${c.failed} failed${errors ? ` (${errors})` : ''}${p99}`);
       }
@@ -91,7 +93,9 @@ export class Progress {
     const lines = [`${c.label} ${bar} ${(elapsed / 1000).toFixed(1)}/${(c.durationMs / 1000).toFixed(1)} s${tail}`];
     for (const l of c.lanes) {
       const inFlight = l.sent - l.ok - l.failed;
-      lines.push(`  ${l.name.padEnd(pad)}  ${String(l.sent).padStart(5)} sent ${String(l.ok).padStart(5)} ok ${String(l.failed).padStart(5)} failed ${String(inFlight).padStart(4)} in flight`);
+      lines.push(
+        `  ${l.name.padEnd(pad)}  ${String(l.sent).padStart(5)} sent ${String(l.ok).padStart(5)} ok ${String(l.failed).padStart(5)} failed ${String(inFlight).padStart(4)} in flight`,
+      );
     }
     this.replace(lines);
   }

@@ -69,7 +69,13 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
     const reason = typeof loaded === 'function' ? undefined : loaded.unavailable;
     if (typeof loaded === 'function') factories.set(name, loaded);
     else unavailable.set(name, loaded.unavailable);
-    clientInfos.push({ name, available: reason === undefined, ...(reason === undefined ? {} : { reason }), description: def.description, resolution: def.resolution });
+    clientInfos.push({
+      name,
+      available: reason === undefined,
+      ...(reason === undefined ? {} : { reason }),
+      description: def.description,
+      resolution: def.resolution,
+    });
   }
 
   const dns = new DnsServer({ address: labDnsAddress, port: labDnsPort });
@@ -95,7 +101,11 @@ export async function runLab(options: LabOptions = {}): Promise<LabResult> {
       const def = scenarioDefinitions[name];
       const label = `[${index + 1}/${o.scenarios.length}] ${name}`;
       const durationMs = o.duration === null ? def.defaultDurationMs : Math.round(o.duration * 1000);
-      const skipReason = o.signal?.aborted ? 'the run was stopped' : def.needsRoot && firewall === undefined ? (rootUnavailable ?? 'iptables is not available') : undefined;
+      const skipReason = o.signal?.aborted
+        ? 'the run was stopped'
+        : def.needsRoot && firewall === undefined
+          ? (rootUnavailable ?? 'iptables is not available')
+          : undefined;
       if (skipReason !== undefined) {
         progress.skip(label, skipReason);
         scenarios.push(notRun(def, durationMs, o.rate, 'skipped', skipReason));
@@ -200,7 +210,10 @@ async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
       kubeApi.applySlice({
         namespace: def.name,
         service: 'inventory',
-        endpoints: endpoints.map((e) => ({ address: typeof e.target === 'string' ? e.target : e.target.address, ...(e.terminating ? { ready: false, serving: true, terminating: true } : {}) })),
+        endpoints: endpoints.map((e) => ({
+          address: typeof e.target === 'string' ? e.target : e.target.address,
+          ...(e.terminating ? { ready: false, serving: true, terminating: true } : {}),
+        })),
         ports: [{ name: 'http', port }],
       });
     },
@@ -293,7 +306,13 @@ async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
     return result;
   } catch (err) {
     const skip = err instanceof ScenarioSkip;
-    const result = notRun(def, durationMs, o.rate, skip ? 'skipped' : 'failed', skip ? err.message : `the lab failed: ${(err as Error)?.message ?? String(err)}`);
+    const result = notRun(
+      def,
+      durationMs,
+      o.rate,
+      skip ? 'skipped' : 'failed',
+      skip ? err.message : `the lab failed: ${(err as Error)?.message ?? String(err)}`,
+    );
     run.progress.finish(result);
     return result;
   } finally {
@@ -313,7 +332,12 @@ async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
   }
 }
 
-function describe(def: ScenarioDefinition, durationMs: number, host: string, rate: number): Pick<ScenarioResult, 'name' | 'title' | 'summary' | 'method' | 'durationMs' | 'timing'> {
+function describe(
+  def: ScenarioDefinition,
+  durationMs: number,
+  host: string,
+  rate: number,
+): Pick<ScenarioResult, 'name' | 'title' | 'summary' | 'method' | 'durationMs' | 'timing'> {
   return { name: def.name, title: def.title, summary: def.summary, method: def.method, durationMs, timing: def.timing(durationMs, host, rate) };
 }
 

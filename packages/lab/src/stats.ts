@@ -29,7 +29,10 @@ export function quantile(sorted: readonly number[], q: number): number {
 
 /** p50/p99/max of the successful requests, or `null` when none succeeded. */
 export function latencySummary(records: readonly RequestRecord[]): LatencySummary | null {
-  const sorted = records.filter((r) => r.ok).map((r) => r.latencyMs).sort((a, b) => a - b);
+  const sorted = records
+    .filter((r) => r.ok)
+    .map((r) => r.latencyMs)
+    .sort((a, b) => a - b);
   if (sorted.length === 0) return null;
   return { p50: round(quantile(sorted, 0.5)), p99: round(quantile(sorted, 0.99)), max: round(sorted[sorted.length - 1]!) };
 }

@@ -504,7 +504,12 @@ function encodeAnswer(answer: dnsPacket.Answer): Buffer {
  * Encode a response: the question (if any) as the client wrote it, then as many answers as fit in
  * 512 bytes, with TC set when some were left out.
  */
-function buildResponse(query: { readonly id: number; readonly flags: number }, question: Question | undefined, rcode: number, answers: readonly Buffer[]): Buffer {
+function buildResponse(
+  query: { readonly id: number; readonly flags: number },
+  question: Question | undefined,
+  rcode: number,
+  answers: readonly Buffer[],
+): Buffer {
   const questions = question === undefined ? [] : [question as dnsPacket.Question];
   const kept: Buffer[] = [];
   let flags = dnsPacket.AUTHORITATIVE_ANSWER | (query.flags & (OPCODE_MASK | dnsPacket.RECURSION_DESIRED)) | rcode;

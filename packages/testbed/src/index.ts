@@ -9,4 +9,13 @@ export { answerOk, Pod, type PodBehaviour, type PodRequest, startPod } from './p
 export { clientHeader, ExecutionLedger, LabPod, type LabPodOptions, type LabPodSummary, podHeader, type PodMode, requestIdHeader } from './lab-pod.js';
 export { IptablesChain, iptables, iptablesAsync, iptablesOk, iptablesProblem, iptablesUnavailableReason } from './iptables.js';
 export { NatChain } from './nat.js';
-export { type KubeApiFault, type KubeApiRequest, KubeApiServer, type KubeApiServerOptions, type KubeEndpointSlice, type KubeEndpointSpec, type KubePortSpec, type KubeSliceSpec } from './kube-api.js';
+export {
+  type KubeApiFault,
+  type KubeApiRequest,
+  KubeApiServer,
+  type KubeApiServerOptions,
+  type KubeEndpointSlice,
+  type KubeEndpointSpec,
+  type KubePortSpec,
+  type KubeSliceSpec,
+} from './kube-api.js';

@@ -219,7 +219,11 @@ export class KubeApiServer extends LoopbackServer<http.Server, KubeApiRequest> {
   /** Sends a BOOKMARK with the current version to every watch that asked for bookmarks. */
   bookmark(): void {
     for (const w of this.watchers) {
-      if (w.bookmarks) this.send(w.res, { type: 'BOOKMARK', object: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: String(this.rv) } } });
+      if (w.bookmarks)
+        this.send(w.res, {
+          type: 'BOOKMARK',
+          object: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: String(this.rv) } },
+        });
     }
   }
 
@@ -265,7 +269,15 @@ export class KubeApiServer extends LoopbackServer<http.Server, KubeApiRequest> {
     const auth = req.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
     const watch = url.searchParams.get('watch') === '1' || url.searchParams.get('watch') === 'true';
-    const entry: KubeApiRequest = { method: req.method ?? 'GET', path: url.pathname, watch, resourceVersion: url.searchParams.get('resourceVersion') ?? undefined, labelSelector: url.searchParams.get('labelSelector') ?? undefined, token, status: 0 };
+    const entry: KubeApiRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      watch,
+      resourceVersion: url.searchParams.get('resourceVersion') ?? undefined,
+      labelSelector: url.searchParams.get('labelSelector') ?? undefined,
+      token,
+      status: 0,
+    };
     this.requests.push(entry);
     if (this.fault === 'hang') return;
     if (this.fault === 'unavailable') {
@@ -283,7 +295,13 @@ export class KubeApiServer extends LoopbackServer<http.Server, KubeApiRequest> {
     }
     const namespace = decodeURIComponent(match[1]!);
     if (this.fault === 'forbidden') {
-      this.status(res, entry, 403, 'Forbidden', `endpointslices.discovery.k8s.io is forbidden: User "system:serviceaccount:${namespace}:default" cannot list resource "endpointslices" in API group "discovery.k8s.io" in the namespace "${namespace}"`);
+      this.status(
+        res,
+        entry,
+        403,
+        'Forbidden',
+        `endpointslices.discovery.k8s.io is forbidden: User "system:serviceaccount:${namespace}:default" cannot list resource "endpointslices" in API group "discovery.k8s.io" in the namespace "${namespace}"`,
+      );
       return;
     }
     const selector = url.searchParams.get('labelSelector');
@@ -296,13 +314,21 @@ export class KubeApiServer extends LoopbackServer<http.Server, KubeApiRequest> {
       }
       service = m[1];
     }
-    const matches = (s: KubeEndpointSlice): boolean => s.metadata.namespace === namespace && (service === undefined || s.metadata.labels['kubernetes.io/service-name'] === service);
+    const matches = (s: KubeEndpointSlice): boolean =>
+      s.metadata.namespace === namespace && (service === undefined || s.metadata.labels['kubernetes.io/service-name'] === service);
     if (!watch) {
       const answer = (): void => {
         this.lists++;
         entry.status = 200;
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ kind: 'EndpointSliceList', apiVersion: 'discovery.k8s.io/v1', metadata: { resourceVersion: String(this.rv) }, items: [...this.slices.values()].filter(matches) }));
+        res.end(
+          JSON.stringify({
+            kind: 'EndpointSliceList',
+            apiVersion: 'discovery.k8s.io/v1',
+            metadata: { resourceVersion: String(this.rv) },
+            items: [...this.slices.values()].filter(matches),
+          }),
+        );
       };
       if (this.listDelay > 0) {
         const timer = setTimeout(answer, this.listDelay);

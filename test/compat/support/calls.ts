@@ -45,12 +45,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ result: T; ms: n
 }
 
 /** What a WebSocket client saw: events in order (`open`, `message:<text or bytes>`, `error`, `close:<code>`). */
-export async function webSocketExchange(
-  WebSocketClass: unknown,
-  url: string,
-  init: object,
-  send: readonly string[],
-): Promise<string[]> {
+export async function webSocketExchange(WebSocketClass: unknown, url: string, init: object, send: readonly string[]): Promise<string[]> {
   const events: string[] = [];
   await new Promise<void>((resolve) => {
     const ws = new (WebSocketClass as new (url: string, init: object) => WebSocket)(url, init);

@@ -61,7 +61,12 @@ export function forBuiltinFetch(kind: Kind, dispatcher: Dispatcher): Dispatcher 
 }
 
 /** Runs `call` on a dispatcher of `kind` built from `options`, then destroys it. */
-export async function run(kind: Kind, options: object, call: (d: Dispatcher, kind: Kind) => Promise<unknown>, shapeOptions: ShapeOptions = {}): Promise<Outcome> {
+export async function run(
+  kind: Kind,
+  options: object,
+  call: (d: Dispatcher, kind: Kind) => Promise<unknown>,
+  shapeOptions: ShapeOptions = {},
+): Promise<Outcome> {
   let dispatcher: Dispatcher | undefined;
   try {
     dispatcher = make(kind, options);
@@ -74,7 +79,11 @@ export async function run(kind: Kind, options: object, call: (d: Dispatcher, kin
 }
 
 /** {@link run} with a dispatcher made by `create` (an undici Agent composed with `resilience()`, say), reported as `ridethrough`. */
-export async function runWith(create: () => Dispatcher, call: (d: Dispatcher, kind: Kind) => Promise<unknown>, shapeOptions: ShapeOptions = {}): Promise<Outcome> {
+export async function runWith(
+  create: () => Dispatcher,
+  call: (d: Dispatcher, kind: Kind) => Promise<unknown>,
+  shapeOptions: ShapeOptions = {},
+): Promise<Outcome> {
   let dispatcher: Dispatcher | undefined;
   try {
     dispatcher = create();
@@ -87,7 +96,11 @@ export async function runWith(create: () => Dispatcher, call: (d: Dispatcher, ki
 }
 
 /** {@link run} on both dispatchers, one after the other (undici's first). */
-export async function both(options: object, call: (d: Dispatcher, kind: Kind) => Promise<unknown>, shapeOptions: ShapeOptions = {}): Promise<Record<Kind, Outcome>> {
+export async function both(
+  options: object,
+  call: (d: Dispatcher, kind: Kind) => Promise<unknown>,
+  shapeOptions: ShapeOptions = {},
+): Promise<Record<Kind, Outcome>> {
   const undici = await run('undici', options, call, shapeOptions);
   const ridethrough = await run('ridethrough', options, call, shapeOptions);
   return { undici, ridethrough };

@@ -165,7 +165,11 @@ function route(seen: SeenRequest, res: http.ServerResponse): void {
 }
 
 function echo(seen: SeenRequest, res: http.ServerResponse, h2: boolean): void {
-  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'x-multi': ['one', 'two'], 'set-cookie': ['a=1; Path=/', 'b=2; Path=/; HttpOnly'] };
+  const headers: http.OutgoingHttpHeaders = {
+    'content-type': 'application/json',
+    'x-multi': ['one', 'two'],
+    'set-cookie': ['a=1; Path=/', 'b=2; Path=/; HttpOnly'],
+  };
   if (h2) delete headers['x-multi'];
   res.writeHead(200, headers);
   const { remoteAddress: _r, connection: _c, ...rest } = seen;
@@ -180,7 +184,19 @@ function wsAccept(key: string): string {
 /** One WebSocket frame, unmasked (server to client). */
 function wsFrame(opcode: number, payload: Buffer): Buffer {
   const len = payload.length;
-  const head = len < 126 ? Buffer.from([0x80 | opcode, len]) : len < 65_536 ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255]) : Buffer.concat([Buffer.from([0x80 | opcode, 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(len)); return b; })()]);
+  const head =
+    len < 126
+      ? Buffer.from([0x80 | opcode, len])
+      : len < 65_536
+        ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 255])
+        : Buffer.concat([
+            Buffer.from([0x80 | opcode, 127]),
+            (() => {
+              const b = Buffer.alloc(8);
+              b.writeBigUInt64BE(BigInt(len));
+              return b;
+            })(),
+          ]);
   return Buffer.concat([head, payload]);
 }
 
@@ -235,7 +251,9 @@ function onUpgrade(log: ServerLog, req: http.IncomingMessage, socket: Duplex, he
   const protocol = String(req.headers.upgrade ?? '').toLowerCase();
   if (protocol === 'websocket') {
     log.tunnels.push('websocket/1.1');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(String(req.headers['sec-websocket-key']))}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(String(req.headers['sec-websocket-key']))}\r\n\r\n`,
+    );
     serveWebSocket(socket);
     if (head.length > 0) socket.unshift(head);
     return;
@@ -259,7 +277,8 @@ function onConnect(log: ServerLog, req: http.IncomingMessage, socket: Duplex, he
 export async function startServer(options: ServerOptions): Promise<CompatServer> {
   const log = new ServerLog();
   const connectionNumbers = new WeakMap<object, number>();
-  const connectionOf = (req: AnyRequest): number => connectionNumbers.get((req as http2.Http2ServerRequest).stream?.session ?? req.socket) ?? connectionNumbers.get(req.socket) ?? 0;
+  const connectionOf = (req: AnyRequest): number =>
+    connectionNumbers.get((req as http2.Http2ServerRequest).stream?.session ?? req.socket) ?? connectionNumbers.get(req.socket) ?? 0;
   let server: Server;
   if (options.protocol === 'http') {
     const s = http.createServer((req, res) => handle(log, req, res, connectionOf));

@@ -45,7 +45,11 @@ export function useCluster(dnsAddress: string): () => Promise<Cluster> {
 }
 
 /** Sends a request through `agent` and reads the whole body. */
-export async function send(agent: ResilientAgent, url: string, options: Omit<Parameters<typeof request>[1] & object, 'dispatcher'> & { ridethrough?: unknown } = {}): Promise<Got> {
+export async function send(
+  agent: ResilientAgent,
+  url: string,
+  options: Omit<Parameters<typeof request>[1] & object, 'dispatcher'> & { ridethrough?: unknown } = {},
+): Promise<Got> {
   const res = await request(url, { ...options, dispatcher: agent } as Parameters<typeof request>[1]);
   return { status: res.statusCode, body: await res.body.text() };
 }

@@ -52,7 +52,9 @@ export class KeepAliveRaceServer extends RawHttpServer<RaceRequest> {
         this.requests.push({ ...parsed.request, connection, onConnection: served });
         if (served === 1) {
           const body = `ok ${parsed.request.method} ${connection}`;
-          socket.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=60\r\n\r\n${body}`);
+          socket.write(
+            `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=60\r\n\r\n${body}`,
+          );
           continue;
         }
         // The second request on this connection: drop the connection without an answer.

@@ -12,7 +12,7 @@ export const ridethroughClient: ClientDefinition = {
   description:
     'ridethrough with its defaults: createResilientFetch() over a ResilientAgent (10 s deadline, 1 s connect timeout, 5 s attempt timeout, jittered retries on another endpoint, per-IP pools and ejection; a POST that may have reached the server is never re-sent).',
   resolution:
-    "Its own DNS cache (c-ares, record TTLs capped at 5 s, re-resolution when an address fails, last good answer served while DNS is down), given dns: { servers: [lab DNS], search: [] }.",
+    'Its own DNS cache (c-ares, record TTLs capped at 5 s, re-resolution when an address fails, last good answer served while DNS is down), given dns: { servers: [lab DNS], search: [] }.',
   async load() {
     return (env) => agentClient(new ResilientAgent({ dns: { servers: [env.dnsServer], search: [] } }), (origin) => origin.includes('.svc.cluster.local:'));
   },

@@ -155,7 +155,7 @@ ${podsTable(s)}
 function boundNote(s: ScenarioResult): string {
   const text =
     s.windows.length === 0
-      ? 'An endpoint a client could know of was reachable all along: the bound is 0, any latency is the client\'s own.'
+      ? "An endpoint a client could know of was reachable all along: the bound is 0, any latency is the client's own."
       : `No endpoint a client could know of was reachable ${s.windows.map((w) => `from ${(w.from / 1000).toFixed(2)} s to ${(w.to / 1000).toFixed(2)} s`).join(' and ')}: a request sent then cannot succeed before the window ends.`;
   return `<h3>Physical bound</h3><p class="bound-note" data-windows="${s.windows.length}" title="${escapeHtml(windowsText(s))}">${escapeHtml(text)}</p>`;
 }
@@ -214,7 +214,10 @@ function clientRow(c: ClientRun, windows: readonly UnavailabilityWindow[], top: 
     out.push(`<text x="0" y="${top + 80}" class="cstat">p99 ${formatExcess(c.bound.excess.p99)} over bound</text>`);
     out.push(`<text x="0" y="${top + 96}" class="cstat">max ${formatExcess(c.bound.excess.max)} over bound</text>`);
   }
-  if (c.post) out.push(`<text x="0" y="${top + 112}" class="cstat${c.post.duplicated > 0 ? ' bad' : ''}">${c.post.duplicated} duplicated · ${c.post.executedButFailed} ran+failed</text>`);
+  if (c.post)
+    out.push(
+      `<text x="0" y="${top + 112}" class="cstat${c.post.duplicated > 0 ? ' bad' : ''}">${c.post.duplicated} duplicated · ${c.post.executedButFailed} ran+failed</text>`,
+    );
 
   // Success panel: per slice, green up to the success share, red above it.
   const sTop = top;
@@ -246,7 +249,9 @@ function clientRow(c: ClientRun, windows: readonly UnavailabilityWindow[], top: 
   for (const tick of [1, 10, 100, 1_000, 10_000, 100_000]) {
     if (tick > yTop || tick < yBottom) continue;
     const y = n1(ly(tick));
-    out.push(`<line x1="${X0}" x2="${X1}" y1="${y}" y2="${y}" class="grid"/><text x="${X0 - 6}" y="${n1(ly(tick) + 3.5)}" class="tick end">${tick >= 1000 ? `${tick / 1000} s` : `${tick} ms`}</text>`);
+    out.push(
+      `<line x1="${X0}" x2="${X1}" y1="${y}" y2="${y}" class="grid"/><text x="${X0 - 6}" y="${n1(ly(tick) + 3.5)}" class="tick end">${tick >= 1000 ? `${tick / 1000} s` : `${tick} ms`}</text>`,
+    );
   }
   let dots = '';
   let crosses = '';
@@ -273,12 +278,21 @@ function clientRow(c: ClientRun, windows: readonly UnavailabilityWindow[], top: 
  * The windows with no reachable endpoint, shaded over both panels, and in the latency panel the
  * bound of a request sent at t in a window, `to − t`, falling to 0 at the window's end.
  */
-function boundDrawing(windows: readonly UnavailabilityWindow[], x: (t: number) => number, ly: (ms: number) => number, top: number, bottom: number, latencyTop: number): string {
+function boundDrawing(
+  windows: readonly UnavailabilityWindow[],
+  x: (t: number) => number,
+  ly: (ms: number) => number,
+  top: number,
+  bottom: number,
+  latencyTop: number,
+): string {
   if (windows.length === 0) return '';
   const out: string[] = ['<g class="window">'];
   let curve = '';
   for (const w of windows) {
-    out.push(`<rect x="${n1(x(w.from))}" y="${top}" width="${n1(Math.max(0.5, x(w.to) - x(w.from)))}" height="${bottom - top}" class="window-band" data-from="${w.from}" data-to="${w.to}"/>`);
+    out.push(
+      `<rect x="${n1(x(w.from))}" y="${top}" width="${n1(Math.max(0.5, x(w.to) - x(w.from)))}" height="${bottom - top}" class="window-band" data-from="${w.from}" data-to="${w.to}"/>`,
+    );
     // On the log scale the line bends: sample it, ending where the bound falls below the panel.
     const steps = 48;
     for (let i = 0; i <= steps; i++) {
@@ -309,7 +323,9 @@ function eventMarkers(events: readonly LabEvent[], x: (t: number) => number, bot
     const text = labels
       ? `<text x="${n1(flip ? px - 3 : px + 3)}" y="${ly}" fill="${color}" class="elabel${flip ? ' end' : ''}">${escapeHtml(label)}</text>`
       : '';
-    out.push(`<g class="event" data-kind="${e.kind}"><line x1="${n1(px)}" x2="${n1(px)}" y1="${labels ? ly + 3 : 0}" y2="${bottom}" stroke="${color}" class="marker"/>${text}</g>`);
+    out.push(
+      `<g class="event" data-kind="${e.kind}"><line x1="${n1(px)}" x2="${n1(px)}" y1="${labels ? ly + 3 : 0}" y2="${bottom}" stroke="${color}" class="marker"/>${text}</g>`,
+    );
   }
   return out.join('');
 }
@@ -318,7 +334,9 @@ function timeAxis(durationMs: number, x: (t: number) => number, y: number): stri
   const out: string[] = [`<line x1="${X0}" x2="${X1}" y1="${y}" y2="${y}" class="axis"/>`];
   const step = durationMs > 20_000 ? 5_000 : durationMs > 10_000 ? 2_000 : 1_000;
   for (let t = 0; t <= durationMs + 1; t += step) {
-    out.push(`<line x1="${n1(x(t))}" x2="${n1(x(t))}" y1="${y}" y2="${y + 4}" class="axis"/><text x="${n1(x(t))}" y="${y + 16}" class="tick mid">${t / 1000} s</text>`);
+    out.push(
+      `<line x1="${n1(x(t))}" x2="${n1(x(t))}" y1="${y}" y2="${y + 4}" class="axis"/><text x="${n1(x(t))}" y="${y + 16}" class="tick mid">${t / 1000} s</text>`,
+    );
   }
   out.push(`<text x="0" y="${y + 16}" class="tick">time sent →</text>`);
   return out.join('');
@@ -366,13 +384,17 @@ function numbersTable(s: ScenarioResult): string {
   const post = s.method === 'POST';
   const head = `<tr><th>client</th><th>sent</th><th>ok</th><th>failed</th><th>p50</th><th>p99</th><th>max</th><th title="p99 and largest physical bound of the same successful requests">bound p99 / max</th><th title="p99 latency minus p99 bound">p99 − bound</th><th title="max latency minus max bound">max − bound</th>${post ? '<th>executed</th><th title="request ids executed more than once">duplicated</th><th title="failed at the client, yet executed by a pod">ran+failed</th>' : ''}<th>failures by code</th></tr>`;
   const rows = s.clients.map((c) => {
-    if (c.status === 'skipped') return `<tr><td>${escapeHtml(c.client)}</td><td colspan="${post ? 13 : 10}" class="na">skipped: ${escapeHtml(c.reason ?? '')}</td></tr>`;
+    if (c.status === 'skipped')
+      return `<tr><td>${escapeHtml(c.client)}</td><td colspan="${post ? 13 : 10}" class="na">skipped: ${escapeHtml(c.reason ?? '')}</td></tr>`;
     const lat = (k: 'p50' | 'p99' | 'max'): string => (c.latency ? formatMs(c.latency[k]) : '–');
     const b = c.bound;
     const boundCells = b
       ? `<td>${b.max === 0 ? '0' : `${formatMs(b.p99)} / ${formatMs(b.max)}`}</td><td class="excess">${formatExcess(b.excess.p99)}</td><td class="excess">${formatExcess(b.excess.max)}</td>`
       : '<td>–</td><td>–</td><td>–</td>';
-    const postCells = post && c.post ? `<td>${c.post.executed}</td><td class="${c.post.duplicated > 0 ? 'bad' : ''}">${c.post.duplicated}</td><td>${c.post.executedButFailed}</td>` : '';
+    const postCells =
+      post && c.post
+        ? `<td>${c.post.executed}</td><td class="${c.post.duplicated > 0 ? 'bad' : ''}">${c.post.duplicated}</td><td>${c.post.executedButFailed}</td>`
+        : '';
     return `<tr><td><span class="swatch" style="background:${clientColors[c.client]}"></span>${escapeHtml(c.client)}</td><td>${c.sent}</td><td>${c.succeeded}</td><td class="${c.failed > 0 ? 'bad' : 'good'}">${c.failed}</td><td>${lat('p50')}</td><td>${lat('p99')}</td><td>${lat('max')}</td>${boundCells}${postCells}<td class="codes">${escapeHtml(errorsText(c)) || '–'}</td></tr>`;
   });
   return `<div class="wide-table"><table class="numbers"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
@@ -383,7 +405,10 @@ function podsTable(s: ScenarioResult): string {
   const clients = s.clients.map((c) => c.client);
   const raced = s.pods.some((p) => p.raced > 0);
   const rows = s.pods
-    .map((p) => `<tr><td>${escapeHtml(p.name)}</td><td><code>${escapeHtml(p.address)}</code></td>${clients.map((c) => `<td>${p.served[c] ?? 0}</td>`).join('')}${raced ? `<td>${p.raced}</td>` : ''}</tr>`)
+    .map(
+      (p) =>
+        `<tr><td>${escapeHtml(p.name)}</td><td><code>${escapeHtml(p.address)}</code></td>${clients.map((c) => `<td>${p.served[c] ?? 0}</td>`).join('')}${raced ? `<td>${p.raced}</td>` : ''}</tr>`,
+    )
     .join('');
   return `<details class="pods"><summary>Pods and what they executed</summary><table class="numbers"><thead><tr><th>pod</th><th>address</th>${clients.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}${raced ? '<th>closed as a request arrived</th>' : ''}</tr></thead><tbody>${rows}</tbody></table></details>`;
 }
@@ -391,7 +416,8 @@ function podsTable(s: ScenarioResult): string {
 function clientsSection(clients: readonly ClientInfo[]): string {
   const rows = clients
     .map(
-      (c) => `<tr><th><span class="swatch" style="background:${clientColors[c.name]}"></span>${escapeHtml(c.name)}${c.available ? '' : `<small class="bad">skipped: ${escapeHtml(c.reason ?? '')}</small>`}</th><td>${escapeHtml(c.description)}</td><td>${escapeHtml(c.resolution)}</td></tr>`,
+      (c) =>
+        `<tr><th><span class="swatch" style="background:${clientColors[c.name]}"></span>${escapeHtml(c.name)}${c.available ? '' : `<small class="bad">skipped: ${escapeHtml(c.reason ?? '')}</small>`}</th><td>${escapeHtml(c.description)}</td><td>${escapeHtml(c.resolution)}</td></tr>`,
     )
     .join('');
   return `<section class="clients"><h2 id="clients">The clients</h2>

@@ -20,8 +20,7 @@ function steps(d: number): { warm: number; every: number } {
 export const k8sRollingRestart: ScenarioDefinition = {
   name: 'k8s-rolling-restart',
   title: 'A rolling restart with terminating endpoints drained first',
-  summary:
-    `A rollout replaces three replicas one at a time. Each step starts a new pod and starts shutting the old one down: the EndpointSlice shows the new pod ready and the old one terminating (still serving) ${seconds(apiLagMs)} later; the old pod keeps accepting for ${seconds(drainMs)} (a preStop sleep), then stops and leaves the slice. DNS follows each step ${seconds(dnsLagMs)} late. A client that sends nothing new to terminating endpoints needs no retry at all.`,
+  summary: `A rollout replaces three replicas one at a time. Each step starts a new pod and starts shutting the old one down: the EndpointSlice shows the new pod ready and the old one terminating (still serving) ${seconds(apiLagMs)} later; the old pod keeps accepting for ${seconds(drainMs)} (a preStop sleep), then stops and leaves the slice. DNS follows each step ${seconds(dnsLagMs)} late. A client that sends nothing new to terminating endpoints needs no retry at all.`,
   method: 'GET',
   needsRoot: false,
   kubernetesApi: true,

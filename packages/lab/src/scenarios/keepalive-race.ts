@@ -20,7 +20,10 @@ export const keepaliveRace: ScenarioDefinition = {
   defaultDurationMs: 5_000,
   timing(d, host, rate) {
     return [
-      at(0, `one pod, inventory-1, behind ${host} (TTL ${recordTtl} s), closing a connection idle for ${idleCloseMs(rate)} ms when the next request arrives on it; traffic starts (random gaps, ${Math.round(1000 / rate)} ms on average)`),
+      at(
+        0,
+        `one pod, inventory-1, behind ${host} (TTL ${recordTtl} s), closing a connection idle for ${idleCloseMs(rate)} ms when the next request arrives on it; traffic starts (random gaps, ${Math.round(1000 / rate)} ms on average)`,
+      ),
       at(d, 'traffic stops'),
     ];
   },

@@ -34,12 +34,20 @@ export const scaleUp: ScenarioDefinition = {
     const scaleAt = Math.round(ctx.durationMs * 0.4);
     const vip = ctx.address(200);
     const first = [await ctx.startPod(), await ctx.startPod()];
-    await ctx.firewall!.balance(vip, ctx.port, first.map((p) => p.address));
+    await ctx.firewall!.balance(
+      vip,
+      ctx.port,
+      first.map((p) => p.address),
+    );
     await checkDnat(ctx, vip);
     ctx.publish([vip]);
     ctx.at(scaleAt, { kind: 'scale', label: 'scaled 2 → 6' }, async () => {
       const more = [await ctx.startPod(), await ctx.startPod(), await ctx.startPod(), await ctx.startPod()];
-      await ctx.firewall!.balance(vip, ctx.port, [...first, ...more].map((p) => p.address));
+      await ctx.firewall!.balance(
+        vip,
+        ctx.port,
+        [...first, ...more].map((p) => p.address),
+      );
     });
   },
 };
