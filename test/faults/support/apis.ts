@@ -4,7 +4,7 @@
  * long it took. Every client is built from the same {@link ResilienceOptions}.
  */
 import { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { type ResilienceOptions, ResilientAgent, RidethroughError, createResilientFetch, resilience } from '../../../src/index.js';
 
 /** The four APIs of the matrix. */
@@ -81,6 +81,25 @@ async function timed(fn: () => Promise<{ status: number; read: () => Promise<str
   }
 }
 
+/** A client that sends with undici's `request()` through `dispatcher`. */
+function requestClient(api: Api, dispatcher: Dispatcher, close: () => Promise<void>): Client {
+  return {
+    api,
+    send: (req) =>
+      timed(async () => {
+        const res = await request(req.url, {
+          method: req.method as 'GET',
+          headers: req.headers,
+          body: req.body && nodeStream(req.body),
+          dispatcher,
+          signal: AbortSignal.timeout(safetyMs),
+        });
+        return { status: res.statusCode, read: () => res.body.text() };
+      }),
+    close,
+  };
+}
+
 /**
  * A client of `api`. The undici `Agent` under the interceptor gets `connectTimeout` as its
  * `connect.timeout` (the interceptor cannot set it, see its docs).
@@ -88,41 +107,13 @@ async function timed(fn: () => Promise<{ status: number; read: () => Promise<str
 export function makeClient(api: Api, options: ResilienceOptions): Client {
   if (api === 'interceptor') {
     const dispatcher = new Agent({ connect: { timeout: options.connectTimeout ?? 1_000 } }).compose(resilience(options));
-    return {
-      api,
-      send: (req) =>
-        timed(async () => {
-          const res = await request(req.url, {
-            method: req.method as 'GET',
-            headers: req.headers,
-            body: req.body && nodeStream(req.body),
-            dispatcher,
-            signal: AbortSignal.timeout(safetyMs),
-          });
-          return { status: res.statusCode, read: () => res.body.text() };
-        }),
-      close: () => dispatcher.destroy(),
-    };
+    return requestClient(api, dispatcher, () => dispatcher.destroy());
   }
   const agent = new ResilientAgent(options);
   const close = (): Promise<void> => (agent.destroyed ? Promise.resolve() : agent.destroy());
   switch (api) {
     case 'request':
-      return {
-        api,
-        send: (req) =>
-          timed(async () => {
-            const res = await request(req.url, {
-              method: req.method as 'GET',
-              headers: req.headers,
-              body: req.body && nodeStream(req.body),
-              dispatcher: agent,
-              signal: AbortSignal.timeout(safetyMs),
-            });
-            return { status: res.statusCode, read: () => res.body.text() };
-          }),
-        close,
-      };
+      return requestClient(api, agent, close);
     case 'resilientFetch': {
       const fetch = createResilientFetch({ agent });
       return {
