@@ -20,6 +20,7 @@ export {
   type EjectionOptions,
   type HedgeOptions,
   type RequestOverrides,
+  type ResolvedHedge,
   type ResolvedOptions,
   type ResilienceOptions,
   type SilentEndpointOptions,

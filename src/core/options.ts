@@ -146,7 +146,7 @@ export interface ResolvedOptions {
   /** See {@link ResilienceOptions.budget}. */
   budget: Required<RetryBudgetOptions> | false;
   /** See {@link ResilienceOptions.hedge}. */
-  hedge: (Required<Omit<HedgeOptions, 'percentile'>> & Pick<HedgeOptions, 'percentile'>) | false;
+  hedge: ResolvedHedge | false;
   /** See {@link ResilienceOptions.balancer}. */
   balancer: 'p2c' | 'round-robin';
   /** See {@link ResilienceOptions.maxConnectionAge}. */
@@ -158,6 +158,9 @@ export interface ResolvedOptions {
   /** See {@link ResilienceOptions.discovery}. */
   discovery: DiscoverySource | undefined;
 }
+
+/** Hedge options with every default filled in (`percentile` stays optional). */
+export type ResolvedHedge = Required<Omit<HedgeOptions, 'percentile'>> & Pick<HedgeOptions, 'percentile'>;
 
 /** The `hedge` option's rules (also per request). @internal */
 export const hedgeOptions: OptionGroup<HedgeOptions> = {
@@ -352,6 +355,14 @@ export const overrideOptions: OptionGroup<RequestOverrides> = {
     idempotent: bool(undefined, 'Force the request to count as idempotent or not. Default: by method and `Idempotency-Key`.', { defaultText: 'by method' }),
   },
 };
+
+/**
+ * A per-request `hedge` override with the defaults filled in (validated already by {@link validateOverrides}).
+ * @internal
+ */
+export function resolveHedge(hedge: HedgeOptions): ResolvedHedge {
+  return resolveGroup<HedgeOptions, ResolvedHedge>(hedgeOptions, hedge, 'ridethrough.hedge');
+}
 
 /**
  * Validates per-request overrides. Throws `TypeError`/`RangeError` naming the option.

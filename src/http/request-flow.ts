@@ -4,7 +4,7 @@
 // (retry-state.ts), each attempt (attempt.ts), and every decision (policy/decisions.ts).
 import type { Dispatcher } from 'undici';
 import type { OriginState, ResilienceContext } from '../core/context.js';
-import type { HedgeOptions, RequestOverrides, ResolvedOptions } from '../core/options.js';
+import { type RequestOverrides, type ResolvedHedge, type ResolvedOptions, resolveHedge } from '../core/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
 import type { Waiter, WakeReason } from '../endpoints/waiting-room.js';
@@ -28,7 +28,7 @@ import { parseRetryAfter } from '../policy/retry-after.js';
 import type { DeadlineEntry } from '../timing/deadlines.js';
 import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from './attempt.js';
 import { RequestBody } from './body.js';
-import { hedgeDefaults, hedgeDelay } from './hedging.js';
+import { hedgeDelay } from './hedging.js';
 import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
 import { RetryState } from './retry-state.js';
 import { RunningAttempts } from './running-attempts.js';
@@ -84,7 +84,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   private firstAttempt: AttemptHandler | undefined = undefined;
   private readonly origin: ParsedOrigin;
   private readonly state: OriginState;
-  private readonly hedge: HedgeOptions | undefined;
+  private readonly hedge: ResolvedHedge | undefined;
   private ticket: BreakerTicket | undefined;
   private readonly opts: ResilientDispatchOptions;
   private readonly body: RequestBody;
@@ -138,7 +138,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     this.idempotent = isIdempotent(this.method, opts.headers, overrides.idempotent);
     this.deadlineMs = overrides.deadline ?? o.deadline;
     this.maxAttempts = overrides.maxAttempts ?? o.maxAttempts;
-    const hedge = overrides.hedge ?? o.hedge;
+    // A per-request override gets its defaults here (rare); the agent's own is resolved already.
+    const hedge = overrides.hedge === undefined ? o.hedge : overrides.hedge && resolveHedge(overrides.hedge);
     this.hedge = hedge && this.idempotent && this.body.replayable ? hedge : undefined;
     const attemptTimeout = overrides.attemptTimeout;
     // The time to headers is the attempts' own timer (AttemptHandler); a caller's undici headersTimeout sets it too.
@@ -451,7 +452,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   private armHedge(): void {
     const retry = this.retryState();
     if (retry.hedgeTimer !== undefined) return;
-    if (retry.hedgesLeft < 0) retry.hedgesLeft = this.hedge!.maxHedges ?? hedgeDefaults.maxHedges;
+    if (retry.hedgesLeft < 0) retry.hedgesLeft = this.hedge!.maxHedges;
     if (retry.hedgesLeft <= 0) return;
     retry.hedgeTimer = setTimeout(
       () => {
