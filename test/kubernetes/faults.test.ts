@@ -23,6 +23,17 @@ function agent(kc: KubeCluster, source = kc.source()): ResilientAgent {
   return a;
 }
 
+/** Waits until the agent's endpoints for the origin are exactly `address`. */
+function endpointsBecome(ag: ResilientAgent, address: string): Promise<void> {
+  return waitFor(
+    'the change',
+    () =>
+      originStats(ag, origin)!
+        .endpoints.map((e) => e.address)
+        .join() === address,
+  );
+}
+
 function slice(kc: KubeCluster, address: string): void {
   kc.api.applySlice({ namespace: 'shop', service: 'inventory', endpoints: [{ address }], ports: [{ name: 'http', port: podPort }] });
 }
@@ -51,13 +62,7 @@ for (const goneAs of ['event', 'http'] as const) {
     kc.api.compact();
     kc.api.fault = 'none';
     await waitFor('the relist', () => kc.api.lists > lists);
-    await waitFor(
-      'the change',
-      () =>
-        originStats(ag, origin)!
-          .endpoints.map((e) => e.address)
-          .join() === `${base}.2`,
-    );
+    await endpointsBecome(ag, `${base}.2`);
     expect((await get(ag, url)).body).toBe('pod-b');
     expect(kc.api.requests.some((r) => r.watch && r.status === (goneAs === 'http' ? 410 : 200) && r.resourceVersion !== undefined)).toBe(true);
     expect(originStats(ag, origin)!.discovery!.state).toBe('synced');
@@ -72,25 +77,13 @@ it('reconnects after the watch is closed mid-stream, from its resourceVersion (n
   kc.api.breakWatches();
   await waitFor('the watch to reopen', () => kc.api.activeWatches === 1 && kc.api.watches > watches);
   slice(kc, `${base}.2`);
-  await waitFor(
-    'the change',
-    () =>
-      originStats(ag, origin)!
-        .endpoints.map((e) => e.address)
-        .join() === `${base}.2`,
-  );
+  await endpointsBecome(ag, `${base}.2`);
   expect(kc.api.lists).toBe(lists);
   // A clean end (the server's timeoutSeconds) reopens it too.
   kc.api.endWatches();
   await waitFor('the watch to reopen', () => kc.api.activeWatches === 1);
   slice(kc, `${base}.1`);
-  await waitFor(
-    'the change',
-    () =>
-      originStats(ag, origin)!
-        .endpoints.map((e) => e.address)
-        .join() === `${base}.1`,
-  );
+  await endpointsBecome(ag, `${base}.1`);
   // Bookmarks move the version on without changes.
   kc.api.bookmark();
   await sleep(50);
@@ -181,12 +174,6 @@ it('re-reads the token file when the token rotates', async () => {
   kc.writeToken('rotated-token');
   await waitFor('the watch to return', () => kc.api.activeWatches === 1, 3_000);
   slice(kc, `${base}.2`);
-  await waitFor(
-    'the change',
-    () =>
-      originStats(ag, origin)!
-        .endpoints.map((e) => e.address)
-        .join() === `${base}.2`,
-  );
+  await endpointsBecome(ag, `${base}.2`);
   expect(kc.api.requests.at(-1)!.token).toBe('rotated-token');
 });
