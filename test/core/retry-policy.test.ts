@@ -172,9 +172,11 @@ describe('limits', () => {
     expect(elapsed).toBeGreaterThanOrEqual(1_300);
     expect(elapsed).toBeLessThan(3_000);
     expect(e.attempts.length).toBeGreaterThan(3);
-    for (const a of e.attempts) {
+    for (const [i, a] of e.attempts.entries()) {
       expect(dead).toContain(a.address);
-      expect(a.code).toBe('ECONNREFUSED');
+      // The deadline may cut the last attempt while it connects: it then carries the deadline's code.
+      const last = i === e.attempts.length - 1;
+      expect(last ? ['ECONNREFUSED', 'RIDETHROUGH_DEADLINE_EXCEEDED'] : ['ECONNREFUSED']).toContain(a.code);
       expect(a.maybeSent).toBe(false);
     }
     // Every address was tried.
