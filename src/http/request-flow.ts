@@ -537,9 +537,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   /** Decides, at response headers, whether the response goes to the caller or is drained and retried. @internal */
-  decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>): StatusDecision {
+  decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>, t: number): StatusDecision {
     const o = this.ctx.options;
-    const t = performance.now();
     const latency = t - attempt.startedAt;
     const endpoint = attempt.endpoint;
     this.state.latencies.add(latency);
