@@ -70,8 +70,14 @@ describe('bench/hot-path.ts --quick --json', () => {
         expect(Number.isFinite(c.throughputRatio) && c.throughputRatio > 0).toBe(true);
       }
       expect(run.clients[0]!.throughputRatio).toBe(1);
-      expect(run.target).toMatchObject({ client: 'ResilientAgent', metric: 'throughputRatio', min: 0.97 });
-      expect(run.target?.pass).toBe(run.target!.value >= 0.97);
+      expect(run.target).toMatchObject({ client: 'ResilientAgent', metric: 'throughputRatio', min: 0.97, p99Max: 1.05 });
+      const target = run.target!;
+      expect(target.throughputPass).toBe(target.value >= 0.97);
+      expect(target.p99Pass).toBe(target.p99Ratio <= 1.05);
+      expect(target.pass).toBe(target.throughputPass && target.p99Pass);
+      // Two rounds: the interval is drawn from them and holds the pooled ratio's neighbourhood.
+      expect(target.interval[0]).toBeLessThanOrEqual(target.interval[1]);
+      expect(target.interval[0]).toBeGreaterThan(0);
     }
 
     expect(report.memory).not.toBeNull();
