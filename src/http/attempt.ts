@@ -1,6 +1,7 @@
 import { type Dispatcher, errors } from 'undici';
 import type { DeadlineEntry, Deadlines } from '../timing/deadlines.js';
 import type { Endpoint, InFlightAttempt } from '../endpoints/endpoint.js';
+import type { HeaderRecord } from '../utils/headers.js';
 
 /** How one attempt ended, as far as the request flow is concerned. @internal */
 export type AttemptOutcome =
@@ -19,23 +20,11 @@ export type StatusDecision = { readonly retry: false } | { readonly retry: true;
 /** The request flow, as an attempt sees it. @internal */
 export interface AttemptOwner {
   /** Decides whether a status is retried (synchronously, before anything reaches the caller); `now` is when the headers came (performance.now()). */
-  decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>, now: number): StatusDecision;
+  decideStatus(attempt: AttemptHandler, status: number, headers: HeaderRecord, now: number): StatusDecision;
   /** Hands the response to the caller. */
-  commit(
-    attempt: AttemptHandler,
-    controller: Dispatcher.DispatchController,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage: string | undefined,
-  ): void;
+  commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: HeaderRecord, statusMessage: string | undefined): void;
   /** Hands an upgraded socket to the caller. */
-  commitUpgrade(
-    attempt: AttemptHandler,
-    controller: Dispatcher.DispatchController,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    socket: unknown,
-  ): void;
+  commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: HeaderRecord, socket: unknown): void;
   /** The caller's handler (for body chunks and the end once committed). */
   readonly userHandler: Dispatcher.DispatchHandler;
   /** The controller the caller holds. */
@@ -199,12 +188,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.owner.attemptStarted(this);
   }
 
-  onRequestUpgrade(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    socket: unknown,
-  ): void {
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderRecord, socket: unknown): void {
     if (this.abandoned) return;
     this.committed = true;
     this.release();
@@ -212,12 +196,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.owner.commitUpgrade(this, controller, statusCode, headers, socket);
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
-  ): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderRecord, statusMessage?: string): void {
     if (this.abandoned) return;
     // Informational responses (100 Continue, 103 Early Hints) are not the final answer.
     if (statusCode < 200) return;
@@ -255,7 +234,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     if (this.committed) this.owner.userHandler.onResponseData?.(this.owner.userController, chunk);
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: HeaderRecord): void {
     this.unwatchBody();
     if (this.abandoned) return;
     this.release();

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { HeaderRecord } from '../utils/headers.js';
 
 /** undici's message when an HTTP/2 server does not offer RFC 8441 (WebSocket over HTTP/2). */
 const noExtendedConnect = 'HTTP/2: Extended CONNECT protocol not supported by server';
@@ -28,21 +29,11 @@ export class H2WebSocketFallback implements Dispatcher.DispatchHandler {
     this.handler.onRequestStart?.(controller, context);
   }
 
-  onRequestUpgrade(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    socket: unknown,
-  ): void {
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderRecord, socket: unknown): void {
     (this.handler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
-  ): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderRecord, statusMessage?: string): void {
     this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 
@@ -50,7 +41,7 @@ export class H2WebSocketFallback implements Dispatcher.DispatchHandler {
     this.handler.onResponseData?.(controller, chunk);
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: HeaderRecord): void {
     this.handler.onResponseEnd?.(controller, trailers);
   }
 

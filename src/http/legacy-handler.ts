@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { HeaderRecord } from '../utils/headers.js';
 
 /**
  * The handler shape of undici 6 and 7 (`onConnect`, `onHeaders`, `onData`, `onComplete`, `onError`),
@@ -39,12 +40,7 @@ export class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
     this.handler.onConnect?.((reason) => controller.abort(toError(reason)), context);
   }
 
-  onRequestUpgrade(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    socket: unknown,
-  ): void {
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderRecord, socket: unknown): void {
     this.handler.onUpgrade?.(statusCode, rawHeaders(controller.rawHeaders, headers), socket);
   }
 
@@ -52,12 +48,7 @@ export class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
     this.handler.onResponseStarted?.();
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
-  ): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderRecord, statusMessage?: string): void {
     const keepGoing = this.handler.onHeaders?.(statusCode, rawHeaders(controller.rawHeaders, headers), () => controller.resume(), statusMessage ?? '');
     if (keepGoing === false) controller.pause();
   }
@@ -66,7 +57,7 @@ export class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
     if (this.handler.onData?.(chunk) === false) controller.pause();
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: HeaderRecord): void {
     this.handler.onComplete?.(rawHeaders(controller.rawTrailers, trailers));
   }
 
@@ -84,7 +75,7 @@ export class LegacyHandlerAdapter implements Dispatcher.DispatchHandler {
 }
 
 /** Flat `[name, value, ...]` Buffer list, from the parser's raw list when there is one. */
-function rawHeaders(raw: unknown, parsed: Record<string, string | string[] | undefined> | null | undefined): Buffer[] {
+function rawHeaders(raw: unknown, parsed: HeaderRecord | null | undefined): Buffer[] {
   if (Array.isArray(raw)) return raw.map((v: unknown) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'latin1')));
   const out: Buffer[] = [];
   for (const [k, v] of Object.entries(parsed ?? {})) {

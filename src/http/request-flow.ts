@@ -32,6 +32,7 @@ import { hedgeDelay } from './hedging.js';
 import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
 import { RetryState } from './retry-state.js';
 import { RunningAttempts } from './running-attempts.js';
+import type { HeaderRecord } from '../utils/headers.js';
 
 /** Sends attempts to endpoints: the agent through its own pools, the interceptor through the next dispatcher. @internal */
 export interface AttemptTransport {
@@ -537,7 +538,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   /** Decides, at response headers, whether the response goes to the caller or is drained and retried. @internal */
-  decideStatus(attempt: AttemptHandler, status: number, headers: Record<string, string | string[] | undefined>, t: number): StatusDecision {
+  decideStatus(attempt: AttemptHandler, status: number, headers: HeaderRecord, t: number): StatusDecision {
     const o = this.ctx.options;
     const latency = t - attempt.startedAt;
     const endpoint = attempt.endpoint;
@@ -574,13 +575,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   /** Hands the response to the caller. @internal */
-  commit(
-    attempt: AttemptHandler,
-    controller: Dispatcher.DispatchController,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage: string | undefined,
-  ): void {
+  commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: HeaderRecord, statusMessage: string | undefined): void {
     if (this.trace !== undefined) this.trace.attemptEnd(answered(attempt, status));
     this.settle(attempt, controller, isListedStatus(this.ctx.options, status) ? 'unhealthy' : 'healthy');
     this.phase = 'committed';
@@ -590,13 +585,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   /** Hands an upgraded socket to the caller. @internal */
-  commitUpgrade(
-    attempt: AttemptHandler,
-    controller: Dispatcher.DispatchController,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-    socket: unknown,
-  ): void {
+  commitUpgrade(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: HeaderRecord, socket: unknown): void {
     if (this.trace !== undefined) this.trace.attemptEnd(answered(attempt, status));
     this.settle(attempt, controller, 'healthy');
     this.phase = 'done';

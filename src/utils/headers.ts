@@ -1,10 +1,8 @@
+/** Parsed headers or trailers as undici's handlers receive them. @internal */
+export type HeaderRecord = Record<string, string | string[] | undefined>;
+
 /** Header forms undici accepts in dispatch options. @internal */
-export type AnyHeaders =
-  | Record<string, string | string[] | undefined>
-  | (string | string[] | Buffer)[]
-  | Iterable<[string, string | string[] | undefined]>
-  | null
-  | undefined;
+export type AnyHeaders = HeaderRecord | (string | string[] | Buffer)[] | Iterable<[string, string | string[] | undefined]> | null | undefined;
 
 /**
  * Reads a header (case-insensitive) from any header form undici accepts.
