@@ -50,8 +50,8 @@ export interface ResolveEvent {
   readonly addresses: readonly string[];
   /** TTL applied to the cache entry, in seconds. */
   readonly ttlSeconds: number;
-  /** Why the resolution ran: first use, expiry, or an address failure. */
-  readonly trigger: 'miss' | 'expired' | 'failure';
+  /** Why the resolution ran: first use, expiry, an address failure, or an answer in use near the end of its TTL (`dns.prefetch`). */
+  readonly trigger: 'miss' | 'expired' | 'failure' | 'prefetch';
   /** Error code when the resolution failed. */
   readonly error: string | undefined;
   /** How long the query took, in milliseconds. */

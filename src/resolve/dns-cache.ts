@@ -44,6 +44,8 @@ interface Entry {
   error?: DnsResolutionError;
   /** When the entry must be refreshed. */
   expiresAt: number;
+  /** When an answer in use is refreshed ahead of its expiry (`prefetch`); Infinity for none. */
+  refreshAt: number;
   /** Until when the last good answer may be served while DNS fails. */
   staleUntil: number;
   /** When the last query for this host started, for rate limiting failure-triggered refreshes. */
@@ -61,10 +63,13 @@ interface Flight {
   served?: Promise<DnsAnswer>;
 }
 
-type Trigger = 'miss' | 'expired' | 'failure';
+type Trigger = 'miss' | 'expired' | 'failure' | 'prefetch';
 
 /** How long requests wait for the refresh of an expired answer before the previous answer is served. */
 const revalidateGraceMs = 25;
+
+/** Share of an answer's TTL after which an answer in use is refreshed ahead of its expiry (unbound prefetches at 90 % too). */
+const prefetchAt = 0.9;
 
 /** Shortest failure hold: a name whose DNS fails is queried at most about once per this (or per minTtl if longer). */
 const failureHoldMs = 1_000;
@@ -90,6 +95,7 @@ export class DnsCache {
   private readonly staleTtl: number;
   private readonly negativeTtl: number;
   private readonly reResolveInterval: number;
+  private readonly prefetchOn: boolean;
   private closed = false;
 
   /**
@@ -111,6 +117,7 @@ export class DnsCache {
     this.staleTtl = options.staleTtl;
     this.negativeTtl = options.negativeTtl;
     this.reResolveInterval = options.reResolveInterval;
+    this.prefetchOn = options.prefetch;
     // maxSize rather than max: lru-cache preallocates arrays of `max` slots, whatever the cache ever holds.
     this.cache = new LRUCache<string, Entry>({ maxSize: options.maxHosts, sizeCalculation: one });
   }
@@ -134,7 +141,11 @@ export class DnsCache {
     const entry = this.cache.get(key);
     const now = Date.now();
     if (entry) {
-      if (now < entry.expiresAt) return entry.error ? Promise.reject(entry.error) : Promise.resolve(entry.answer!);
+      if (now < entry.expiresAt) {
+        if (entry.error) return Promise.reject(entry.error);
+        if (now >= entry.refreshAt) this.prefetchEntry(key, entry);
+        return Promise.resolve(entry.answer!);
+      }
       const previous = entry.answer;
       if (previous && now < entry.staleUntil) {
         const flight = this.refresh(key, 'expired');
@@ -187,13 +198,29 @@ export class DnsCache {
   }
 
   /**
-   * Like {@link fresh}, with the time (epoch ms) until which the answer stays fresh as long as
-   * {@link generation} does not change: callers may keep it that long without asking again.
+   * Like {@link fresh}, with the time (epoch ms) until which callers may keep the answer without asking
+   * again, as long as {@link generation} does not change: its expiry, or, while `prefetch` is due, when it
+   * becomes due. Once due, this starts the refresh (one per name), and its answer changes the generation.
    * @internal
    */
   freshUntil(hostname: string, now: number): { answer: DnsAnswer; until: number } | undefined {
-    const entry = this.cache.get(normalize(hostname));
-    return entry?.answer && !entry.error && now < entry.expiresAt ? { answer: entry.answer, until: entry.expiresAt } : undefined;
+    const key = normalize(hostname);
+    const entry = this.cache.get(key);
+    if (!entry?.answer || entry.error || now >= entry.expiresAt) return undefined;
+    if (now < entry.refreshAt) return { answer: entry.answer, until: entry.refreshAt };
+    this.prefetchEntry(key, entry);
+    return { answer: entry.answer, until: entry.expiresAt };
+  }
+
+  /**
+   * Refreshes a fresh answer that is in use and near its expiry, in the background. Once per TTL: a
+   * failed prefetch leaves the answer as it is until it expires (then the usual refresh, stale answer and
+   * failure hold take over), and is not tried again before then.
+   */
+  private prefetchEntry(key: string, entry: Entry): void {
+    entry.refreshAt = Infinity;
+    if (this.closed || this.inflight.has(key)) return;
+    this.refresh(key, 'prefetch').promise.catch(noop);
   }
 
   private changes = 0;
@@ -286,7 +313,7 @@ export class DnsCache {
           .sort((a, b) => a.family - b.family);
     if (addresses.length === 0) return undefined;
     const answer: DnsAnswer = { hostname: key, addresses, source: literal ? 'literal' : 'hosts', fetchedAt: now, expiresAt: Infinity, stale: false };
-    this.store(key, { answer, expiresAt: Infinity, staleUntil: Infinity, lastQueryAt: now });
+    this.store(key, { answer, expiresAt: Infinity, refreshAt: Infinity, staleUntil: Infinity, lastQueryAt: now });
     return answer;
   }
 
@@ -319,12 +346,15 @@ export class DnsCache {
       publish('resolve', () => ({ hostname: key, addresses: [], ttlSeconds: 0, trigger, error: code, durationMs: now - started }));
       const holdUntil = this.failureHoldUntil(now);
       const last = previous?.answer;
+      // A prefetch that failed: the answer is still within its TTL; it is served as it is until it expires.
+      if (trigger === 'prefetch' && last && !previous.error && now < previous.expiresAt) throw new DnsResolutionError(key, code, { cause: err });
       if (last && now < previous.staleUntil) {
         const answer: DnsAnswer = last.stale ? last : { ...last, stale: true };
         // Never past staleUntil: staleTtl bounds how long the last good answer is served.
         this.store(key, {
           answer,
           expiresAt: Math.min(previous.staleUntil, holdUntil),
+          refreshAt: Infinity,
           staleUntil: previous.staleUntil,
           lastQueryAt: started,
           known: true,
@@ -335,14 +365,22 @@ export class DnsCache {
       }
       // Nothing good to serve: the failure itself is cached for the hold, so a burst of requests is one query.
       const error = new DnsResolutionError(key, code, { cause: err });
-      this.store(key, { error, expiresAt: holdUntil, staleUntil: 0, lastQueryAt: started, known: previous?.known === true, failing: true });
+      this.store(key, {
+        error,
+        expiresAt: holdUntil,
+        refreshAt: Infinity,
+        staleUntil: 0,
+        lastQueryAt: started,
+        known: previous?.known === true,
+        failing: true,
+      });
       throw error;
     }
     const now = Date.now();
     if ('negative' in result) {
       const known = previous?.known === true;
       const error = new DnsResolutionError(key, result.negative, { retryable: known });
-      this.store(key, { error, expiresAt: now + this.negativeTtl, staleUntil: 0, lastQueryAt: started, known });
+      this.store(key, { error, expiresAt: now + this.negativeTtl, refreshAt: Infinity, staleUntil: 0, lastQueryAt: started, known });
       publish('resolve', () => ({
         hostname: key,
         addresses: [],
@@ -359,7 +397,14 @@ export class DnsCache {
       last && !last.stale && sameAddresses(last.addresses, result.addresses)
         ? { ...last, fetchedAt: now, expiresAt: now + ttlMs }
         : { hostname: key, addresses: result.addresses, source: 'dns', fetchedAt: now, expiresAt: now + ttlMs, stale: false };
-    this.store(key, { answer, expiresAt: now + ttlMs, staleUntil: now + ttlMs + this.staleTtl, lastQueryAt: started, known: true });
+    this.store(key, {
+      answer,
+      expiresAt: now + ttlMs,
+      refreshAt: this.prefetchOn ? now + ttlMs * prefetchAt : Infinity,
+      staleUntil: now + ttlMs + this.staleTtl,
+      lastQueryAt: started,
+      known: true,
+    });
     publish('resolve', () => ({
       hostname: key,
       addresses: result.addresses.map((a) => a.address),

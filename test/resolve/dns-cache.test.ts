@@ -14,6 +14,7 @@ import { DnsResolutionError } from '../../src/errors/errors.js';
 import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
 import { ResilienceContext } from '../../src/core/context.js';
 import { DnsCache } from '../../src/resolve/dns-cache.js';
+import { parseOrigin as parseOriginForTest } from '../../src/core/origin.js';
 import type { DnsOptions } from '../../src/resolve/dns-options.js';
 import { useDnsFixture } from './support/dns-fixture.js';
 
@@ -406,6 +407,113 @@ describe('revalidate', () => {
     c.close();
     expect(c.revalidate('reval-closed.test')).toBeUndefined();
     expect(server.queryCount()).toBe(1);
+  });
+});
+
+describe('prefetch: an answer in use is refreshed before it expires', () => {
+  /** Polls until `check` holds (generous: a mechanism, not a timing, is under test). */
+  async function until(check: () => boolean, what: string): Promise<void> {
+    const end = Date.now() + 3_000;
+    while (!check()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(10);
+    }
+  }
+
+  it('a resolve in the last 10 % of the TTL serves the cached answer and refreshes in the background; the new address arrives before the old answer expires', async () => {
+    server.setRecords('prefetch.test', { a: ['127.0.8.40'], ttl: 1 });
+    const c = cache();
+    const resolves = record<ResolveEvent>(channelNames.resolve);
+    const first = await c.resolve('prefetch.test');
+    server.setRecords('prefetch.test', { a: ['127.0.8.41'], ttl: 1 });
+    // Not due yet (before 90 % of 1 s): cached, no query.
+    await sleep(700);
+    expect(addresses(await c.resolve('prefetch.test'))).toEqual(['127.0.8.40']);
+    expect(server.queryCount('prefetch.test')).toBe(1);
+    // Due: the cached answer at once, and one query in the background.
+    await sleep(Math.max(0, first.fetchedAt + 920 - Date.now()));
+    expect(addresses(await c.resolve('prefetch.test'))).toEqual(['127.0.8.40']);
+    await c.pending('prefetch.test');
+    expect(server.queryCount('prefetch.test')).toBe(2);
+    const refreshed = await c.resolve('prefetch.test');
+    expect(addresses(refreshed)).toEqual(['127.0.8.41']);
+    expect(refreshed.fetchedAt).toBeLessThan(first.expiresAt);
+    expect(resolves.events.map((e) => e.message.trigger)).toEqual(['miss', 'prefetch']);
+  });
+
+  it('requests that keep using a name never wait for an expired answer: every refresh is a prefetch', async () => {
+    server.setRecords('steady.test', { a: ['127.0.8.42'], ttl: 1 });
+    const c = cache();
+    const resolves = record<ResolveEvent>(channelNames.resolve);
+    const started = Date.now();
+    while (Date.now() - started < 2_600) {
+      await c.resolve('steady.test');
+      await sleep(20);
+    }
+    const triggers = resolves.events.map((e) => e.message.trigger);
+    expect(triggers[0]).toBe('miss');
+    expect(triggers.slice(1).length).toBeGreaterThanOrEqual(2);
+    expect(new Set(triggers.slice(1))).toEqual(new Set(['prefetch']));
+    // One query per TTL, as without prefetching (about 2.6 s / 0.9 s, plus the first).
+    expect(server.queryCount('steady.test')).toBeLessThanOrEqual(5);
+  });
+
+  it('the hot path of a request (the context) starts the prefetch too, once per TTL', async () => {
+    server.setRecords('ctx-prefetch.test', { a: ['127.0.8.43'], ttl: 1 });
+    const ctx = new ResilienceContext({ dns: { servers: [server.server], search: [], hostsFile: false, family: 4 } });
+    try {
+      const resolves = record<ResolveEvent>(channelNames.resolve);
+      const origin = { hostname: 'ctx-prefetch.test' };
+      await ctx.dns.resolve('ctx-prefetch.test');
+      const state = ctx.originFor(parseOriginForTest('http://ctx-prefetch.test:80'));
+      const started = Date.now();
+      let served = 0;
+      while (Date.now() - started < 1_500) {
+        if (ctx.freshAnswer(state, origin.hostname, performance.now()) !== undefined) served++;
+        await sleep(5);
+      }
+      await until(() => resolves.events.length >= 2, 'the prefetch');
+      expect(resolves.events[1]!.message.trigger).toBe('prefetch');
+      // The answer was there for every read: none of them found it expired.
+      expect(served).toBeGreaterThan(100);
+      expect(resolves.events.some((e) => e.message.trigger === 'expired')).toBe(false);
+    } finally {
+      ctx.close();
+    }
+  });
+
+  it('a failed prefetch leaves the answer fresh (not stale) until it expires, and is not retried before then', async () => {
+    server.setRecords('prefetch-fail.test', { a: ['127.0.8.44'], ttl: 1 });
+    const c = cache({ timeout: 50, tries: 1 });
+    const stale = record<StaleEvent>(channelNames.stale);
+    const first = await c.resolve('prefetch-fail.test');
+    server.setMode('servfail');
+    await sleep(Math.max(0, first.fetchedAt + 920 - Date.now()));
+    await c.resolve('prefetch-fail.test');
+    await c.pending('prefetch-fail.test')?.catch(() => {});
+    expect(server.queryCount('prefetch-fail.test')).toBe(2);
+    const after = await c.resolve('prefetch-fail.test');
+    expect(after.stale).toBe(false);
+    expect(after.fetchedAt).toBe(first.fetchedAt);
+    expect(stale.events).toHaveLength(0);
+    expect(server.queryCount('prefetch-fail.test')).toBe(2);
+    // Expired: the usual path (a refresh, then the last good answer served as stale).
+    await sleep(Math.max(0, first.expiresAt + 20 - Date.now()));
+    const expired = await c.resolve('prefetch-fail.test');
+    await c.pending('prefetch-fail.test')?.catch(() => {});
+    expect(addresses(expired)).toEqual(['127.0.8.44']);
+    expect((await c.resolve('prefetch-fail.test')).stale).toBe(true);
+    expect(server.queryCount('prefetch-fail.test')).toBe(3);
+  });
+
+  it('prefetch: false waits for the expiry', async () => {
+    server.setRecords('no-prefetch.test', { a: ['127.0.8.45'], ttl: 1 });
+    const c = cache({ prefetch: false });
+    const first = await c.resolve('no-prefetch.test');
+    await sleep(Math.max(0, first.fetchedAt + 950 - Date.now()));
+    await c.resolve('no-prefetch.test');
+    expect(c.pending('no-prefetch.test')).toBeUndefined();
+    expect(server.queryCount('no-prefetch.test')).toBe(1);
   });
 });
 
