@@ -50,13 +50,16 @@ export type RequestNote =
   | { readonly kind: 'wait'; readonly event: WaitEvent };
 
 /**
- * What an instrumentation (such as `ridethrough/otel`) is told of HTTP requests: `start` is called as
- * each request starts, and the trace it returns hears the rest of that request. Nothing is called while
- * no hooks are set; a request started while they were keeps its trace to its end.
+ * What an instrumentation (such as `ridethrough/otel`) is told of HTTP requests and TCP connects:
+ * `start` is called as each request starts, `connect` as each `resilientConnect` call starts, and the
+ * trace each returns hears the rest of that request or connect. Nothing is called while no hooks are
+ * set; a request or connect started while they were keeps its trace to its end.
  */
 export interface RequestHooks {
   /** The request starts (before DNS, the breaker, or any attempt). */
   start(info: RequestStartInfo): RequestTrace;
+  /** A `resilientConnect` call starts (before DNS or any attempt); undefined: it goes untraced. */
+  connect?(info: ConnectStartInfo): ConnectTrace | undefined;
 }
 
 /** One request's trace, returned by {@link RequestHooks.start}. */
@@ -74,7 +77,56 @@ export interface RequestTrace {
   end(error: Error | undefined, attempts: number): void;
 }
 
-/** The hooks set now, read by the request flow: one `undefined` check per request when none are. @internal */
+/** What an instrumentation learns of a TCP connect (`resilientConnect`) as it starts. */
+export interface ConnectStartInfo {
+  /** The host name the caller asked for (not a pod IP; an IP when the caller gave one). */
+  readonly hostname: string;
+  /** The port the caller asked for. */
+  readonly port: number;
+  /** The connect's endpoint-state key, `tcp://host:port` (the `origin` of its channel events). */
+  readonly origin: string;
+  /** Whether the connection is TLS. */
+  readonly tls: boolean;
+}
+
+/** One connect attempt, as it starts to connect to an address. */
+export interface ConnectAttemptInfo {
+  /** The attempt (1-based; DNS failures count as attempts, as in `RidethroughError.attempts`). */
+  readonly attempt: number;
+  /** The endpoint IP address. */
+  readonly address: string;
+  /** The port connected to (a discovered endpoint's own, else the caller's). */
+  readonly port: number;
+}
+
+/** How a connect ended. */
+export interface ConnectEndInfo {
+  /** The error the caller gets; undefined when connected, or when the caller aborted. */
+  readonly error: Error | undefined;
+  /** True when the caller's signal aborted it. */
+  readonly aborted: boolean;
+  /** Attempts made, DNS failures included. */
+  readonly attempts: number;
+  /** The address of the last attempt (the connected one on success), if one was picked. */
+  readonly address: string | undefined;
+  /** The port of the last attempt. */
+  readonly port: number | undefined;
+}
+
+/** A connect-scoped event, with the same payload as its diagnostics channel. */
+export type ConnectNote = Extract<RequestNote, { readonly kind: 'retry' | 'wait' }>;
+
+/** One `resilientConnect` call's trace, returned by {@link RequestHooks.connect}. */
+export interface ConnectTrace {
+  /** An attempt connects: `connect` starts it and must be run synchronously, once; what it returns is returned. */
+  attempt<T>(info: ConnectAttemptInfo, connect: () => T): T;
+  /** A retry or wait of this connect (published on its channel too). */
+  note(note: ConnectNote): void;
+  /** The connect ended: connected, given up, failed for good, or aborted by the caller. */
+  end(info: ConnectEndInfo): void;
+}
+
+/** The hooks set now, read by the request flow and each TCP connect: one `undefined` check per request or connect when none are. @internal */
 export let requestHooks: RequestHooks | undefined;
 
 /** Every loaded copy of ridethrough (its ESM and CJS builds, each entry point) shares one registry. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { checkKnownKeys, checkNumber, checkObject } from '../utils/validate.js';
+import { type OptionGroup, custom, group, millis, num, resolveGroup } from '../utils/option-table.js';
+import { checkObject, describe } from '../utils/validate.js';
 
 /** Where a pod's service account credentials are mounted. */
 export const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -35,7 +36,10 @@ export interface KubernetesEndpointsOptions {
    * DNS takes over until the watch is back. Default 2000. Range 0–60000.
    */
   readonly staleAfter?: number;
-  /** Reconnect backoff after a failed list or watch (p-retry: doubling, each delay × random 1–2, capped). Default `{ initialDelay: 200, maxDelay: 30000 }`. */
+  /**
+   * Reconnect backoff after a failed list or watch (p-retry: doubling, each delay × random 1–2, capped), in ms.
+   * Default `{ initialDelay: 200, maxDelay: 30000 }`. Ranges: `initialDelay` 1–60000, `maxDelay` 1–600000 and at least `initialDelay`.
+   */
   readonly reconnect?: { readonly initialDelay?: number; readonly maxDelay?: number };
   /** Longest a list call may take (to headers and to the end of its body), in ms. Default 5000. Range 100–600000. */
   readonly listTimeout?: number;
@@ -61,63 +65,102 @@ export interface KubernetesConfig {
   readonly watchTimeoutSeconds: number;
 }
 
-const knownKeys = [
-  'apiServer',
-  'token',
-  'tokenFile',
-  'ca',
-  'caFile',
-  'namespace',
-  'clusterDomain',
-  'portName',
-  'staleAfter',
-  'reconnect',
-  'listTimeout',
-  'watchTimeoutSeconds',
-];
+type ReconnectOptions = NonNullable<KubernetesEndpointsOptions['reconnect']>;
+
+/** The `reconnect` option's rules. @internal */
+const reconnectOptions: OptionGroup<ReconnectOptions> = {
+  table: {
+    initialDelay: millis(1, 60_000, 200, 'First reconnect delay after a failed list or watch; doubles after each failure.'),
+    maxDelay: millis(1, 600_000, 30_000, 'Largest reconnect delay.', { rangeText: '1–600000, ≥ initialDelay' }),
+  },
+  relations: (r, path) => {
+    if (r.maxDelay < r.initialDelay) {
+      throw new RangeError(`ridethrough: option "${path('maxDelay')}" must be at least ${path('initialDelay')} (${r.initialDelay}), got ${r.maxDelay}`);
+    }
+  },
+};
+
+/** The options with the table's defaults filled in; the ones read from the environment and files stay optional. */
+type Defaulted = 'tokenFile' | 'caFile' | 'clusterDomain' | 'staleAfter' | 'listTimeout' | 'watchTimeoutSeconds';
+type Resolved = Omit<KubernetesEndpointsOptions, Defaulted | 'reconnect'> &
+  Required<Pick<KubernetesEndpointsOptions, Defaulted>> & { readonly reconnect: Required<ReconnectOptions> };
+
+const nonEmpty = { rangeText: 'non-empty string' };
+
+/** The rules behind {@link KubernetesEndpointsOptions}: checks, defaults and the docs table (docs/kubernetes.md). @internal */
+export const kubernetesOptions: OptionGroup<KubernetesEndpointsOptions> = {
+  table: {
+    apiServer: custom(checkApiServer, undefined, 'The API server. Out of cluster without it, the source serves nothing (DNS only).', {
+      defaultText: '`https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`',
+      rangeText: 'http(s) URL',
+    }),
+    token: custom(checkString, undefined, 'A bearer token. Without it the token file is read.', { defaultText: 'the token file', ...nonEmpty }),
+    tokenFile: custom(
+      checkString,
+      `${serviceAccountDir}/token`,
+      'The file the bearer token is read from, again at every (re)connect: the kubelet rotates projected tokens.',
+      { defaultText: '`<serviceaccount>/token`', ...nonEmpty },
+    ),
+    ca: custom(checkCa, undefined, "The API server's CA (PEM). Without it `caFile` is read.", {
+      defaultText: 'the CA file',
+      rangeText: 'PEM string or Buffer',
+    }),
+    caFile: custom(checkString, `${serviceAccountDir}/ca.crt`, "The file the API server's CA (PEM) is read from, once.", {
+      defaultText: '`<serviceaccount>/ca.crt`',
+      ...nonEmpty,
+    }),
+    namespace: custom(checkString, undefined, 'Namespace of one-label names (`svc`); without one (nor the file), one-label names go to DNS.', {
+      defaultText: '`<serviceaccount>/namespace`',
+      ...nonEmpty,
+    }),
+    clusterDomain: {
+      ...custom(checkString, 'cluster.local', 'For `svc.ns.svc.<clusterDomain>` names.', { defaultText: '`cluster.local`', ...nonEmpty }),
+      normalize: (v) => (v as string).toLowerCase().replace(/^\.|\.$/g, ''),
+    },
+    portName: custom(
+      checkPortName,
+      undefined,
+      "Slice port name for every Service (`'http'`), or per Service (`{ inventory: 'http', 'cart.shop': 'grpc' }`, keys `svc.ns` or `svc`). Without one: the slice port whose number is the request's port, else the slice's only port. See port mapping.",
+      { defaultText: 'none', rangeText: 'string or object of strings' },
+    ),
+    staleAfter: millis(
+      0,
+      60_000,
+      2_000,
+      'How long the last known endpoints are kept after the watch breaks, while it reconnects; then DNS takes over until the watch is back.',
+    ),
+    reconnect: group(
+      reconnectOptions,
+      'Reconnect backoff after a failed list or watch (p-retry): doubling, each delay multiplied by a random 1–2 and capped; the first reconnect after a watch that was open goes at once.',
+      { on: true, defaultText: '200 / 30000' },
+    ),
+    listTimeout: millis(100, 600_000, 5_000, "Longest a list (to the end of its body) and the wait for a watch's headers may take."),
+    watchTimeoutSeconds: num(
+      1,
+      3_600,
+      300,
+      'How long one watch call stays open, in seconds (`timeoutSeconds`, ±10 %); then it is reopened from the last `resourceVersion`.',
+      { integer: true, unit: 'seconds' },
+    ),
+  },
+};
 
 /**
- * Validates the options (TypeError/RangeError naming the option) and reads the in-cluster defaults
- * (environment, service account files) once; only the token is re-read later.
+ * Validates the options (TypeError/RangeError naming the option and what is allowed) and reads the
+ * in-cluster defaults (environment, service account files) once; only the token is re-read later.
  * @internal
  */
 export function resolveKubernetesConfig(options: KubernetesEndpointsOptions = {}, env: NodeJS.ProcessEnv = process.env): KubernetesConfig {
   checkObject('kubernetesEndpoints options', options);
-  checkKnownKeys('', options, knownKeys);
-  for (const key of ['apiServer', 'token', 'tokenFile', 'caFile', 'namespace', 'clusterDomain'] as const) checkString(key, options[key]);
-  if (options.ca !== undefined && typeof options.ca !== 'string' && !Buffer.isBuffer(options.ca)) {
-    throw new TypeError(`ridethrough: option "ca" must be a PEM string or a Buffer, got ${typeof options.ca}`);
-  }
-  const portName = options.portName;
-  if (portName !== undefined && typeof portName !== 'string') {
-    checkObject('portName', portName);
-    for (const [k, v] of Object.entries(portName)) checkString(`portName.${k}`, v);
-  }
-  checkNumber('staleAfter', options.staleAfter, 0, 60_000, { unit: 'milliseconds' });
-  checkObject('reconnect', options.reconnect);
-  checkKnownKeys('reconnect', options.reconnect, ['initialDelay', 'maxDelay']);
-  checkNumber('reconnect.initialDelay', options.reconnect?.initialDelay, 1, 60_000, { unit: 'milliseconds' });
-  checkNumber('reconnect.maxDelay', options.reconnect?.maxDelay, 1, 600_000, { unit: 'milliseconds' });
-  const reconnectInitial = options.reconnect?.initialDelay ?? 200;
-  const reconnectMax = options.reconnect?.maxDelay ?? 30_000;
-  if (reconnectMax < reconnectInitial)
-    throw new RangeError(`ridethrough: option "reconnect.maxDelay" must be at least reconnect.initialDelay (${reconnectInitial}), got ${reconnectMax}`);
-  checkNumber('listTimeout', options.listTimeout, 100, 600_000, { unit: 'milliseconds' });
-  checkNumber('watchTimeoutSeconds', options.watchTimeoutSeconds, 1, 3_600, { integer: true, unit: 'seconds' });
-
+  const o = resolveGroup<KubernetesEndpointsOptions, Resolved>(kubernetesOptions, options);
   let apiServer: URL | undefined;
-  const given = options.apiServer ?? inClusterServer(env);
+  const given = o.apiServer ?? inClusterServer(env);
   if (given !== undefined) {
-    try {
-      apiServer = new URL(given);
-    } catch {
-      throw new TypeError(`ridethrough: option "apiServer" must be an http(s) URL, got ${JSON.stringify(given)}`);
-    }
-    if (apiServer.protocol !== 'https:' && apiServer.protocol !== 'http:')
-      throw new TypeError(`ridethrough: option "apiServer" must be an http(s) URL, got ${JSON.stringify(given)}`);
+    apiServer = parseServer(given);
+    if (apiServer === undefined) throw new TypeError(`ridethrough: option "apiServer" must be an http(s) URL, got ${JSON.stringify(given)}`);
   }
-  const tokenFile = options.tokenFile ?? `${serviceAccountDir}/token`;
-  const fixed = options.token;
+  const tokenFile = o.tokenFile;
+  const fixed = o.token;
   return {
     apiServer,
     token:
@@ -129,16 +172,27 @@ export function resolveKubernetesConfig(options: KubernetesEndpointsOptions = {}
               () => undefined,
             ),
     credentialKey: fixed !== undefined ? `token:${fixed}` : `file:${tokenFile}`,
-    ca: options.ca ?? readOptional(options.caFile ?? `${serviceAccountDir}/ca.crt`),
-    namespace: options.namespace ?? readOptional(`${serviceAccountDir}/namespace`)?.trim(),
-    clusterDomain: (options.clusterDomain ?? 'cluster.local').toLowerCase().replace(/^\.|\.$/g, ''),
-    portName,
-    staleAfter: options.staleAfter ?? 2_000,
-    reconnectInitial,
-    reconnectMax,
-    listTimeout: options.listTimeout ?? 5_000,
-    watchTimeoutSeconds: options.watchTimeoutSeconds ?? 300,
+    ca: o.ca ?? readOptional(o.caFile),
+    namespace: o.namespace ?? readOptional(`${serviceAccountDir}/namespace`)?.trim(),
+    clusterDomain: o.clusterDomain,
+    portName: o.portName,
+    staleAfter: o.staleAfter,
+    reconnectInitial: o.reconnect.initialDelay,
+    reconnectMax: o.reconnect.maxDelay,
+    listTimeout: o.listTimeout,
+    watchTimeoutSeconds: o.watchTimeoutSeconds,
   };
+}
+
+/** The URL, or undefined unless it is an http(s) URL. */
+function parseServer(text: string): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  return url.protocol === 'https:' || url.protocol === 'http:' ? url : undefined;
 }
 
 /** `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, or undefined out of cluster. */
@@ -157,8 +211,29 @@ function readOptional(path: string): string | undefined {
   }
 }
 
-function checkString(name: string, value: unknown): void {
+function checkString(path: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'string' || value === '')) {
-    throw new TypeError(`ridethrough: option "${name}" must be a non-empty string, got ${value === '' ? 'an empty string' : typeof value}`);
+    throw new TypeError(`ridethrough: option "${path}" must be a non-empty string, got ${value === '' ? 'an empty string' : describe(value)}`);
   }
+}
+
+function checkApiServer(path: string, value: unknown): void {
+  checkString(path, value);
+  if (value !== undefined && parseServer(value as string) === undefined) {
+    throw new TypeError(`ridethrough: option "${path}" must be an http(s) URL, got ${JSON.stringify(value)}`);
+  }
+}
+
+function checkCa(path: string, value: unknown): void {
+  if (value !== undefined && typeof value !== 'string' && !Buffer.isBuffer(value)) {
+    throw new TypeError(`ridethrough: option "${path}" must be a PEM string or a Buffer, got ${describe(value)}`);
+  }
+}
+
+function checkPortName(path: string, value: unknown): void {
+  if (value === undefined || typeof value === 'string') return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`ridethrough: option "${path}" must be an object of port names by Service, or one port name string, got ${describe(value)}`);
+  }
+  for (const [k, v] of Object.entries(value)) checkString(`${path}.${k}`, v);
 }

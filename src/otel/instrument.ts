@@ -24,6 +24,7 @@ import { checkBoolean, checkKnownKeys, checkObject } from '../utils/validate.js'
 import { attr, durationBuckets, eventNames, metricNames, OriginAttributes, semconv } from './names.js';
 import { type OtelRequestTrace, type RequestInstruments, requestHooksFor, type TraceSettings } from './request-trace.js';
 import { type UndiciInstrumentationLike, wrapUndiciHook } from './undici-hook.js';
+import { connectHookFor } from './connect-trace.js';
 
 /** Anything with ridethrough's per-origin `stats` (a `ResilientAgent`, a `ResilienceContext`). */
 export interface StatsSource {
@@ -33,12 +34,13 @@ export interface StatsSource {
 
 /** Options of {@link instrumentRidethrough}. */
 export interface RidethroughInstrumentationOptions {
-  /** Where the request spans go. Default: the global tracer provider (`trace.getTracerProvider()`). */
+  /** Where the request and connect spans go. Default: the global tracer provider (`trace.getTracerProvider()`). */
   readonly tracerProvider?: TracerProvider;
   /** Where the metrics go. Default: the global meter provider (`metrics.getMeterProvider()`). */
   readonly meterProvider?: MeterProvider;
   /**
-   * Record pod IPs: `ridethrough.endpoint` on request spans and events, `network.peer.address` on the
+   * Record pod IPs: `ridethrough.endpoint` on request and connect spans and their events, `network.peer.address`
+   * on a connected connect span and on the
    * attempt and ejection metrics. Default `false`: pod IPs change at every move (metric cardinality).
    */
   readonly podIpAttributes?: boolean;
@@ -68,7 +70,8 @@ const knownOptions = ['tracerProvider', 'meterProvider', 'podIpAttributes', 'age
  * `resilience()` interceptor or `resilientFetch` gets one logical CLIENT span (HTTP client
  * semantic-convention attributes plus `ridethrough.*`), active while each attempt is handed to undici,
  * so `@opentelemetry/instrumentation-undici`'s attempt spans nest under it; retries, hedges, waits,
- * ejections, stale DNS answers and breaker transitions become span events; the metrics in
+ * ejections, stale DNS answers and breaker transitions become span events. Every `resilientConnect`
+ * call gets a CLIENT span `connect <host>` with its attempts, retries and waits. The metrics in
  * docs/observability.md are recorded. Only one instrumentation is active at a time.
  *
  * @throws TypeError naming the option when an option is invalid; Error when one is active already
@@ -99,7 +102,7 @@ export function instrumentRidethrough(options: RidethroughInstrumentationOptions
   };
   const settings: TraceSettings = { tracer, instruments, podIps, live };
   // Before any subscription: a second instrumentation fails here with nothing to undo.
-  let undoHooks: (() => void) | undefined = setRequestHooks(requestHooksFor(settings));
+  let undoHooks: (() => void) | undefined = setRequestHooks({ ...requestHooksFor(settings), connect: connectHookFor(settings) });
 
   const counter = (name: string, description: string, unit: string) => meter.createCounter(name, { description, unit, valueType: ValueType.INT });
   const retries = counter(metricNames.retries, 'Retries (and moves) of requests and TCP connects, by reason.', '{retry}');

@@ -3,7 +3,7 @@
  * Strings here, not `@opentelemetry/semantic-conventions`: `@opentelemetry/api` is the only peer.
  */
 
-/** HTTP client and DNS semantic-convention attributes. @internal */
+/** HTTP client, network and DNS semantic-convention attributes. @internal */
 export const semconv = {
   method: 'http.request.method',
   methodOriginal: 'http.request.method_original',
@@ -15,6 +15,8 @@ export const semconv = {
   urlScheme: 'url.scheme',
   errorType: 'error.type',
   peerAddress: 'network.peer.address',
+  peerPort: 'network.peer.port',
+  networkTransport: 'network.transport',
   dnsQuestion: 'dns.question.name',
 } as const;
 

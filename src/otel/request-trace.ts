@@ -66,12 +66,35 @@ const untraced: RequestTrace = {
   end: () => {},
 };
 
-/** Runs `fn`, reporting what it throws to OpenTelemetry's diagnostics instead of the request flow. */
-function guarded(what: string, fn: () => void): void {
+/** Runs `fn`, reporting what it throws to OpenTelemetry's diagnostics instead of the request flow. @internal */
+export function guarded(what: string, fn: () => void): void {
   try {
     fn();
   } catch (err) {
     diag.error(`ridethrough/otel: ${what} failed`, err);
+  }
+}
+
+/** Adds a retry, hedge or wait (of a request or a TCP connect) to its span as an event. @internal */
+export function addNoteEvent(span: Span, note: RequestNote, podIps: boolean): void {
+  switch (note.kind) {
+    case 'retry': {
+      const e = note.event;
+      const a: Attributes = { [attr.attempt]: e.attempt, [attr.retryReason]: e.reason, [attr.delayMs]: e.delayMs };
+      if (podIps && e.address !== undefined) a[attr.endpoint] = e.address;
+      span.addEvent(eventNames.retry, a);
+      return;
+    }
+    case 'hedge': {
+      const e = note.event;
+      const a: Attributes = { [attr.hedgeReason]: e.reason, [attr.delayMs]: e.delayMs };
+      if (podIps && e.address !== undefined) a[attr.endpoint] = e.address;
+      span.addEvent(eventNames.hedge, a);
+      return;
+    }
+    case 'wait':
+      span.addEvent(eventNames.wait, { [attr.attempts]: note.event.attempts, [attr.delayMs]: note.event.maxWaitMs });
+      return;
   }
 }
 
@@ -144,7 +167,7 @@ export class OtelRequestTrace implements RequestTrace {
   }
 
   note(note: RequestNote): void {
-    guarded('adding a span event', () => this.addNote(note));
+    guarded('adding a span event', () => addNoteEvent(this.span, note, this.settings.podIps));
   }
 
   end(error: Error | undefined, attempts: number): void {
@@ -163,29 +186,6 @@ export class OtelRequestTrace implements RequestTrace {
     }
     if (this.settings.podIps) a[semconv.peerAddress] = info.address;
     instruments.attempts.add(1, a);
-  }
-
-  private addNote(note: RequestNote): void {
-    const podIps = this.settings.podIps;
-    switch (note.kind) {
-      case 'retry': {
-        const e = note.event;
-        const a: Attributes = { [attr.attempt]: e.attempt, [attr.retryReason]: e.reason, [attr.delayMs]: e.delayMs };
-        if (podIps && e.address !== undefined) a[attr.endpoint] = e.address;
-        this.span.addEvent(eventNames.retry, a);
-        return;
-      }
-      case 'hedge': {
-        const e = note.event;
-        const a: Attributes = { [attr.hedgeReason]: e.reason, [attr.delayMs]: e.delayMs };
-        if (podIps && e.address !== undefined) a[attr.endpoint] = e.address;
-        this.span.addEvent(eventNames.hedge, a);
-        return;
-      }
-      case 'wait':
-        this.span.addEvent(eventNames.wait, { [attr.attempts]: note.event.attempts, [attr.delayMs]: note.event.maxWaitMs });
-        return;
-    }
   }
 
   private finish(error: Error | undefined, attempts: number): void {

@@ -5,11 +5,12 @@ import type { ParsedOrigin } from '../core/origin.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
 import { type AttemptRecord, AttemptsExhaustedError, DeadlineExceededError, DnsResolutionError, NoEndpointError, RidethroughError } from '../errors/errors.js';
-import { publish } from '../events/channels.js';
+import { type ChannelEvents, publish } from '../events/channels.js';
+import { type ConnectNote, type ConnectTrace, requestHooks } from '../events/instrumentation.js';
 import { currentEndpoints } from '../endpoints/selection.js';
 import { waitForEndpoint } from '../endpoints/wait-for-endpoint.js';
 import { Backoff } from '../policy/backoff.js';
-import { connectOnce } from './connect-once.js';
+import { type ConnectTarget, connectOnce } from './connect-once.js';
 import type { ConnectSettings } from './connect-options.js';
 import { tcpOrigin } from './tcp-origin.js';
 
@@ -32,7 +33,11 @@ export class ConnectRun {
   /** `performance.now()` at which the deadline passes. */
   private readonly deadlineAt: number;
   private last: string | undefined;
+  /** The port of the last attempt. */
+  private lastPort: number | undefined;
   private lastError: unknown;
+  /** The instrumentation's trace of this connect (ridethrough/otel), when hooks were set as it started. */
+  private trace: ConnectTrace | undefined;
   private socket: Socket | undefined;
 
   constructor(
@@ -47,12 +52,15 @@ export class ConnectRun {
 
   /** Runs the attempts; resolves with the connected socket or rejects with the error the caller gets. */
   async run(): Promise<Socket> {
+    if (requestHooks !== undefined) this.startTrace();
     const timer = setTimeout(() => this.deadline.abort(new Error('ridethrough: deadline')), this.s.deadline);
     const signal = this.s.signal ? AbortSignal.any([this.s.signal, this.deadline.signal]) : this.deadline.signal;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          return await this.attempt(signal);
+          const socket = await this.attempt(signal);
+          this.trace?.end({ error: undefined, aborted: false, attempts: this.records.length + 1, address: this.last, port: this.lastPort });
+          return socket;
         } catch (err) {
           if (signal.aborted || !this.mayRetry(err, attempt)) throw err;
           await this.beforeRetry(err, signal);
@@ -61,7 +69,9 @@ export class ConnectRun {
     } catch (err) {
       // The socket may have connected just as the deadline or the caller's abort hit.
       this.socket?.destroy();
-      throw this.finalError(err);
+      const error = this.finalError(err);
+      if (this.trace !== undefined) this.endTrace(error);
+      throw error;
     } finally {
       clearTimeout(timer);
     }
@@ -83,16 +93,18 @@ export class ConnectRun {
     }
     const address = endpoint.address.address;
     if (!this.tried.includes(address)) this.tried.push(address);
+    // A discovered endpoint's own port (a Service's targetPort) when it has one.
+    const port = endpoint.address.port ?? this.s.port;
     this.last = address;
+    this.lastPort = port;
     endpoint.attempts++;
     endpoint.inFlight++;
     const connectStarted = performance.now();
     try {
-      const socket = await connectOnce({
+      const target: ConnectTarget = {
         address,
         family: endpoint.address.family,
-        // A discovered endpoint's own port (a Service's targetPort) when it has one.
-        port: endpoint.address.port ?? this.s.port,
+        port,
         hostname: this.origin.hostname,
         tls: this.s.tls,
         timeout: this.s.connectTimeout,
@@ -100,7 +112,10 @@ export class ConnectRun {
         noDelay: this.s.noDelay,
         keepAlive: this.s.keepAlive,
         keepAliveInitialDelay: this.s.keepAliveInitialDelay,
-      });
+      };
+      const trace = this.trace;
+      // The trace runs the connect in its context, so a socket instrumentation nests its span under the connect's.
+      const socket = await (trace === undefined ? connectOnce(target) : trace.attempt({ attempt: number, address, port }, () => connectOnce(target)));
       this.endpoints.succeeded(endpoint);
       this.socket = socket;
       return socket;
@@ -143,7 +158,7 @@ export class ConnectRun {
     const last = this.records[this.records.length - 1];
     const untried = !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, Date.now());
     const delayMs = untried ? 0 : Math.max(0, Math.min(this.backoff.next(), Math.round(this.deadlineAt - performance.now())));
-    publish('retry', () => ({
+    this.emit('retry', () => ({
       origin: this.origin.key,
       method: 'CONNECT',
       attempt: this.records.length,
@@ -151,7 +166,34 @@ export class ConnectRun {
       reason: last?.code ?? errorCode(error),
       delayMs,
     }));
-    if (delayMs > 0) await waitForEndpoint(this.endpoints, this.tried, this.last, delayMs, signal);
+    if (delayMs > 0) {
+      this.emit('wait', () => ({ origin: this.origin.key, method: 'CONNECT', attempts: this.records.length, maxWaitMs: delayMs }));
+      await waitForEndpoint(this.endpoints, this.tried, this.last, delayMs, signal);
+    }
+  }
+
+  /** Publishes a retry or wait on its channel, and tells the connect's trace. */
+  private emit<K extends ConnectNote['kind']>(kind: K, build: () => ChannelEvents[K]): void {
+    const trace = this.trace;
+    if (trace === undefined) {
+      publish(kind, build);
+      return;
+    }
+    const event = build();
+    publish(kind, () => event);
+    trace.note({ kind, event } as ConnectNote);
+  }
+
+  /** Starts the instrumentation's trace of this connect (only while hooks are set). */
+  private startTrace(): void {
+    this.trace = requestHooks!.connect?.({ hostname: this.origin.hostname, port: this.s.port, origin: this.origin.key, tls: this.s.tls !== undefined });
+  }
+
+  /** Ends the trace with the error the caller gets (none when the caller aborted). */
+  private endTrace(error: unknown): void {
+    const aborted = this.s.signal?.aborted === true;
+    const e = aborted ? undefined : error instanceof Error ? error : new Error(String(error));
+    this.trace!.end({ error: e, aborted, attempts: this.records.length, address: this.last, port: this.lastPort });
   }
 
   /** The error the caller gets. */

@@ -124,10 +124,10 @@ export function millis(min: number, max: number, dflt: number | undefined, doc: 
   };
 }
 
-/** A number (a count, ratio or multiple) from `min` to `max`. @internal */
-export function num(min: number, max: number, dflt: number | undefined, doc: string, o: Texts & { integer?: boolean } = {}): OptionRule {
+/** A number (a count, ratio or multiple; `unit`: of seconds, ...) from `min` to `max`. @internal */
+export function num(min: number, max: number, dflt: number | undefined, doc: string, o: Texts & { integer?: boolean; unit?: string } = {}): OptionRule {
   return {
-    check: (path, v) => checkNumber(path, v, min, max, { integer: o.integer }),
+    check: (path, v) => checkNumber(path, v, min, max, { integer: o.integer, unit: o.unit }),
     default: dflt,
     defaultText: o.defaultText ?? (dflt === undefined ? 'none' : fmt(dflt)),
     rangeText: o.rangeText ?? `${o.integer ? 'integer ' : ''}${fmt(min)}–${fmt(max)}`,
