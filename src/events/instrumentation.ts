@@ -1,4 +1,4 @@
-import type { HedgeEvent, RetryEvent, WaitEvent } from './channels.js';
+import { type ChannelEvents, type HedgeEvent, publish, type RetryEvent, type WaitEvent } from './channels.js';
 
 /** What an instrumentation learns of an HTTP request as ridethrough starts it. */
 export interface RequestStartInfo {
@@ -158,4 +158,22 @@ export function setRequestHooks(hooks: RequestHooks): () => void {
     registry.current = undefined;
     for (const copy of registry.copies) copy(undefined);
   };
+}
+
+/**
+ * Publishes a retry, hedge or wait on its channel and tells the trace of the request or connect, when one
+ * listens: the event is built once for both. @internal
+ */
+export function publishNote<K extends RequestNote['kind']>(
+  trace: { note(note: Extract<RequestNote, { readonly kind: K }>): void } | undefined,
+  kind: K,
+  build: () => ChannelEvents[K],
+): void {
+  if (trace === undefined) {
+    publish(kind, build);
+    return;
+  }
+  const event = build();
+  publish(kind, () => event);
+  trace.note({ kind, event } as Extract<RequestNote, { readonly kind: K }>);
 }

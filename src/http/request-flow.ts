@@ -19,7 +19,7 @@ import {
   RidethroughError,
 } from '../errors/errors.js';
 import { type ChannelEvents, publish, subscribed } from '../events/channels.js';
-import { type AttemptEndInfo, type RequestNote, requestHooks, type RequestTrace } from '../events/instrumentation.js';
+import { type AttemptEndInfo, publishNote, type RequestNote, requestHooks, type RequestTrace } from '../events/instrumentation.js';
 import type { BreakerTicket } from '../health/circuit-breaker.js';
 import { type BreakerVerdict, breakerVerdictOf, decideAfterError, decideStatus } from '../policy/decisions.js';
 import { classifyError, errorCode, isConnectFailure, type FailureClass } from '../policy/failure.js';
@@ -674,16 +674,9 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     trace?.end(error, this.attemptCount);
   }
 
-  /** Publishes a retry, hedge or wait on its channel, and tells the request's trace. */
+  /** Publishes a retry, hedge or wait on its channel, and tells the trace. */
   private emit<K extends RequestNote['kind']>(kind: K, build: () => ChannelEvents[K]): void {
-    const trace = this.trace;
-    if (trace === undefined) {
-      publish(kind, build);
-      return;
-    }
-    const event = build();
-    publish(kind, () => event);
-    trace.note({ kind, event } as RequestNote);
+    publishNote(this.trace, kind, build);
   }
 
   /** Leaves the deadline queue, the waiting room and every timer. */

@@ -6,7 +6,7 @@ import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSet } from '../endpoints/endpoint-set.js';
 import { type AttemptRecord, AttemptsExhaustedError, DeadlineExceededError, DnsResolutionError, NoEndpointError, RidethroughError } from '../errors/errors.js';
 import { type ChannelEvents, publish } from '../events/channels.js';
-import { type ConnectNote, type ConnectTrace, requestHooks } from '../events/instrumentation.js';
+import { type ConnectNote, type ConnectTrace, publishNote, requestHooks } from '../events/instrumentation.js';
 import { currentEndpoints } from '../endpoints/selection.js';
 import { waitForEndpoint } from '../endpoints/wait-for-endpoint.js';
 import { Backoff } from '../policy/backoff.js';
@@ -172,16 +172,9 @@ export class ConnectRun {
     }
   }
 
-  /** Publishes a retry or wait on its channel, and tells the connect's trace. */
+  /** Publishes a retry or wait on its channel, and tells the trace. */
   private emit<K extends ConnectNote['kind']>(kind: K, build: () => ChannelEvents[K]): void {
-    const trace = this.trace;
-    if (trace === undefined) {
-      publish(kind, build);
-      return;
-    }
-    const event = build();
-    publish(kind, () => event);
-    trace.note({ kind, event } as ConnectNote);
+    publishNote(this.trace, kind, build);
   }
 
   /** Starts the instrumentation's trace of this connect (only while hooks are set). */
