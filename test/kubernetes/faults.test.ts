@@ -8,7 +8,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { expect, it } from 'vitest';
 import type { Pod } from '@ridethrough/testbed';
 import { channelNames, type DiscoveryStateEvent, ResilientAgent } from '../../src/index.js';
-import { get, KubeCluster, originStats, podPort, sleep, waitFor, useKubeScope } from './support.js';
+import { get, type KubeCluster, originStats, podPort, sleep, waitFor, useKubeScope } from './support.js';
 
 const base = '127.0.131';
 const host = 'inventory.shop.svc.cluster.local';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { ResilientAgent } from '../../src/index.js';
-import { get, KubeCluster, originStats, podPort, waitFor, useKubeScope } from './support.js';
+import { get, originStats, podPort, waitFor, useKubeScope } from './support.js';
 
 const base = '127.0.132';
 const host = 'inventory.shop.svc.cluster.local';

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import { expect, it } from 'vitest';
 import { channelNames, createResilientFetch, type DiscoveryUpdateEvent, resilience, ResilientAgent, resilientConnect } from '../../src/index.js';
 import { kubernetesEndpoints } from '../../src/kubernetes/index.js';
-import { get, KubeCluster, originStats, podPort, sleep, waitFor, useKubeScope } from './support.js';
+import { get, type KubeCluster, originStats, podPort, sleep, waitFor, useKubeScope } from './support.js';
 
 const base = '127.0.130';
 const host = 'inventory.shop.svc.cluster.local';
