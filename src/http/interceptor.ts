@@ -32,6 +32,10 @@ export function resilience(options: ResilienceOptions = {}): Dispatcher.Dispatch
     const transport: AttemptTransport = {
       // The composed agent's timeouts are its own: each attempt carries ridethrough's.
       appliesTimeouts: false,
+      // Not ours: once closed or destroyed it stays so, and its error goes to the caller at once.
+      carrier: 'composed',
+      // Closing is the composed agent's business.
+      live: undefined,
       send(origin, endpoint, attemptOpts, attemptHandler) {
         const opts = {
           ...attemptOpts,
