@@ -16,6 +16,7 @@
 import { parseArgs } from 'node:util';
 import type { Dispatcher } from 'undici';
 import { ResilienceContext } from '../src/core/context.js';
+import { LiveRequests } from '../src/http/live-requests.js';
 import { type AttemptTransport, RequestFlow } from '../src/http/request-flow.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '7' } } });
@@ -69,7 +70,13 @@ function bare(n: number): void {
 }
 
 const ctx = new ResilienceContext({});
-const transport: AttemptTransport = { appliesTimeouts: true, send: (_origin, _endpoint, _opts, handler) => answer(handler) };
+// As the agent's transport: its pools, its count of live requests (close() waits for them).
+const transport: AttemptTransport = {
+  appliesTimeouts: true,
+  carrier: 'pool',
+  live: new LiveRequests(),
+  send: (_origin, _endpoint, _opts, handler) => answer(handler),
+};
 function flow(n: number): void {
   for (let i = 0; i < n; i++) new RequestFlow(ctx, transport, opts, new UserHandler()).start();
 }

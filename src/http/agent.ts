@@ -11,6 +11,7 @@ import { kDispatchWith, ResilientView } from './view.js';
 import { splitAgentOptions, type UndiciAgentOptions, type UndiciSettings } from './undici-options.js';
 import { EndpointPools, type PoolCounters } from './endpoint-pools.js';
 import { H2WebSocketFallback } from './h2-websocket.js';
+import { LiveRequests } from './live-requests.js';
 
 export type { PoolCounters, UndiciAgentOptions };
 
@@ -20,8 +21,7 @@ export type { PoolCounters, UndiciAgentOptions };
  */
 export interface ResilientAgentOptions extends ResilienceOptions, UndiciAgentOptions {}
 
-const { InvalidArgumentError, ClientClosedError, ClientDestroyedError, MaxOriginsReachedError } = errors;
-const noop = (): void => {};
+const { InvalidArgumentError, ClientClosedError, ClientDestroyedError } = errors;
 
 /** undici's close/destroy callback. */
 type Done = (err: Error | null, data: null) => void;
@@ -51,6 +51,8 @@ export class ResilientAgent extends Dispatcher {
   private readonly undici: UndiciSettings;
   private readonly pools: EndpointPools;
   private readonly transport: AttemptTransport;
+  /** The requests dispatched and not ended: close() waits for them. */
+  private readonly live = new LiveRequests();
   /** close() was called. */
   private isClosed = false;
   /** destroy() was called (close() ends with it, as undici's does). */
@@ -72,9 +74,12 @@ export class ResilientAgent extends Dispatcher {
     this.transport = {
       // Every pool is made with the body timeout and the undici headers timeout that goes with it (makePool).
       appliesTimeouts: true,
+      // The agent's own pools: one retired is replaced, so a closed one is no reason to give up.
+      carrier: 'pool',
+      live: this.live,
       send: (origin, endpoint, opts, handler) => {
         // One test of three fields keeps the common request on the short path.
-        if (this.isClosed || (opts as { allowH2?: boolean }).allowH2 === false || opts.upgrade != null) {
+        if (this.isDestroyed || (opts as { allowH2?: boolean }).allowH2 === false || opts.upgrade != null) {
           this.sendSpecial(origin, endpoint, opts, handler);
           return;
         }
@@ -165,9 +170,11 @@ export class ResilientAgent extends Dispatcher {
   }
 
   /**
-   * Closes every pool after the requests on them finish, then destroys the agent (as undici's `close`).
-   * A request waiting to retry when it is called makes its next attempt on a connection closed right
-   * after it, until the close has finished; after that it fails with undici's `ClientDestroyedError`.
+   * Closes the agent gracefully, as undici's `close`: new requests fail with undici's `ClientClosedError`;
+   * every request dispatched before is let finish (its response read to the end, or its final error
+   * reported), those waiting to retry too: they keep retrying as usual, on new endpoints too, within their
+   * own deadline. Then the pools close and the agent is destroyed; the promise resolves (the callback is
+   * called) after that. A `destroy()` meanwhile fails them all at once.
    */
   override close(): Promise<void>;
   override close(callback: () => void): void;
@@ -189,21 +196,26 @@ export class ResilientAgent extends Dispatcher {
     }
     this.isClosed = true;
     this.onClosed = [done];
-    void this.pools
-      .closeAll()
-      .then(() => this.destroy())
-      .then(() =>
-        queueMicrotask(() => {
-          const callbacks = this.onClosed ?? [];
-          this.onClosed = null;
-          for (const cb of callbacks) cb(null, null);
-        }),
-      );
+    // The requests dispatched before close() first, those waiting to retry included: until the last one
+    // ends, the pools stay open for their attempts. A destroy() meanwhile ends the wait (LiveRequests.flush).
+    this.live.whenIdle(() => {
+      void this.pools
+        .closeAll()
+        .then(() => this.destroy())
+        .then(() =>
+          queueMicrotask(() => {
+            const callbacks = this.onClosed ?? [];
+            this.onClosed = null;
+            for (const cb of callbacks) cb(null, null);
+          }),
+        );
+    });
   }
 
   /**
-   * Destroys every pool at once, failing requests in flight with `err` (undici's `ClientDestroyedError`
-   * when none is given), and forgets the agent's DNS and endpoint state.
+   * Destroys every pool at once, failing requests in flight and those waiting to retry with `err`
+   * (undici's `ClientDestroyedError` when none is given), and forgets the agent's DNS and endpoint state.
+   * A pending `close()` then resolves, after the destroy.
    */
   override destroy(): Promise<void>;
   override destroy(err: Error | null): Promise<void>;
@@ -225,8 +237,12 @@ export class ResilientAgent extends Dispatcher {
     err ??= new ClientDestroyedError();
     this.isDestroyed = true;
     this.onDestroyed = [done];
+    // As undici fails the requests queued on a pool it destroys: those waiting to retry have nothing on the wire.
+    this.live.cancelWaiting(err);
     const destroyed = this.pools.destroyAll(err);
     this.ctx.close();
+    // A pending close() goes on now (it destroys nothing more, and calls back after this destroy), as undici's.
+    this.live.flush();
     void destroyed.then(() =>
       queueMicrotask(() => {
         const callbacks = this.onDestroyed ?? [];
@@ -236,7 +252,7 @@ export class ResilientAgent extends Dispatcher {
     );
   }
 
-  /** Attempts off the short path: after close(), `allowH2: false`, upgrades (a WebSocket may need an HTTP/1.1 fallback). */
+  /** Attempts off the short path: after destroy(), `allowH2: false`, upgrades (a WebSocket may need an HTTP/1.1 fallback). */
   private sendSpecial(origin: ParsedOrigin, endpoint: Endpoint, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
     if (this.isDestroyed) {
       handler.onResponseError?.(null as never, new ClientDestroyedError());
@@ -244,13 +260,6 @@ export class ResilientAgent extends Dispatcher {
     }
     const mayUseH2 = origin.protocol === 'https:' ? this.undici.allowH2 : this.undici.h2c;
     const http1 = (opts as { allowH2?: boolean }).allowH2 === false && mayUseH2;
-    if (this.isClosed) {
-      // Closing: the pools are draining; this attempt gets a connection of its own, closed once it is done.
-      const pool = this.pools.temporaryPool(origin, endpoint, http1);
-      pool.dispatch(opts, handler);
-      pool.close().catch(noop);
-      return;
-    }
     if (http1) {
       this.pools.http1PoolFor(origin, endpoint).dispatch(opts, handler);
       return;

@@ -47,6 +47,8 @@ interface PoolSlot {
 export class EndpointPools {
   /** Every pool in use, for close() and destroy(). */
   private readonly all = new Set<Dispatcher>();
+  /** Pools taken out of use that are still closing (finishing their requests): destroy() ends them too, close() waits for them. */
+  private readonly retiring = new Set<Dispatcher>();
   /** The pools of each origin, kept only under a finite `maxOrigins`. */
   private readonly byOrigin: Map<string, Set<Dispatcher>> | undefined;
 
@@ -84,13 +86,8 @@ export class EndpointPools {
   /** The endpoint's HTTP/1.1-only pool. */
   http1PoolFor(origin: ParsedOrigin, endpoint: Endpoint): Dispatcher {
     const slot = slotOf(endpoint);
-    slot.http1 ??= this.makePool(origin, endpoint, true, false);
+    slot.http1 ??= this.makePool(origin, endpoint, true);
     return slot.http1;
-  }
-
-  /** A pool for one request while the agent closes: not tracked, closed by the caller once the request is done. */
-  temporaryPool(origin: ParsedOrigin, endpoint: Endpoint, http1: boolean): Dispatcher {
-    return this.makePool(origin, endpoint, http1, true);
   }
 
   /** Takes the endpoint's pools out of use (its address left DNS); they close once their requests are done. */
@@ -108,15 +105,16 @@ export class EndpointPools {
     addPoolStats(sums, slot?.http1);
   }
 
-  /** Closes every pool once its requests are done. */
+  /** Closes every pool once its requests are done (retired ones still closing included). */
   closeAll(): Promise<unknown> {
-    return Promise.all([...this.all].map((p) => p.close().catch(noop)));
+    return Promise.all([...this.all, ...this.retiring].map((p) => p.close().catch(noop)));
   }
 
-  /** Destroys every pool at once, failing the requests on them with `err`. */
+  /** Destroys every pool at once (retired ones still closing included), failing the requests on them with `err`. */
   destroyAll(err: Error): Promise<unknown> {
-    const pools = [...this.all];
+    const pools = [...this.all, ...this.retiring];
     this.all.clear();
+    this.retiring.clear();
     this.byOrigin?.clear();
     return Promise.all(pools.map((p) => p.destroy(err).catch(noop)));
   }
@@ -125,7 +123,7 @@ export class EndpointPools {
     // maxConnectionAge: new requests go to a fresh pool (fresh connections, so a ClusterIP spreads them
     // over new pods); the old one closes once its requests are done.
     if (slot.current) this.retireOne(endpoint, slot.current);
-    const pool = this.makePool(origin, endpoint, false, false);
+    const pool = this.makePool(origin, endpoint, false);
     slot.current = pool;
     const age = this.options.maxConnectionAge;
     if (age > 0) {
@@ -147,9 +145,8 @@ export class EndpointPools {
    * One endpoint's dispatcher, made as undici's Agent makes an origin's (its factory, its options) with
    * ridethrough's connect settings, timeouts and connection limit, and the endpoint pinned.
    * @param http1 - HTTP/1.1 only (`allowH2: false`)
-   * @param temporary - closed by the caller once its request is done: not tracked
    */
-  private makePool(origin: ParsedOrigin, endpoint: Endpoint, http1: boolean, temporary: boolean): Dispatcher {
+  private makePool(origin: ParsedOrigin, endpoint: Endpoint, http1: boolean): Dispatcher {
     const o = this.options;
     const u = this.undici;
     const { address, family, port } = endpoint.address;
@@ -177,7 +174,6 @@ export class EndpointPools {
         events.emit(name, url, [this.emitter, ...targets], ...rest),
       );
     }
-    if (temporary) return pool;
     this.all.add(pool);
     const byOrigin = this.byOrigin;
     if (byOrigin !== undefined) {
@@ -212,7 +208,10 @@ export class EndpointPools {
         if (set.delete(pool) && set.size === 0) this.byOrigin.delete(key);
       }
     }
-    pool.close().catch(noop);
+    const retiring = this.retiring;
+    retiring.add(pool);
+    const closed = (): boolean => retiring.delete(pool);
+    pool.close().then(closed, closed);
   }
 }
 

@@ -17,6 +17,9 @@ import type { AttemptTransport } from './request-flow.js';
  * undici's OpenTelemetry instrumentation therefore sees the pod IP as `server.address`; `ridethrough/otel`
  * puts the host name back (docs/observability.md).
  * The connect timeout is the composed agent's (`connect.timeout`): set it low, the interceptor cannot.
+ * Once the composed agent is closing or destroyed, a request it refuses fails at once with undici's
+ * `ClientClosedError` or `ClientDestroyedError`, as it would without the interceptor: no retry through it
+ * can succeed (a request waiting to retry meanwhile too, at its next attempt).
  *
  * @example
  * ```ts
@@ -32,6 +35,10 @@ export function resilience(options: ResilienceOptions = {}): Dispatcher.Dispatch
     const transport: AttemptTransport = {
       // The composed agent's timeouts are its own: each attempt carries ridethrough's.
       appliesTimeouts: false,
+      // Not ours: once closed or destroyed it stays so, and its error goes to the caller at once.
+      carrier: 'composed',
+      // Closing is the composed agent's business.
+      live: undefined,
       send(origin, endpoint, attemptOpts, attemptHandler) {
         const opts = {
           ...attemptOpts,

@@ -22,13 +22,14 @@ import { type ChannelEvents, publish, subscribed } from '../events/channels.js';
 import { type AttemptEndInfo, publishNote, type RequestNote, requestHooks, type RequestTrace } from '../events/instrumentation.js';
 import type { BreakerTicket } from '../health/circuit-breaker.js';
 import { type BreakerVerdict, breakerVerdictOf, decideAfterError, decideStatus } from '../policy/decisions.js';
-import { classifyError, errorCode, isConnectFailure, type FailureClass } from '../policy/failure.js';
+import { type AttemptCarrier, classifyError, errorCode, isConnectFailure, type FailureClass } from '../policy/failure.js';
 import { isIdempotent, normalizeMethod } from '../policy/idempotency.js';
 import { parseRetryAfter } from '../policy/retry-after.js';
 import type { DeadlineEntry } from '../timing/deadlines.js';
 import { type AttemptOutcome, AttemptHandler, type AttemptOwner, type StatusDecision } from './attempt.js';
 import { RequestBody } from './body.js';
 import { hedgeDelay } from './hedging.js';
+import type { LiveRequest, LiveRequests } from './live-requests.js';
 import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
 import { RetryState } from './retry-state.js';
 import { RunningAttempts } from './running-attempts.js';
@@ -40,6 +41,10 @@ export interface AttemptTransport {
   send(origin: ParsedOrigin, endpoint: Endpoint, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void;
   /** True when the transport's pools already carry the options' body timeout and the undici headers timeout that goes with it, so requests need not. */
   readonly appliesTimeouts: boolean;
+  /** Who carries the attempts: the agent's own pools, or the dispatcher the interceptor is composed on (a closed one is final). */
+  readonly carrier: AttemptCarrier;
+  /** The dispatcher's count of requests not ended, and those waiting to retry (the agent's close() and destroy()); none for the interceptor. */
+  readonly live: LiveRequests | undefined;
 }
 
 /** Extra per-request input that does not travel in dispatch options. @internal */
@@ -78,7 +83,7 @@ const noRetry: StatusDecision = Object.freeze({ retry: false });
  * is woken the moment an endpoint may be usable ({@link wake}).
  * @internal
  */
-export class RequestFlow extends RunningAttempts implements AttemptOwner, DeadlineEntry, Waiter {
+export class RequestFlow extends RunningAttempts implements AttemptOwner, DeadlineEntry, Waiter, LiveRequest {
   readonly userHandler: Dispatcher.DispatchHandler;
   private phase: Phase = 'sending';
   /** The first attempt when start() sent it and its timer is the flow's own queue entry. */
@@ -168,6 +173,9 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
 
   /** Starts the flow. Errors reach the caller's handler, never the caller of start(). */
   start(): void {
+    // Counted until it ends (ended()), for the agent's close(): one increment, nothing else on the hot path.
+    const live = this.transport.live;
+    if (live !== undefined) live.count++;
     // One clock read serves the deadline, the first attempt's timer, the DNS answer's freshness and the budget.
     const now = performance.now();
     this.deadlineAt = now + this.deadlineMs;
@@ -214,7 +222,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
    * then runs `next`.
    */
   private resolve(next: NextStep): void {
-    this.phase = 'waiting';
+    this.toWaiting();
     const endpoints = this.endpoints;
     // Under a discovery source the set is current (DNS answers would be ignored): go on with it.
     if (endpoints.governed) {
@@ -297,7 +305,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
    * host's waiting room, so a usable endpoint ends the wait at once.
    */
   private wait(delayMs: number, reason: string, address: string | undefined, park: boolean): void {
-    this.phase = 'waiting';
+    this.toWaiting();
     const retry = this.retryState();
     const ms = Math.max(0, Math.min(delayMs, this.deadlineAt - performance.now()));
     this.emit('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs: Math.round(ms) }));
@@ -405,6 +413,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
 
   /** Starts one attempt on `endpoint`. `first`: sent by start(), its timer is the flow's queue entry. */
   private startAttempt(endpoint: Endpoint, first = false): void {
+    if (this.phase === 'waiting') this.transport.live?.waiting.delete(this);
     this.phase = 'sending';
     const number = ++this.attemptCount;
     const startedAt = first ? this.startedAt : performance.now();
@@ -590,6 +599,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     this.settle(attempt, controller, 'healthy');
     this.phase = 'done';
     this.endTrace(undefined);
+    // An upgraded socket is the caller's: a close() does not wait for it (nor does undici's).
+    this.transport.live?.ended();
     (this.userHandler.onRequestUpgrade as ((c: unknown, s: number, h: unknown, so: unknown) => void) | undefined)?.(this, status, headers, socket);
   }
 
@@ -606,9 +617,11 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
 
   /** The committed response ended, or failed with `error`. @internal */
   finished(error?: Error): void {
+    if (this.phase !== 'committed') return;
     this.phase = 'done';
     this.ctx.deadlines.remove(this);
     if (this.trace !== undefined) this.endTrace(error);
+    this.transport.live?.ended();
   }
 
   /** An attempt given up on failed afterwards: its endpoint's health still learns from it. @internal */
@@ -649,6 +662,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   /** Reports a terminal error to the caller's handler, once; stops whatever is still going on. */
   private fail(error: Error): void {
     if (this.phase === 'done' || this.phase === 'committed') return;
+    const live = this.transport.live;
+    if (this.phase === 'waiting') live?.waiting.delete(this);
     this.phase = 'done';
     this.abandonRunning(error);
     this.stopWaiting();
@@ -658,7 +673,21 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
       publish('giveUp', () => ({ origin: this.origin.key, method: this.method, code: error.code, attempts: this.records().length }));
     }
     if (this.trace !== undefined) this.endTrace(error);
+    // Before the caller hears of it: a close() waiting for this request goes on after the callback (LiveRequests.ended).
+    live?.ended();
     this.userHandler.onResponseError?.(this, error);
+  }
+
+  /** The dispatcher was destroyed while the request waited to retry: it fails with `error`, as undici fails a queued request. @internal */
+  cancel(error: Error): void {
+    this.fail(error);
+  }
+
+  /** Enters the `waiting` phase, where the dispatcher's destroy() finds the request (LiveRequests.waiting). */
+  private toWaiting(): void {
+    if (this.phase === 'waiting') return;
+    this.phase = 'waiting';
+    this.transport.live?.waiting.add(this);
   }
 
   /** Starts the instrumentation's trace of this request (only while hooks are set). */
@@ -702,7 +731,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   /** Records an attempt's error and tells its endpoint's health; returns its class. */
   private noteError(attempt: AttemptHandler, error: Error, started: boolean): FailureClass {
     const code = errorCode(error);
-    const failure = classifyError(error, started);
+    const failure = classifyError(error, started, this.transport.carrier);
     this.noteRecord(attempt, code, failure === 'maybe-sent');
     this.retryState().lastError = error;
     if (failure === 'fatal') return failure;

@@ -34,18 +34,49 @@ const ambiguousCodes = new Set([
   'ECONNABORTED',
   'UND_ERR_SOCKET',
   'UND_ERR_HEADERS_TIMEOUT',
+  // undici's ClientClosedError: the pool the attempt was dispatched to was closed (see dispatcherGone).
   'UND_ERR_CLOSED',
   'UND_ERR_INFO',
 ]);
 
 /**
+ * Who carried an attempt:
+ * - `pool`: one of ResilientAgent's own endpoint pools, which the agent retires and replaces
+ *   (`maxConnectionAge`, an endpoint leaving DNS) while it stays open;
+ * - `composed`: the dispatcher the `resilience()` interceptor is composed on (the user's `Agent`),
+ *   which the interceptor does not own and which never reopens once closed.
+ */
+export type AttemptCarrier = 'pool' | 'composed';
+
+/**
+ * Whether the error says that the dispatcher that carried the attempt is closed or destroyed for good,
+ * so that no retry through it can succeed. `UND_ERR_DESTROYED` (undici's `ClientDestroyedError`): always.
+ * `UND_ERR_CLOSED` (`ClientClosedError`, a dispatch to a dispatcher that is closing): only from the
+ * dispatcher the interceptor is composed on. On the agent's own pools it stays a retryable failure that
+ * never left: a retired pool is replaced, not reopened. (undici 8 still serves the requests queued on a
+ * pool it closes and refuses only new dispatches, and the agent dispatches none to a retired pool, so
+ * there it is a safeguard, for a dispatcher a caller's `factory` returns.)
+ * @param err - the error the attempt failed with
+ * @param carrier - who carried the attempt
+ */
+export function dispatcherGone(err: unknown, carrier: AttemptCarrier): boolean {
+  return isGone(errorCode(err), carrier);
+}
+
+function isGone(code: string, carrier: AttemptCarrier): boolean {
+  return code === 'UND_ERR_DESTROYED' || (code === 'UND_ERR_CLOSED' && carrier === 'composed');
+}
+
+/**
  * Classifies an attempt's error.
  * @param err - the error the attempt failed with
  * @param started - whether the request was handed to a connection (undici called `onRequestStart`)
+ * @param carrier - who carried the attempt (for a closed or destroyed dispatcher, {@link dispatcherGone}); `pool` by default
  */
-export function classifyError(err: unknown, started: boolean): FailureClass {
+export function classifyError(err: unknown, started: boolean, carrier: AttemptCarrier = 'pool'): FailureClass {
   const code = errorCode(err);
   if (connectCodes.has(code)) return 'unsent';
+  if (isGone(code, carrier)) return 'fatal';
   if (ambiguousCodes.has(code)) return started ? 'maybe-sent' : 'unsent';
   return 'fatal';
 }
