@@ -10,6 +10,7 @@ import { type DnsAnswer, DnsCache } from '../resolve/dns-cache.js';
 import type { DiscoveryStatus, DiscoverySubscription } from '../resolve/discovery.js';
 import type { ParsedOrigin } from './origin.js';
 import { type ResilienceOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { longAgo, type MonotonicMs, monotonicNow } from '../timing/clock.js';
 
 /** Per-origin state, as {@link ResilientAgent.stats} reports it. */
 export interface OriginStats {
@@ -44,8 +45,8 @@ export interface OriginState extends WatchedHost {
   readonly latencies: LatencyWindow;
   /** The DNS answer last read for this origin, kept while the cache's generation is unchanged. */
   dnsAnswer: DnsAnswer | undefined;
-  /** Until when {@link dnsAnswer} is fresh (performance.now() time). */
-  dnsFreshUntil: number;
+  /** Until when {@link dnsAnswer} may be used without asking the cache again. */
+  dnsFreshUntil: MonotonicMs;
   /** The DNS cache's generation when {@link dnsAnswer} was read. */
   dnsGeneration: number;
   /** The discovery source's answer while it governs this origin (undefined: DNS serves it). */
@@ -132,7 +133,7 @@ export class ResilienceContext {
         budget: o.budget === false ? undefined : new RetryBudget(o.budget),
         latencies,
         dnsAnswer: undefined,
-        dnsFreshUntil: 0,
+        dnsFreshUntil: longAgo,
         dnsGeneration: -1,
         discovered: undefined,
         discovery: undefined,
@@ -148,10 +149,10 @@ export class ResilienceContext {
   /**
    * The fresh DNS answer for an origin's host, or undefined (no query, no promise). The answer is kept
    * on the origin's state while the cache does not change, so the hot path skips the cache lookup.
-   * @param now - performance.now() (the request flow's clock; the cache's epoch times are converted once per answer)
+   * @param now - now (the request flow has read the clock already)
    * @internal
    */
-  freshAnswer(state: OriginState, hostname: string, now: number): DnsAnswer | undefined {
+  freshAnswer(state: OriginState, hostname: string, now: MonotonicMs): DnsAnswer | undefined {
     if (state.discovered !== undefined) return state.discovered;
     if (state.dnsGeneration === this.dns.generation && now < state.dnsFreshUntil) return state.dnsAnswer;
     return this.readAnswer(state, hostname, now);
@@ -162,12 +163,11 @@ export class ResilienceContext {
    * and keeps what it finds. A method of its own, run about once per TTL, so the rarely taken branch is
    * not inlined into the hot request path (docs/benchmarks.md, "The last few percent").
    */
-  private readAnswer(state: OriginState, hostname: string, now: number): DnsAnswer | undefined {
+  private readAnswer(state: OriginState, hostname: string, now: MonotonicMs): DnsAnswer | undefined {
     const dns = this.dns;
-    const wall = Date.now();
-    const hit = dns.freshUntil(hostname, wall);
+    const hit = dns.freshUntil(hostname, now);
     state.dnsAnswer = hit?.answer;
-    state.dnsFreshUntil = hit ? now + (hit.until - wall) : 0;
+    state.dnsFreshUntil = hit ? hit.until : longAgo;
     state.dnsGeneration = dns.generation;
     return hit?.answer;
   }
@@ -194,7 +194,7 @@ export class ResilienceContext {
 
   /** A snapshot of every origin's state, keyed by origin (`protocol//host:port`), as undici's `Agent.stats`. */
   get stats(): Record<string, OriginStats> {
-    const now = Date.now();
+    const now = monotonicNow();
     const out: Record<string, OriginStats> = {};
     for (const s of this.origins.values()) {
       out[s.key] = {

@@ -5,6 +5,7 @@ import { Balancer, type BalancerKind } from './balancer.js';
 import { Endpoint, type InFlightAttempt } from './endpoint.js';
 import { type EjectionOptions, ejectionDuration, lessBad, mayEjectAnother } from './ejection.js';
 import { type Waiter, WaitingRoom } from './waiting-room.js';
+import { plus, longAgo, type MonotonicMs, monotonicNow, never } from '../timing/clock.js';
 
 export type { EjectionOptions } from './ejection.js';
 
@@ -41,7 +42,7 @@ export class EndpointSet {
   /** The endpoints new requests may go to: {@link list} but the terminating ones while any other is left. */
   private rotation: Endpoint[] = [];
   /** No endpoint is ejected at or after this time (an upper bound: it is not lowered when one is restored early). */
-  private ejectedUntilMax = 0;
+  private ejectedUntilMax: MonotonicMs = longAgo;
   /** The answer the endpoints were last reconciled with. */
   private answer: DnsAnswer | undefined;
   private readonly balancer: Balancer;
@@ -109,7 +110,7 @@ export class EndpointSet {
    */
   pickFirst(): Endpoint | undefined {
     if (this.ejectedUntilMax !== 0) {
-      const now = Date.now();
+      const now = monotonicNow();
       if (now < this.ejectedUntilMax) return this.pick(undefined, undefined, now);
     }
     return this.rotation.length > 0 ? this.balancer.choose(this.rotation) : undefined;
@@ -121,21 +122,21 @@ export class EndpointSet {
    * @param tried - addresses this request already tried
    * @param last - the address that just failed (avoided above all)
    */
-  pick(tried: readonly string[] | undefined, last: string | undefined, now: number): Endpoint | undefined {
+  pick(tried: readonly string[] | undefined, last: string | undefined, now: MonotonicMs): Endpoint | undefined {
     return this.select(tried, last, now, 'any');
   }
 
   /** Like {@link pick}, but never an ejected endpoint: undefined when only those are left. */
-  pickUsable(tried: readonly string[] | undefined, last: string | undefined, now: number): Endpoint | undefined {
+  pickUsable(tried: readonly string[] | undefined, last: string | undefined, now: MonotonicMs): Endpoint | undefined {
     return this.select(tried, last, now, 'usable');
   }
 
   /** A healthy endpoint this request has not tried, or undefined. */
-  pickUntried(tried: readonly string[] | undefined, now: number): Endpoint | undefined {
+  pickUntried(tried: readonly string[] | undefined, now: MonotonicMs): Endpoint | undefined {
     return this.select(tried, undefined, now, 'untried');
   }
 
-  private select(tried: readonly string[] | undefined, last: string | undefined, now: number, mode: 'any' | 'usable' | 'untried'): Endpoint | undefined {
+  private select(tried: readonly string[] | undefined, last: string | undefined, now: MonotonicMs, mode: 'any' | 'usable' | 'untried'): Endpoint | undefined {
     // The hot path: nothing tried yet and nothing ejected. Straight to the balancer, no allocation.
     if (tried === undefined && now >= this.ejectedUntilMax) return this.rotation.length > 0 ? this.balancer.choose(this.rotation) : undefined;
     const fresh: Endpoint[] = [];
@@ -160,7 +161,7 @@ export class EndpointSet {
    * Every address of `family` (0: any) in the order a lookup hands them out: the balancer's choice first,
    * the other healthy ones after it in rotation order, then the ejected ones, the one back soonest first.
    */
-  ordered(family: 0 | 4 | 6, now: number): ResolvedAddress[] {
+  ordered(family: 0 | 4 | 6, now: MonotonicMs): ResolvedAddress[] {
     const healthy: Endpoint[] = [];
     const ejected: Endpoint[] = [];
     for (const e of this.list) {
@@ -178,7 +179,7 @@ export class EndpointSet {
   }
 
   /** Whether the set has endpoints of `family` (0: any) and every one of them is ejected. */
-  allEjected(family: 0 | 4 | 6, now: number): boolean {
+  allEjected(family: 0 | 4 | 6, now: MonotonicMs): boolean {
     let any = false;
     for (const e of this.list) {
       if (family !== 0 && e.address.family !== family) continue;
@@ -189,17 +190,17 @@ export class EndpointSet {
   }
 
   /** Whether any endpoint other than those tried is in rotation. */
-  hasUntried(tried: readonly string[] | undefined, now: number): boolean {
+  hasUntried(tried: readonly string[] | undefined, now: MonotonicMs): boolean {
     return this.pickUntried(tried, now) !== undefined;
   }
 
   /** Parks a request until an endpoint may be usable (see {@link WaitingRoom}); an ejection's end releases it too. */
   park(waiter: Waiter): void {
     this.room.park(waiter);
-    let soonest = Infinity;
-    const now = Date.now();
+    let soonest = never;
+    const now = monotonicNow();
     for (const e of this.rotation) if (e.isEjected(now) && e.ejectedUntil < soonest) soonest = e.ejectedUntil;
-    if (soonest !== Infinity) this.room.wakeAt(soonest);
+    if (soonest !== never) this.room.wakeAt(soonest);
   }
 
   /** Records a success: clears the failure streak, restores an endpoint on trial, and releases waiting requests when it had been failing. */
@@ -207,9 +208,9 @@ export class EndpointSet {
     const wasFailing = endpoint.consecutiveFailures !== 0;
     endpoint.consecutiveFailures = 0;
     if (endpoint.ejectedUntil === 0 && endpoint.ejections === 0 && !wasFailing) return;
-    const now = Date.now();
+    const now = monotonicNow();
     if (endpoint.ejectedUntil !== 0) {
-      endpoint.ejectedUntil = 0;
+      endpoint.ejectedUntil = longAgo;
       publish('endpointRestored', () => ({ hostname: this.hostname, address: endpoint.address.address, reason: 'restored', ejectedForMs: 0 }));
     }
     // A long healthy spell forgives earlier ejections (Envoy decrements its multiplier likewise).
@@ -218,7 +219,7 @@ export class EndpointSet {
   }
 
   /** Records a failure. Returns true when the endpoint was ejected by it. */
-  failed(endpoint: Endpoint, kind: EndpointFailure, reason: string, now: number): boolean {
+  failed(endpoint: Endpoint, kind: EndpointFailure, reason: string, now: MonotonicMs): boolean {
     endpoint.failures++;
     endpoint.consecutiveFailures++;
     if (kind === 'soft') return false;
@@ -232,10 +233,10 @@ export class EndpointSet {
   /**
    * Finds endpoints that went silent while their peers answer ({@link isSilent}), ejects them (within
    * `maxPercent`) and tells their attempts in flight. Returns whether any attempt awaits headers here.
-   * @param now - performance.now()
+   * @param now - now
    * @param threshold - the silence threshold in ms (asked only when an attempt is old enough to matter)
    */
-  checkSilence(now: number, threshold: () => number): boolean {
+  checkSilence(now: MonotonicMs, threshold: () => number): boolean {
     let busy = false;
     let limit: number | undefined;
     for (const e of this.list) {
@@ -247,12 +248,11 @@ export class EndpointSet {
       busy = true;
       limit ??= threshold();
       if (!isSilent(now, oldest.startedAt, e.lastAnsweredAt, this.peerLastAnswered(e), limit)) continue;
-      const wall = Date.now();
-      if (!e.isEjected(wall) && this.mayEject(wall)) {
+      if (!e.isEjected(now) && this.mayEject(now)) {
         // A failure of its own: the attempts it moves or hedges end abandoned, not failed.
         e.failures++;
         e.consecutiveFailures++;
-        this.eject(e, 'silent', wall);
+        this.eject(e, 'silent', now);
       } else {
         e.notifyLost('silent');
       }
@@ -270,24 +270,24 @@ export class EndpointSet {
     this.room.close();
   }
 
-  private peerLastAnswered(self: Endpoint): number {
-    let latest = 0;
+  private peerLastAnswered(self: Endpoint): MonotonicMs {
+    let latest = longAgo;
     for (const e of this.list) if (e !== self && e.lastAnsweredAt > latest) latest = e.lastAnsweredAt;
     return latest;
   }
 
-  private mayEject(now: number): boolean {
+  private mayEject(now: MonotonicMs): boolean {
     let ejected = 0;
     for (const e of this.list) if (e.isEjected(now)) ejected++;
     return mayEjectAnother(ejected, this.list.length, this.options.ejection.maxPercent);
   }
 
-  private eject(endpoint: Endpoint, reason: string, now: number): boolean {
+  private eject(endpoint: Endpoint, reason: string, now: MonotonicMs): boolean {
     if (endpoint.isEjected(now)) return false;
     const duration = ejectionDuration(this.options.ejection, endpoint.ejections, Math.random());
     endpoint.ejections++;
     endpoint.lastEjectedAt = now;
-    endpoint.ejectedUntil = now + duration;
+    endpoint.ejectedUntil = plus(now, duration);
     endpoint.ejectedFor = reason;
     if (endpoint.ejectedUntil > this.ejectedUntilMax) this.ejectedUntilMax = endpoint.ejectedUntil;
     publish('endpointEjected', () => ({ hostname: this.hostname, address: endpoint.address.address, reason, ejectedForMs: duration }));

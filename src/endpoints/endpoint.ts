@@ -1,4 +1,5 @@
 import type { ResolvedAddress } from '../resolve/dns-cache.js';
+import { longAgo, type MonotonicMs, toEpoch } from '../timing/clock.js';
 
 /** A snapshot of one endpoint's health, as {@link ResilientAgent.stats} reports it. */
 export interface EndpointStats {
@@ -34,8 +35,8 @@ export interface EndpointStats {
  * @internal
  */
 export interface InFlightAttempt {
-  /** When the attempt was sent (performance.now()). */
-  readonly startedAt: number;
+  /** When the attempt was sent. */
+  readonly startedAt: MonotonicMs;
   /** Called when the endpoint is ejected or found silent while this attempt is on it. */
   endpointLost(reason: string): void;
   /** @internal */ inFlightPrev: InFlightAttempt | undefined;
@@ -57,16 +58,16 @@ export class Endpoint {
   consecutiveFailures = 0;
   /** Times ejected. */
   ejections = 0;
-  /** Ejected until (epoch ms). */
-  ejectedUntil = 0;
-  /** When the endpoint was last ejected (epoch ms). */
-  lastEjectedAt = 0;
+  /** Ejected until ({@link longAgo}: not ejected). */
+  ejectedUntil: MonotonicMs = longAgo;
+  /** When the endpoint was last ejected. */
+  lastEjectedAt: MonotonicMs = longAgo;
   /** Why it was last ejected. */
   ejectedFor: string | undefined = undefined;
   /** EWMA of time to headers, ms. */
   latencyMs = 0;
-  /** When this endpoint last answered with response headers (performance.now()); 0 before. */
-  lastAnsweredAt = 0;
+  /** When this endpoint last answered with response headers; {@link longAgo} before. */
+  lastAnsweredAt: MonotonicMs = longAgo;
   /** The oldest attempt in flight that is linked here (HTTP attempts), and the newest. */
   oldest: InFlightAttempt | undefined = undefined;
   private newest: InFlightAttempt | undefined = undefined;
@@ -86,7 +87,7 @@ export class Endpoint {
   }
 
   /** Whether the endpoint is out of rotation at `now`. */
-  isEjected(now: number): boolean {
+  isEjected(now: MonotonicMs): boolean {
     return this.ejectedUntil > now;
   }
 
@@ -124,7 +125,7 @@ export class Endpoint {
   }
 
   /** A snapshot for stats(). */
-  snapshot(now: number): EndpointStats {
+  snapshot(now: MonotonicMs): EndpointStats {
     const ejected = this.isEjected(now);
     return {
       address: this.address.address,
@@ -135,7 +136,7 @@ export class Endpoint {
       failures: this.failures,
       consecutiveFailures: this.consecutiveFailures,
       ejections: this.ejections,
-      ejectedUntil: ejected ? this.ejectedUntil : 0,
+      ejectedUntil: ejected ? toEpoch(this.ejectedUntil) : 0,
       latencyMs: Math.round(this.latencyMs * 100) / 100,
       port: this.address.port,
       terminating: this.terminating,

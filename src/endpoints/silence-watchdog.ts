@@ -1,6 +1,7 @@
 import { silenceThreshold } from '../policy/decisions.js';
 import { type OptionGroup, millis, num } from '../utils/option-table.js';
 import type { EndpointSet } from './endpoint-set.js';
+import { monotonicNow } from '../timing/clock.js';
 
 /** Silent-endpoint detection: an endpoint whose requests get no answer while its peers answer. */
 export interface SilentEndpointOptions {
@@ -67,7 +68,7 @@ export class SilenceWatchdog {
 
   private tick(): void {
     this.timer = undefined;
-    const now = performance.now();
+    const now = monotonicNow();
     const { after, latencyMultiple } = this.options;
     let busy = false;
     for (const host of this.hosts()) {

@@ -1,5 +1,6 @@
 import type { EndpointSet } from './endpoint-set.js';
 import type { Waiter } from './waiting-room.js';
+import { monotonicNow } from '../timing/clock.js';
 
 /**
  * Waits in the host's waiting room until an endpoint usable by this caller appears (one it has not
@@ -19,7 +20,7 @@ export function waitForEndpoint(set: EndpointSet, tried: readonly string[], last
     };
     const waiter: Waiter = {
       wake() {
-        if (set.pickUsable(tried, last, Date.now()) === undefined) {
+        if (set.pickUsable(tried, last, monotonicNow()) === undefined) {
           set.park(waiter);
           return;
         }

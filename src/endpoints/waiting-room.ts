@@ -1,4 +1,5 @@
 import { publish } from '../events/channels.js';
+import { longAgo, type MonotonicMs, monotonicNow } from '../timing/clock.js';
 
 /** What made an endpoint of the host usable again. */
 export type WakeReason = 'dns' | 'restored' | 'ejection-ended';
@@ -22,9 +23,9 @@ export class WaitingRoom {
   private readonly waiters = new Set<Waiter>();
   private cadence: NodeJS.Timeout | undefined = undefined;
   private ejectionTimer: NodeJS.Timeout | undefined = undefined;
-  private ejectionAt = 0;
-  /** When the last re-query started (performance.now()): the cadence never runs faster than 0.8 × interval. */
-  private lastRefreshAt = -Infinity;
+  private ejectionAt: MonotonicMs = longAgo;
+  /** When the last re-query started: the cadence never runs faster than 0.8 × interval. */
+  private lastRefreshAt: MonotonicMs = -Infinity as MonotonicMs;
 
   /**
    * @param hostname - the host, for events
@@ -45,7 +46,7 @@ export class WaitingRoom {
   /** Parks a waiter (no-op when it already waits). The first waiter starts the re-query cadence. */
   park(waiter: Waiter): void {
     this.waiters.add(waiter);
-    if (this.cadence === undefined) this.schedule(this.lastRefreshAt + this.intervalMs * 0.8 - performance.now());
+    if (this.cadence === undefined) this.schedule(this.lastRefreshAt + this.intervalMs * 0.8 - monotonicNow());
   }
 
   /** Takes a waiter out without waking it. */
@@ -65,8 +66,8 @@ export class WaitingRoom {
     return n;
   }
 
-  /** Releases the room when an ejection ends at `at` (epoch ms), while anyone waits. */
-  wakeAt(at: number): void {
+  /** Releases the room when an ejection ends at `at`, while anyone waits. */
+  wakeAt(at: MonotonicMs): void {
     if (this.waiters.size === 0 || (this.ejectionTimer !== undefined && this.ejectionAt <= at)) return;
     clearTimeout(this.ejectionTimer);
     this.ejectionAt = at;
@@ -75,7 +76,7 @@ export class WaitingRoom {
         this.ejectionTimer = undefined;
         this.release('ejection-ended');
       },
-      Math.max(1, at - Date.now()),
+      Math.max(1, Math.ceil(at - monotonicNow())),
     );
     this.ejectionTimer.unref();
   }
@@ -89,7 +90,7 @@ export class WaitingRoom {
   /** Re-queries after `delayMs` (at once when it is not positive), then on the jittered cadence while anyone waits. */
   private schedule(delayMs: number): void {
     if (delayMs <= 0) {
-      this.lastRefreshAt = performance.now();
+      this.lastRefreshAt = monotonicNow();
       this.refresh();
       delayMs = Math.round(this.intervalMs * (0.8 + Math.random() * 0.4));
     }

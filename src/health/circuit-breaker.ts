@@ -2,6 +2,7 @@ import { CircuitState, ConsecutiveBreaker, type IBreaker, SamplingBreaker } from
 import { publish } from '../events/channels.js';
 import { type OptionGroup, custom, group, millis, num, oneOf } from '../utils/option-table.js';
 import { describe } from '../utils/validate.js';
+import { plus, type EpochMs, longAgo, type MonotonicMs, monotonicNow, toEpoch } from '../timing/clock.js';
 
 /** Settings of the per-origin circuit breaker. */
 export interface BreakerOptions {
@@ -128,7 +129,7 @@ export class OriginBreaker {
   private readonly probeCalls: number;
   private readonly probeThreshold: number;
   private current: BreakerState = 'closed';
-  private openedAt = 0;
+  private openedAt: MonotonicMs = longAgo;
   /** The current half-open round, and its probes: in flight, ended healthy, ended unhealthy. */
   private round = 0;
   private probesInFlight = 0;
@@ -163,9 +164,9 @@ export class OriginBreaker {
     return this.current;
   }
 
-  /** When the next probe will be let through (epoch ms), while not closed. */
-  get retryAt(): number | undefined {
-    return this.current === 'closed' ? undefined : this.openedAt + this.halfOpenAfter;
+  /** When the next probe will be let through (epoch ms, for people: the breaker itself runs on the monotonic clock), while not closed. */
+  get retryAt(): EpochMs | undefined {
+    return this.current === 'closed' ? undefined : toEpoch(plus(this.openedAt, this.halfOpenAfter));
   }
 
   /**
@@ -175,7 +176,7 @@ export class OriginBreaker {
   acquire(): BreakerTicket | undefined {
     if (this.current === 'closed') return 'pass';
     if (this.current === 'open') {
-      if (Date.now() - this.openedAt < this.halfOpenAfter) return undefined;
+      if (monotonicNow() - this.openedAt < this.halfOpenAfter) return undefined;
       this.round++;
       this.probesInFlight = this.probeSuccesses = this.probeFailures = 0;
       this.moveTo('half-open');
@@ -210,7 +211,7 @@ export class OriginBreaker {
   }
 
   private open(): void {
-    this.openedAt = Date.now();
+    this.openedAt = monotonicNow();
     this.moveTo('open');
   }
 

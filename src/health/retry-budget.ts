@@ -1,4 +1,5 @@
 import { type OptionGroup, millis, num } from '../utils/option-table.js';
+import { type MonotonicMs, monotonicNow } from '../timing/clock.js';
 
 /** Settings of the per-origin retry budget. */
 export interface RetryBudgetOptions {
@@ -60,14 +61,14 @@ export class RetryBudget {
 
   /**
    * Counts a request (ridethrough deposits each request once, when it ends).
-   * @param now - performance.now() time; a time before the latest bucket seen counts in that bucket
+   * @param now - now; a time before the latest bucket seen counts in that bucket
    */
-  deposit(now = performance.now()): void {
+  deposit(now: MonotonicMs = monotonicNow()): void {
     this.slotRequests[this.slotAt(now)]!++;
   }
 
   /** Takes one retry from the budget; false (and nothing taken) when it is spent. */
-  tryWithdraw(now = performance.now()): boolean {
+  tryWithdraw(now: MonotonicMs = monotonicNow()): boolean {
     const slot = this.slotAt(now);
     if (this.inWindow(this.slotRetries) + 1 > this.ratio * this.inWindow(this.slotRequests) + this.floor) {
       this.refused++;
@@ -78,13 +79,13 @@ export class RetryBudget {
   }
 
   /** Retries still available now. */
-  available(now = performance.now()): number {
+  available(now: MonotonicMs = monotonicNow()): number {
     this.slotAt(now);
     return Math.max(0, Math.floor(this.ratio * this.inWindow(this.slotRequests) + this.floor - this.inWindow(this.slotRetries)));
   }
 
   /** The slot of the bucket `now` falls in (the latest bucket, if `now` is earlier), emptied first if it held an older bucket. */
-  private slotAt(now: number): number {
+  private slotAt(now: MonotonicMs): number {
     const bucket = Math.max(Math.floor(now / this.bucketMs), this.latest);
     this.latest = bucket;
     const slot = bucket % buckets;

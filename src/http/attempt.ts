@@ -2,6 +2,7 @@ import { type Dispatcher, errors } from 'undici';
 import type { DeadlineEntry, Deadlines } from '../timing/deadlines.js';
 import type { Endpoint, InFlightAttempt } from '../endpoints/endpoint.js';
 import type { HeaderRecord } from '../utils/headers.js';
+import { longAgo, type MonotonicMs, monotonicNow } from '../timing/clock.js';
 
 /** How one attempt ended, as far as the request flow is concerned. @internal */
 export type AttemptOutcome =
@@ -19,8 +20,8 @@ export type StatusDecision = { readonly retry: false } | { readonly retry: true;
 
 /** The request flow, as an attempt sees it. @internal */
 export interface AttemptOwner {
-  /** Decides whether a status is retried (synchronously, before anything reaches the caller); `now` is when the headers came (performance.now()). */
-  decideStatus(attempt: AttemptHandler, status: number, headers: HeaderRecord, now: number): StatusDecision;
+  /** Decides whether a status is retried (synchronously, before anything reaches the caller); `now` is when the headers came. */
+  decideStatus(attempt: AttemptHandler, status: number, headers: HeaderRecord, now: MonotonicMs): StatusDecision;
   /** Hands the response to the caller. */
   commit(attempt: AttemptHandler, controller: Dispatcher.DispatchController, status: number, headers: HeaderRecord, statusMessage: string | undefined): void;
   /** Hands an upgraded socket to the caller. */
@@ -75,8 +76,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   private drain: { status: number; delayMs: number; bytes: number } | undefined;
   /** How the attempt ended, once decided. */
   private result: AttemptOutcome | undefined;
-  /** When the attempt times out without response headers (performance.now()); set by the deadline queue. @internal */
-  deadlineExpiresAt = 0;
+  /** When the attempt times out without response headers; set by the deadline queue. @internal */
+  deadlineExpiresAt: MonotonicMs = longAgo;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
@@ -87,7 +88,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
    * @param owner - the request flow
    * @param endpoint - the endpoint this attempt goes to
    * @param number - 1-based attempt number
-   * @param startedAt - when the attempt is dispatched (performance.now())
+   * @param startedAt - when the attempt is dispatched
    * @param timeouts - the queue the time-to-headers timer goes on; undefined when the owner keeps the timer (and calls {@link expire})
    * @param timeoutMs - how long the attempt may wait for response headers (0: no limit)
    * @param bodyTimeouts - the queue the body timer goes on
@@ -97,7 +98,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     private readonly owner: AttemptOwner,
     readonly endpoint: Endpoint,
     readonly number: number,
-    readonly startedAt: number,
+    readonly startedAt: MonotonicMs,
     private readonly timeouts: Deadlines | undefined,
     private readonly timeoutMs: number,
     private readonly bodyTimeouts: Deadlines,
@@ -155,8 +156,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     this.controller?.abort(new errors.BodyTimeoutError());
   }
 
-  /** Headers are in (at `now`, performance.now()): the entry goes on the body queue. */
-  private watchBody(now: number): void {
+  /** Headers are in (at `now`): the entry goes on the body queue. */
+  private watchBody(now: MonotonicMs): void {
     if (this.bodyTimeoutMs <= 0) return;
     this.watchingBody = true;
     this.bodyTimeouts.add(this, this.bodyTimeoutMs, now);
@@ -202,7 +203,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
     if (statusCode < 200) return;
     this.endpoint.unlink(this);
     // One clock read serves the latency, the endpoint's health and the body timer (a read costs ~50 ns on a VM).
-    const now = performance.now();
+    const now = monotonicNow();
     const decision = this.owner.decideStatus(this, statusCode, headers, now);
     if (decision.retry) {
       // Headers came: the attempt timer is done; the body being drained has the body timer.

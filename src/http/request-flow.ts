@@ -34,6 +34,7 @@ import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
 import { RetryState } from './retry-state.js';
 import { RunningAttempts } from './running-attempts.js';
 import type { HeaderRecord } from '../utils/headers.js';
+import { plus, epochNow, longAgo, type MonotonicMs, monotonicNow } from '../timing/clock.js';
 
 /** Sends attempts to endpoints: the agent through its own pools, the interceptor through the next dispatcher. @internal */
 export interface AttemptTransport {
@@ -108,11 +109,11 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   private lastAddress: string | undefined = undefined;
   /** The instrumentation's trace of this request (ridethrough/otel), when hooks were set as it started. */
   private trace: RequestTrace | undefined = undefined;
-  /** When the overall deadline passes (performance.now()). */
-  private deadlineAt = 0;
+  /** When the overall deadline passes. */
+  private deadlineAt: MonotonicMs = longAgo;
   /** True while the flow's deadline-queue entry stands in for the first attempt's time-to-headers timer (one entry per request, not two). */
   private attemptTimerOnFlow = false;
-  /** @internal */ deadlineExpiresAt = 0;
+  /** @internal */ deadlineExpiresAt: MonotonicMs = longAgo;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
@@ -177,8 +178,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     const live = this.transport.live;
     if (live !== undefined) live.count++;
     // One clock read serves the deadline, the first attempt's timer, the DNS answer's freshness and the budget.
-    const now = performance.now();
-    this.deadlineAt = now + this.deadlineMs;
+    const now = monotonicNow();
+    this.deadlineAt = plus(now, this.deadlineMs);
     // Without instrumentation this one check is all it costs.
     if (requestHooks !== undefined) this.startTrace();
     const attemptTimeout = this.attemptTimeoutMs;
@@ -260,7 +261,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
    * then runs `next`.
    */
   private withCurrentEndpoints(next: NextStep): void {
-    const answer = this.ctx.freshAnswer(this.state, this.origin.hostname, performance.now());
+    const answer = this.ctx.freshAnswer(this.state, this.origin.hostname, monotonicNow());
     if (answer === undefined) {
       this.resolve(next);
       return;
@@ -276,14 +277,14 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
 
   /** Sends to the endpoint {@link EndpointSet.pick} chooses (the least bad ejected one will do), or waits when there is none. */
   private sendToAny(): void {
-    const endpoint = this.endpoints.pick(this.triedList(), this.lastAddress, Date.now());
+    const endpoint = this.endpoints.pick(this.triedList(), this.lastAddress, monotonicNow());
     if (endpoint) this.startAttempt(endpoint);
     else this.wait(this.retryState().nextDelay(), 'no endpoint', undefined, true);
   }
 
   /** After a failure: another endpoint this request has not tried goes at once; none, and the request waits in the host's waiting room. */
   private sendToUntried(): void {
-    const next = this.endpoints.pickUntried(this.triedList(), Date.now());
+    const next = this.endpoints.pickUntried(this.triedList(), monotonicNow());
     const address = this.lastAddress;
     const reason = this.lastReason();
     if (next) {
@@ -307,7 +308,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   private wait(delayMs: number, reason: string, address: string | undefined, park: boolean): void {
     this.toWaiting();
     const retry = this.retryState();
-    const ms = Math.max(0, Math.min(delayMs, this.deadlineAt - performance.now()));
+    const ms = Math.max(0, Math.min(delayMs, this.deadlineAt - monotonicNow()));
     this.emit('retry', () => ({ origin: this.origin.key, method: this.method, attempt: this.attemptCount, address, reason, delayMs: Math.round(ms) }));
     retry.waiting = true;
     retry.waitTimer = setTimeout(() => this.waitEnded(), ms);
@@ -325,7 +326,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     retry.waitTimer = undefined;
     if (this.phase !== 'waiting' || !retry.waiting) return;
     const pending = this.ctx.dns.pending(this.origin.hostname);
-    if (pending !== undefined && !this.endpoints.hasUntried(this.triedList(), Date.now())) {
+    if (pending !== undefined && !this.endpoints.hasUntried(this.triedList(), monotonicNow())) {
       const then = (): void => this.finishWait();
       pending.then(then, then);
       return;
@@ -346,7 +347,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     const retry = this.retry;
     if (retry === undefined) return;
     if (this.phase === 'waiting' && retry.waiting) {
-      const endpoint = this.endpoints.pickUsable(this.triedList(), this.lastAddress, Date.now());
+      const endpoint = this.endpoints.pickUsable(this.triedList(), this.lastAddress, monotonicNow());
       if (!endpoint) {
         this.endpoints.park(this);
         return;
@@ -381,7 +382,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     const running = this.runningList();
     const unsent = running.every((a) => !a.started);
     if (!unsent && !this.mayHedge()) return;
-    const endpoint = this.endpoints.pickUntried(this.triedList(), Date.now());
+    const endpoint = this.endpoints.pickUntried(this.triedList(), monotonicNow());
     if (endpoint === undefined) {
       this.retryState().wantsHedge = true;
       this.endpoints.park(this);
@@ -416,7 +417,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     if (this.phase === 'waiting') this.transport.live?.waiting.delete(this);
     this.phase = 'sending';
     const number = ++this.attemptCount;
-    const startedAt = first ? this.startedAt : performance.now();
+    const startedAt = first ? this.startedAt : monotonicNow();
     const onFlow = first && this.attemptTimerOnFlow;
     const handler = new AttemptHandler(
       this,
@@ -452,7 +453,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
       handler.onResponseError(null, toError(err));
     }
     // A probe of an ejected endpoint (nothing better was left): a usable endpoint that appears meanwhile gets the request.
-    if (endpoint.ejectedUntil !== 0 && endpoint.ejectedUntil > Date.now() && this.phase === 'sending') {
+    if (endpoint.ejectedUntil !== 0 && endpoint.ejectedUntil > monotonicNow() && this.phase === 'sending') {
       this.retryState().wantsHedge = true;
       this.endpoints.park(this);
     }
@@ -469,7 +470,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
         retry.hedgeTimer = undefined;
         if (this.phase !== 'sending' || this.attemptCount >= this.maxAttempts) return;
         retry.hedgesLeft--;
-        const other = this.endpoints.pickUntried(this.triedList(), Date.now());
+        const other = this.endpoints.pickUntried(this.triedList(), monotonicNow());
         if (other && (!this.state.budget || this.state.budget.tryWithdraw())) this.sendHedge(other, 'delay');
         else this.armHedge();
       },
@@ -482,7 +483,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
       origin: this.origin.key,
       method: this.method,
       address: endpoint.address.address,
-      delayMs: Math.round(performance.now() - this.startedAt),
+      delayMs: Math.round(monotonicNow() - this.startedAt),
       reason,
     }));
     this.startAttempt(endpoint);
@@ -547,7 +548,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   }
 
   /** Decides, at response headers, whether the response goes to the caller or is drained and retried. @internal */
-  decideStatus(attempt: AttemptHandler, status: number, headers: HeaderRecord, t: number): StatusDecision {
+  decideStatus(attempt: AttemptHandler, status: number, headers: HeaderRecord, t: MonotonicMs): StatusDecision {
     const o = this.ctx.options;
     const latency = t - attempt.startedAt;
     const endpoint = attempt.endpoint;
@@ -555,14 +556,14 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     endpoint.lastAnsweredAt = t;
     const listed = isListedStatus(o, status);
     // A 429 is retried only when it says when (Retry-After); without, it is an answer like any other.
-    const retryAfterMs = listed || status === 429 ? parseRetryAfter(headers['retry-after'], Date.now()) : undefined;
+    const retryAfterMs = listed || status === 429 ? parseRetryAfter(headers['retry-after'], epochNow()) : undefined;
     if (!listed && retryAfterMs === undefined) {
       // Only answers that count as working teach the latency average (a fast 503 is no good sign).
       endpoint.recordLatency(latency);
       this.endpoints.succeeded(endpoint);
       return noRetry;
     }
-    this.endpoints.failed(endpoint, 'outlier', `HTTP ${status}`, Date.now());
+    this.endpoints.failed(endpoint, 'outlier', `HTTP ${status}`, t);
     const verdict = decideStatus({
       listed,
       retryAfterMs,
@@ -626,7 +627,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
 
   /** An attempt given up on failed afterwards: its endpoint's health still learns from it. @internal */
   abandonedError(attempt: AttemptHandler, error: Error): void {
-    if (isConnectFailure(error)) this.endpoints.failed(attempt.endpoint, 'connect', errorCode(error), Date.now());
+    if (isConnectFailure(error)) this.endpoints.failed(attempt.endpoint, 'connect', errorCode(error), monotonicNow());
   }
 
   /** The flow's deadline-queue entry fired: the first attempt's time to headers is up, or the deadline passed. @internal */
@@ -636,7 +637,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
       this.attemptTimerOnFlow = false;
       // From here on the entry is the overall deadline, queued under the time that is left.
       const rest = this.deadlineMs - this.attemptTimeoutMs;
-      this.ctx.deadlines.add(this, rest, this.deadlineAt - rest);
+      this.ctx.deadlines.add(this, rest, plus(this.deadlineAt, -rest));
       this.firstAttempt?.headersExpired();
       return;
     }
@@ -736,7 +737,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     this.retryState().lastError = error;
     if (failure === 'fatal') return failure;
     const endpoints = this.endpoints;
-    const now = Date.now();
+    const now = monotonicNow();
     if (isConnectFailure(error) || !started) endpoints.failed(attempt.endpoint, 'connect', code, now);
     else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') endpoints.failed(attempt.endpoint, 'outlier', code, now);
     // A reset before any response: often a keep-alive race, sometimes a dying pod.
@@ -752,7 +753,7 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
       address: attempt.endpoint.address.address,
       code,
       status,
-      durationMs: Math.round(performance.now() - attempt.startedAt),
+      durationMs: Math.round(monotonicNow() - attempt.startedAt),
       maybeSent,
     });
   }
@@ -781,8 +782,8 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
     return { cause: cause ?? this.retry?.lastError, attempts: this.records().slice(), origin: this.origin.key };
   }
 
-  private get startedAt(): number {
-    return this.deadlineAt - this.deadlineMs;
+  private get startedAt(): MonotonicMs {
+    return plus(this.deadlineAt, -this.deadlineMs);
   }
 
   private get endpoints(): EndpointSet {

@@ -1,4 +1,5 @@
 import type { FailureClass } from './failure.js';
+import type { MonotonicMs } from '../timing/clock.js';
 
 /** What a request knows about itself when an attempt has failed. */
 export interface ErrorFacts {
@@ -124,7 +125,13 @@ export function breakerVerdictOf(end: RequestEnd): BreakerVerdict {
  * has waited longer than `thresholdMs`, the endpoint has answered nothing since that attempt started,
  * and a peer has answered since (so the host is alive: the silence is this endpoint's).
  */
-export function isSilent(now: number, oldestStartedAt: number, lastAnsweredAt: number, peerLastAnsweredAt: number, thresholdMs: number): boolean {
+export function isSilent(
+  now: MonotonicMs,
+  oldestStartedAt: MonotonicMs,
+  lastAnsweredAt: MonotonicMs,
+  peerLastAnsweredAt: MonotonicMs,
+  thresholdMs: number,
+): boolean {
   return now - oldestStartedAt >= thresholdMs && lastAnsweredAt < oldestStartedAt && peerLastAnsweredAt > oldestStartedAt;
 }
 

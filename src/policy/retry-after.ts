@@ -1,8 +1,10 @@
+import type { EpochMs } from '../timing/clock.js';
+
 /**
  * Parses a `Retry-After` header value (delta-seconds or an HTTP-date) into milliseconds from `now`.
  * Returns undefined when absent or unparseable.
  */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+export function parseRetryAfter(value: string | string[] | undefined, now: EpochMs): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (v === undefined) return undefined;
   const trimmed = v.trim();

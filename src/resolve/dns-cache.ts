@@ -9,6 +9,7 @@ import { publish } from '../events/channels.js';
 import { type DnsOptions, resolveDnsOptions } from './dns-options.js';
 import { queryWithSearch, type QueryResult } from './dns-query.js';
 import { readHostsFile, readResolvConf } from './system-config.js';
+import { plus, epochNow, longAgo, type MonotonicMs, monotonicNow, never } from '../timing/clock.js';
 
 /** One resolved address. */
 export interface ResolvedAddress {
@@ -38,18 +39,19 @@ export interface DnsAnswer {
   readonly stale: boolean;
 }
 
+/** A name's state. Its times are on the monotonic clock (a wall-clock jump must not keep an answer fresh); the answer's own epoch times are for people. */
 interface Entry {
   answer?: DnsAnswer;
   /** Served (rejected with) until `expiresAt`: NXDOMAIN/NODATA, or a DNS failure with no good answer to fall back on. */
   error?: DnsResolutionError;
   /** When the entry must be refreshed. */
-  expiresAt: number;
-  /** When an answer in use is refreshed ahead of its expiry (`prefetch`); Infinity for none. */
-  refreshAt: number;
+  expiresAt: MonotonicMs;
+  /** When an answer in use is refreshed ahead of its expiry (`prefetch`); {@link never} for none. */
+  refreshAt: MonotonicMs;
   /** Until when the last good answer may be served while DNS fails. */
-  staleUntil: number;
+  staleUntil: MonotonicMs;
   /** When the last query for this host started, for rate limiting failure-triggered refreshes. */
-  lastQueryAt: number;
+  lastQueryAt: MonotonicMs;
   /** Whether the name has ever resolved to addresses. */
   known?: boolean;
   /** The last query failed (timeout, SERVFAIL, a bad reply): no query before `expiresAt`, the failure hold. */
@@ -139,7 +141,7 @@ export class DnsCache {
   resolve(hostname: string): Promise<DnsAnswer> {
     const key = normalize(hostname);
     const entry = this.cache.get(key);
-    const now = Date.now();
+    const now = monotonicNow();
     if (entry) {
       if (now < entry.expiresAt) {
         if (entry.error) return Promise.reject(entry.error);
@@ -172,7 +174,7 @@ export class DnsCache {
           hostname: key,
           addresses: previous.addresses.map((a) => a.address),
           error: 'ETIMEOUT',
-          ageMs: Date.now() - previous.fetchedAt,
+          ageMs: epochNow() - previous.fetchedAt,
           refreshing: true,
         }));
         resolve(previous);
@@ -194,16 +196,16 @@ export class DnsCache {
 
   /** The cached answer for a host if it is fresh (no query, no promise), else undefined. */
   fresh(hostname: string): DnsAnswer | undefined {
-    return this.freshUntil(hostname, Date.now())?.answer;
+    return this.freshUntil(hostname, monotonicNow())?.answer;
   }
 
   /**
-   * Like {@link fresh}, with the time (epoch ms) until which callers may keep the answer without asking
+   * Like {@link fresh}, with the time until which callers may keep the answer without asking
    * again, as long as {@link generation} does not change: its expiry, or, while `prefetch` is due, when it
    * becomes due. Once due, this starts the refresh (one per name), and its answer changes the generation.
    * @internal
    */
-  freshUntil(hostname: string, now: number): { answer: DnsAnswer; until: number } | undefined {
+  freshUntil(hostname: string, now: MonotonicMs): { answer: DnsAnswer; until: MonotonicMs } | undefined {
     const key = normalize(hostname);
     const entry = this.cache.get(key);
     if (!entry?.answer || entry.error || now >= entry.expiresAt) return undefined;
@@ -218,7 +220,7 @@ export class DnsCache {
    * failure hold take over), and is not tried again before then.
    */
   private prefetchEntry(key: string, entry: Entry): void {
-    entry.refreshAt = Infinity;
+    entry.refreshAt = never;
     if (this.closed || this.inflight.has(key)) return;
     this.refresh(key, 'prefetch').promise.catch(noop);
   }
@@ -254,7 +256,7 @@ export class DnsCache {
     if (running) return running.promise;
     const entry = this.cache.get(key, { updateAgeOnGet: false });
     if (!entry || entry.answer?.source === 'literal' || entry.answer?.source === 'hosts') return undefined;
-    const now = Date.now();
+    const now = monotonicNow();
     if (now - entry.lastQueryAt < this.reResolveInterval || (entry.failing && now < entry.expiresAt)) return undefined;
     const p = this.refresh(key, 'failure').promise;
     p.catch(noop);
@@ -278,7 +280,7 @@ export class DnsCache {
     if (running) return running.promise;
     const entry = this.cache.get(key, { updateAgeOnGet: false });
     if (!entry || entry.answer?.source === 'literal' || entry.answer?.source === 'hosts') return undefined;
-    if (entry.failing && Date.now() < entry.expiresAt) return undefined;
+    if (entry.failing && monotonicNow() < entry.expiresAt) return undefined;
     const p = this.refresh(key, 'failure').promise;
     p.catch(noop);
     return p;
@@ -303,7 +305,7 @@ export class DnsCache {
     this.cache.clear();
   }
 
-  private fixedAnswer(key: string, now: number): DnsAnswer | undefined {
+  private fixedAnswer(key: string, now: MonotonicMs): DnsAnswer | undefined {
     const literal = isIP(key);
     const addresses: ResolvedAddress[] = literal
       ? [{ address: key, family: literal as 4 | 6 }]
@@ -312,8 +314,8 @@ export class DnsCache {
           .filter((a) => this.family === 0 || a.family === this.family)
           .sort((a, b) => a.family - b.family);
     if (addresses.length === 0) return undefined;
-    const answer: DnsAnswer = { hostname: key, addresses, source: literal ? 'literal' : 'hosts', fetchedAt: now, expiresAt: Infinity, stale: false };
-    this.store(key, { answer, expiresAt: Infinity, refreshAt: Infinity, staleUntil: Infinity, lastQueryAt: now });
+    const answer: DnsAnswer = { hostname: key, addresses, source: literal ? 'literal' : 'hosts', fetchedAt: epochNow(), expiresAt: Infinity, stale: false };
+    this.store(key, { answer, expiresAt: never, refreshAt: never, staleUntil: never, lastQueryAt: now });
     return answer;
   }
 
@@ -326,13 +328,13 @@ export class DnsCache {
   }
 
   /** When a name whose DNS just failed may be queried again: jittered, so names that failed together do not retry together. */
-  private failureHoldUntil(now: number): number {
+  private failureHoldUntil(now: MonotonicMs): MonotonicMs {
     const base = Math.max(this.minTtl, failureHoldMs);
-    return now + base + Math.random() * base * 0.25;
+    return plus(now, base + Math.random() * base * 0.25);
   }
 
   private async query(key: string, trigger: Trigger): Promise<DnsAnswer> {
-    const started = Date.now();
+    const started = monotonicNow();
     const previous = this.cache.get(key, { updateAgeOnGet: false });
     if (previous) previous.lastQueryAt = started;
     let result: QueryResult;
@@ -340,7 +342,7 @@ export class DnsCache {
       result = await queryWithSearch(this.resolver, key, this.search, this.ndots, this.family);
     } catch (err) {
       const code = errorCode(err);
-      const now = Date.now();
+      const now = monotonicNow();
       // close() cancelled the query: nothing to learn, nothing to publish.
       if (this.closed) throw new DnsResolutionError(key, code, { cause: err });
       publish('resolve', () => ({ hostname: key, addresses: [], ttlSeconds: 0, trigger, error: code, durationMs: now - started }));
@@ -353,14 +355,14 @@ export class DnsCache {
         // Never past staleUntil: staleTtl bounds how long the last good answer is served.
         this.store(key, {
           answer,
-          expiresAt: Math.min(previous.staleUntil, holdUntil),
-          refreshAt: Infinity,
+          expiresAt: Math.min(previous.staleUntil, holdUntil) as MonotonicMs,
+          refreshAt: never,
           staleUntil: previous.staleUntil,
           lastQueryAt: started,
           known: true,
           failing: true,
         });
-        publish('stale', () => ({ hostname: key, addresses: answer.addresses.map((a) => a.address), error: code, ageMs: now - answer.fetchedAt }));
+        publish('stale', () => ({ hostname: key, addresses: answer.addresses.map((a) => a.address), error: code, ageMs: epochNow() - answer.fetchedAt }));
         return answer;
       }
       // Nothing good to serve: the failure itself is cached for the hold, so a burst of requests is one query.
@@ -368,19 +370,19 @@ export class DnsCache {
       this.store(key, {
         error,
         expiresAt: holdUntil,
-        refreshAt: Infinity,
-        staleUntil: 0,
+        refreshAt: never,
+        staleUntil: longAgo,
         lastQueryAt: started,
         known: previous?.known === true,
         failing: true,
       });
       throw error;
     }
-    const now = Date.now();
+    const now = monotonicNow();
     if ('negative' in result) {
       const known = previous?.known === true;
       const error = new DnsResolutionError(key, result.negative, { retryable: known });
-      this.store(key, { error, expiresAt: now + this.negativeTtl, refreshAt: Infinity, staleUntil: 0, lastQueryAt: started, known });
+      this.store(key, { error, expiresAt: plus(now, this.negativeTtl), refreshAt: never, staleUntil: longAgo, lastQueryAt: started, known });
       publish('resolve', () => ({
         hostname: key,
         addresses: [],
@@ -393,15 +395,17 @@ export class DnsCache {
     }
     const ttlMs = Math.min(this.maxTtl, Math.max(this.minTtl, result.ttlMs));
     const last = previous?.answer;
+    // The answer's times are for people (epoch); the entry's decide (monotonic).
+    const wall = epochNow();
     const answer: DnsAnswer =
       last && !last.stale && sameAddresses(last.addresses, result.addresses)
-        ? { ...last, fetchedAt: now, expiresAt: now + ttlMs }
-        : { hostname: key, addresses: result.addresses, source: 'dns', fetchedAt: now, expiresAt: now + ttlMs, stale: false };
+        ? { ...last, fetchedAt: wall, expiresAt: wall + ttlMs }
+        : { hostname: key, addresses: result.addresses, source: 'dns', fetchedAt: wall, expiresAt: wall + ttlMs, stale: false };
     this.store(key, {
       answer,
-      expiresAt: now + ttlMs,
-      refreshAt: this.prefetchOn ? now + ttlMs * prefetchAt : Infinity,
-      staleUntil: now + ttlMs + this.staleTtl,
+      expiresAt: plus(now, ttlMs),
+      refreshAt: this.prefetchOn ? plus(now, ttlMs * prefetchAt) : never,
+      staleUntil: plus(now, ttlMs + this.staleTtl),
       lastQueryAt: started,
       known: true,
     });

@@ -13,6 +13,7 @@ import { Backoff } from '../policy/backoff.js';
 import { type ConnectTarget, connectOnce } from './connect-once.js';
 import type { ConnectSettings } from './connect-options.js';
 import { tcpOrigin } from './tcp-origin.js';
+import { plus, type MonotonicMs, monotonicNow } from '../timing/clock.js';
 
 /**
  * One call of `resilientConnect`: its attempts, tried addresses, backoff and deadline. After a
@@ -30,8 +31,8 @@ export class ConnectRun {
   private readonly tried: string[] = [];
   private readonly backoff: Backoff;
   private readonly deadline = new AbortController();
-  /** `performance.now()` at which the deadline passes. */
-  private readonly deadlineAt: number;
+  /** `monotonicNow()` at which the deadline passes. */
+  private readonly deadlineAt: MonotonicMs;
   private last: string | undefined;
   /** The port of the last attempt. */
   private lastPort: number | undefined;
@@ -47,7 +48,7 @@ export class ConnectRun {
     this.origin = tcpOrigin(s.host, s.port);
     this.endpoints = ctx.endpointsFor(this.origin);
     this.backoff = new Backoff(ctx.options.backoff);
-    this.deadlineAt = performance.now() + s.deadline;
+    this.deadlineAt = plus(monotonicNow(), s.deadline);
   }
 
   /** Runs the attempts; resolves with the connected socket or rejects with the error the caller gets. */
@@ -80,7 +81,7 @@ export class ConnectRun {
   /** One attempt: resolve, pick an address, connect. Records the attempt and the endpoint's health. */
   private async attempt(signal: AbortSignal): Promise<Socket> {
     const number = this.records.length + 1;
-    const started = performance.now();
+    const started = monotonicNow();
     let endpoint: Endpoint;
     try {
       endpoint = await this.choose(signal);
@@ -99,7 +100,7 @@ export class ConnectRun {
     this.lastPort = port;
     endpoint.attempts++;
     endpoint.inFlight++;
-    const connectStarted = performance.now();
+    const connectStarted = monotonicNow();
     try {
       const target: ConnectTarget = {
         address,
@@ -125,7 +126,7 @@ export class ConnectRun {
       if (signal.aborted) throw err;
       this.lastError = err;
       if (classifyError(err, false) !== 'fatal') {
-        this.endpoints.failed(endpoint, 'connect', code, Date.now());
+        this.endpoints.failed(endpoint, 'connect', code, monotonicNow());
         this.ctx.dns.reportFailure(this.origin.hostname);
       }
       throw err;
@@ -137,8 +138,8 @@ export class ConnectRun {
   /** Resolves the host and picks the next address; after a failure with nowhere new to go, waits for the re-resolution. */
   private async choose(signal: AbortSignal): Promise<Endpoint> {
     const set = this.endpoints;
-    await currentEndpoints(this.ctx.dns, set, () => this.records.length > 0 && !set.hasUntried(this.tried, Date.now()), signal);
-    const endpoint = set.pick(this.tried, this.last, Date.now());
+    await currentEndpoints(this.ctx.dns, set, () => this.records.length > 0 && !set.hasUntried(this.tried, monotonicNow()), signal);
+    const endpoint = set.pick(this.tried, this.last, monotonicNow());
     if (!endpoint) throw new NoEndpointError(set.hostname, { origin: this.origin.key });
     return endpoint;
   }
@@ -147,7 +148,7 @@ export class ConnectRun {
   private mayRetry(error: unknown, attempt: number): boolean {
     if (error instanceof DnsResolutionError && !error.retryable) return false;
     if (!(error instanceof RidethroughError) && classifyError(error, false) === 'fatal') return false;
-    return attempt < this.s.maxAttempts && performance.now() < this.deadlineAt;
+    return attempt < this.s.maxAttempts && monotonicNow() < this.deadlineAt;
   }
 
   /**
@@ -156,8 +157,8 @@ export class ConnectRun {
    */
   private async beforeRetry(error: unknown, signal: AbortSignal): Promise<void> {
     const last = this.records[this.records.length - 1];
-    const untried = !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, Date.now());
-    const delayMs = untried ? 0 : Math.max(0, Math.min(this.backoff.next(), Math.round(this.deadlineAt - performance.now())));
+    const untried = !(error instanceof RidethroughError) && this.endpoints.hasUntried(this.tried, monotonicNow());
+    const delayMs = untried ? 0 : Math.max(0, Math.min(this.backoff.next(), Math.round(this.deadlineAt - monotonicNow())));
     this.emit('retry', () => ({
       origin: this.origin.key,
       method: 'CONNECT',
@@ -194,7 +195,7 @@ export class ConnectRun {
     if (this.s.signal?.aborted) return this.s.signal.reason;
     const options = { cause: this.lastError ?? err, attempts: [...this.records], origin: this.origin.key };
     let error: unknown;
-    if (this.deadline.signal.aborted || performance.now() >= this.deadlineAt) error = new DeadlineExceededError(this.s.deadline, options);
+    if (this.deadline.signal.aborted || monotonicNow() >= this.deadlineAt) error = new DeadlineExceededError(this.s.deadline, options);
     else if (err instanceof DnsResolutionError && !err.retryable)
       error = new DnsResolutionError(err.hostname, err.dnsCode, { ...options, cause: err, retryable: false });
     else if (err instanceof RidethroughError || classifyError(err, false) === 'fatal') return err;
@@ -206,7 +207,7 @@ export class ConnectRun {
     return e;
   }
 
-  private record(attempt: number, address: string | undefined, code: string, started: number): void {
-    this.records.push({ attempt, address, code, status: undefined, durationMs: Math.round(performance.now() - started), maybeSent: false });
+  private record(attempt: number, address: string | undefined, code: string, started: MonotonicMs): void {
+    this.records.push({ attempt, address, code, status: undefined, durationMs: Math.round(monotonicNow() - started), maybeSent: false });
   }
 }

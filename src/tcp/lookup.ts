@@ -10,6 +10,7 @@ import { lookupError } from './lookup-error.js';
 import { type ContextSettings, sharedContext } from './shared-context.js';
 import { tcpOrigin } from './tcp-origin.js';
 import { watchSocket } from './watch-socket.js';
+import { monotonicNow } from '../timing/clock.js';
 
 /** The callback of a Node `lookup` function (`net.LookupFunction`). */
 export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -80,8 +81,8 @@ export function createResilientLookup(options: ResilientLookupOptions = {}, cont
   const resolve = async (hostname: string, req: LookupRequest): Promise<ResolvedAddress[]> => {
     const set = endpointsOf(hostname);
     // Every address failing and a fresh answer on its way: wait for it.
-    await currentEndpoints(ctx.dns, set, () => set.allEjected(req.family, Date.now()));
-    const ordered = set.ordered(req.family, Date.now());
+    await currentEndpoints(ctx.dns, set, () => set.allEjected(req.family, monotonicNow()));
+    const ordered = set.ordered(req.family, monotonicNow());
     if (req.order === 'verbatim') return ordered;
     const first = req.order === 'ipv4first' ? 4 : 6;
     return [...ordered.filter((a) => a.family === first), ...ordered.filter((a) => a.family !== first)];
@@ -129,7 +130,7 @@ export function createResilientLookup(options: ResilientLookupOptions = {}, cont
     reportFailure(hostname: string, address: string, code = 'ECONNREFUSED'): void {
       const set = endpointsOf(hostname);
       const endpoint = set.endpoints.get(address);
-      if (endpoint) set.failed(endpoint, 'connect', code, Date.now());
+      if (endpoint) set.failed(endpoint, 'connect', code, monotonicNow());
       ctx.dns.reportFailure(hostname);
     },
     reportSuccess(hostname: string, address: string): void {

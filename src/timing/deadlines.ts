@@ -1,3 +1,5 @@
+import { plus, type MonotonicMs, monotonicNow, never } from './clock.js';
+
 /**
  * Something with a deadline, linked into a {@link Deadlines} queue. The queue owns the link fields.
  * @internal
@@ -5,7 +7,7 @@
 export interface DeadlineEntry {
   /** Called once when the deadline passes while the entry is still queued. */
   expire(): void;
-  /** @internal */ deadlineExpiresAt: number;
+  /** @internal */ deadlineExpiresAt: MonotonicMs;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined;
   /** @internal */ deadlineList: DeadlineList | undefined;
@@ -16,8 +18,8 @@ class DeadlineList {
   head: DeadlineEntry | undefined;
   tail: DeadlineEntry | undefined;
   timer: NodeJS.Timeout | undefined;
-  /** When the timer fires (performance.now()), or Infinity when none is armed. */
-  timerAt = Infinity;
+  /** When the timer fires, or {@link never} when none is armed. */
+  timerAt: MonotonicMs = never;
 
   constructor(readonly durationMs: number) {}
 }
@@ -40,23 +42,23 @@ export class Deadlines {
 
   /**
    * Queues `entry` to expire `durationMs` from now.
-   * @param now - performance.now(), when the caller has it at hand
+   * @param now - now, when the caller has it at hand
    */
-  add(entry: DeadlineEntry, durationMs: number, now = performance.now()): void {
+  add(entry: DeadlineEntry, durationMs: number, now: MonotonicMs = monotonicNow()): void {
     let list = this.last?.durationMs === durationMs ? this.last : this.lists.get(durationMs);
     if (!list) {
       list = new DeadlineList(durationMs);
       this.lists.set(durationMs, list);
     }
     this.last = list;
-    entry.deadlineExpiresAt = now + durationMs;
+    entry.deadlineExpiresAt = plus(now, durationMs);
     entry.deadlineList = list;
     entry.deadlinePrev = list.tail;
     entry.deadlineNext = undefined;
     if (list.tail) list.tail.deadlineNext = entry;
     else list.head = entry;
     list.tail = entry;
-    if (list.timerAt === Infinity) this.arm(list, entry.deadlineExpiresAt);
+    if (list.timerAt === never) this.arm(list, entry.deadlineExpiresAt);
   }
 
   /** Takes `entry` out of its queue (no-op when it is not queued). */
@@ -74,17 +76,17 @@ export class Deadlines {
     // An empty list keeps its timer: it fires once, finds nothing, and drops the list.
   }
 
-  private arm(list: DeadlineList, at: number): void {
+  private arm(list: DeadlineList, at: MonotonicMs): void {
     list.timerAt = at;
-    list.timer = setTimeout(() => this.fire(list), Math.max(1, Math.ceil(at - performance.now())));
+    list.timer = setTimeout(() => this.fire(list), Math.max(1, Math.ceil(at - monotonicNow())));
     list.timer.unref();
   }
 
   private fire(list: DeadlineList): void {
     list.timer = undefined;
-    list.timerAt = Infinity;
-    const now = performance.now();
-    // Expire what is due. Node may fire a timer up to a millisecond early against performance.now().
+    list.timerAt = never;
+    const now = monotonicNow();
+    // Expire what is due. Node may fire a timer up to a millisecond early against the monotonic clock.
     while (list.head && list.head.deadlineExpiresAt <= now + 1) {
       const entry = list.head;
       this.remove(entry);

@@ -5,6 +5,10 @@ import { EndpointSet, type EndpointSetSettings } from '../../src/endpoints/endpo
 import { currentEndpoints } from '../../src/endpoints/selection.js';
 import type { WakeReason } from '../../src/endpoints/waiting-room.js';
 import type { DnsAnswer } from '../../src/resolve/dns-cache.js';
+import { plus, type MonotonicMs, monotonicNow } from '../../src/timing/clock.js';
+
+/** A time on the monotonic clock (the silence tests use small made-up times). */
+const at = (ms: number): MonotonicMs => ms as MonotonicMs;
 
 const settings: EndpointSetSettings = {
   ejection: { baseTime: 10_000, maxTime: 120_000, maxPercent: 50, consecutiveFailures: 5 },
@@ -24,13 +28,13 @@ function setOf(...addresses: string[]): EndpointSet {
 
 /** An attempt in flight, as an endpoint links it. */
 function attempt(startedAt: number, lost: string[]): InFlightAttempt {
-  return { startedAt, inFlightPrev: undefined, inFlightNext: undefined, endpointLost: (reason) => lost.push(reason) };
+  return { startedAt: at(startedAt), inFlightPrev: undefined, inFlightNext: undefined, endpointLost: (reason) => lost.push(reason) };
 }
 
 describe('selection', () => {
   it('prefers an endpoint not tried, then a healthy one but the last, then (pick only) the least bad ejected one', () => {
     const set = setOf('a', 'b');
-    const now = Date.now();
+    const now = monotonicNow();
     expect(set.pick(['a'], 'a', now)?.address.address).toBe('b');
     expect(set.pickUntried(['a', 'b'], now)).toBeUndefined();
     expect(set.pickUsable(['a', 'b'], 'a', now)?.address.address).toBe('b');
@@ -49,11 +53,11 @@ describe('selection', () => {
 describe('the order a lookup hands addresses out', () => {
   it('rotates the healthy addresses one step per call, ejected ones last (back soonest first)', () => {
     const set = setOf('a', 'b', 'c', 'd');
-    const now = Date.now();
+    const now = monotonicNow();
     set.failed(set.endpoints.get('d')!, 'connect', 'ECONNREFUSED', now);
     set.failed(set.endpoints.get('b')!, 'connect', 'ECONNREFUSED', now);
-    set.endpoints.get('b')!.ejectedUntil = now + 1_000;
-    set.endpoints.get('d')!.ejectedUntil = now + 500;
+    set.endpoints.get('b')!.ejectedUntil = plus(now, 1_000);
+    set.endpoints.get('d')!.ejectedUntil = plus(now, 500);
     const order = () => set.ordered(0, now).map((a) => a.address);
     expect([order(), order(), order(), order()]).toEqual([
       ['a', 'c', 'd', 'b'],
@@ -72,7 +76,7 @@ describe('the order a lookup hands addresses out', () => {
         { address: 'fd00::1', family: 6 },
       ],
     });
-    const now = Date.now();
+    const now = monotonicNow();
     expect(set.ordered(6, now).map((a) => a.address)).toEqual(['fd00::1']);
     set.failed(set.endpoints.get('fd00::1')!, 'connect', 'ECONNREFUSED', now);
     expect(set.allEjected(6, now)).toBe(true);
@@ -141,10 +145,10 @@ describe('what releases the waiting room', () => {
     const woken = parked(set);
     set.succeeded(set.endpoints.get('b')!);
     expect(woken).toEqual([]);
-    set.failed(set.endpoints.get('a')!, 'connect', 'ECONNREFUSED', Date.now());
+    set.failed(set.endpoints.get('a')!, 'connect', 'ECONNREFUSED', monotonicNow());
     set.succeeded(set.endpoints.get('a')!);
     expect(woken).toEqual(['restored']);
-    expect(set.endpoints.get('a')!.isEjected(Date.now())).toBe(false);
+    expect(set.endpoints.get('a')!.isEjected(monotonicNow())).toBe(false);
     set.room.close();
   });
 });
@@ -156,13 +160,13 @@ describe('silence', () => {
     const lost: string[] = [];
     a.link(attempt(100, lost));
     a.link(attempt(150, lost));
-    b.lastAnsweredAt = 200;
+    b.lastAnsweredAt = at(200);
     // Not old enough yet.
-    expect(set.checkSilence(250, () => 200)).toBe(true);
+    expect(set.checkSilence(at(250), () => 200)).toBe(true);
     expect(lost).toEqual([]);
-    expect(set.checkSilence(301, () => 200)).toBe(true);
+    expect(set.checkSilence(at(301), () => 200)).toBe(true);
     expect(lost).toEqual(['silent', 'silent']);
-    expect(a.isEjected(Date.now())).toBe(true);
+    expect(a.isEjected(at(302))).toBe(true);
     expect(a.ejectedFor).toBe('silent');
   });
 
@@ -171,14 +175,14 @@ describe('silence', () => {
     const [a, b] = [set.endpoints.get('a')!, set.endpoints.get('b')!];
     const lost: string[] = [];
     a.link(attempt(100, lost));
-    a.lastAnsweredAt = 120;
-    b.lastAnsweredAt = 500;
-    set.checkSilence(1_000, () => 200);
+    a.lastAnsweredAt = at(120);
+    b.lastAnsweredAt = at(500);
+    set.checkSilence(at(1_000), () => 200);
     expect(lost).toEqual([]);
     const c = setOf('x', 'y');
     c.endpoints.get('x')!.link(attempt(100, lost));
-    c.endpoints.get('y')!.lastAnsweredAt = 50;
-    c.checkSilence(1_000, () => 200);
+    c.endpoints.get('y')!.lastAnsweredAt = at(50);
+    c.checkSilence(at(1_000), () => 200);
     expect(lost).toEqual([]);
   });
 

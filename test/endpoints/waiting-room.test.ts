@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ejectionDuration, mayEjectAnother } from '../../src/endpoints/ejection.js';
 import { type WakeReason, WaitingRoom } from '../../src/endpoints/waiting-room.js';
+import { plus, monotonicNow } from '../../src/timing/clock.js';
 
 describe('WaitingRoom', () => {
   it('re-queries at once for the first waiter, then on its cadence while anyone waits, and stops when the room empties', async () => {
@@ -40,7 +41,7 @@ describe('WaitingRoom', () => {
     expect(woken).toEqual(['dns', 'dns']);
     expect(room.size).toBe(0);
     room.park({ wake: (r) => woken.push(r) });
-    room.wakeAt(Date.now() + 30);
+    room.wakeAt(plus(monotonicNow(), 30));
     await sleep(80);
     expect(woken).toEqual(['dns', 'dns', 'ejection-ended']);
   });

@@ -7,6 +7,7 @@ import { EndpointSet } from '../../src/endpoints/endpoint-set.js';
 import type { DnsAnswer, ResolvedAddress } from '../../src/resolve/dns-cache.js';
 import { serviceOf } from '../../src/kubernetes/names.js';
 import { type EndpointSlice, mergeSlices, slicePort } from '../../src/kubernetes/slices.js';
+import { monotonicNow } from '../../src/timing/clock.js';
 
 describe('serviceOf', () => {
   it.each([
@@ -146,7 +147,7 @@ describe('EndpointSet with terminating endpoints', () => {
       ]),
     );
     for (let i = 0; i < 10; i++) expect(set.pickFirst()!.address.address).toBe('10.0.0.1');
-    expect(set.pick(['10.0.0.1'], '10.0.0.1', Date.now())!.address.address).toBe('10.0.0.1');
+    expect(set.pick(['10.0.0.1'], '10.0.0.1', monotonicNow())!.address.address).toBe('10.0.0.1');
     // A DNS answer while a discovery source governs the set changes nothing.
     set.update({ ...answer([{ address: '10.9.9.9', family: 4 }]), source: 'dns' });
     expect([...set.endpoints.keys()]).toEqual(['10.0.0.1', '10.0.0.2']);

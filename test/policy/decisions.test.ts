@@ -1,6 +1,10 @@
 /** The pure decisions of the request path: no sockets, no timers. */
 import { describe, expect, it } from 'vitest';
 import { type ErrorFacts, type StatusFacts, breakerVerdictOf, decideAfterError, decideStatus, isSilent, silenceThreshold } from '../../src/policy/decisions.js';
+import type { MonotonicMs } from '../../src/timing/clock.js';
+
+/** A time on the monotonic clock. */
+const at = (ms: number): MonotonicMs => ms as MonotonicMs;
 
 const get: ErrorFacts = { failure: 'unsent', idempotent: true, canSend: true, attempts: 1, maxAttempts: 5 };
 
@@ -73,10 +77,10 @@ describe('breakerVerdictOf', () => {
 describe('silence', () => {
   it('an endpoint is silent when its oldest attempt waited past the threshold, it answered nothing since, and a peer did', () => {
     // now, oldest attempt started, endpoint's last answer, a peer's last answer, threshold
-    expect(isSilent(1_000, 700, 500, 900, 200)).toBe(true);
-    expect(isSilent(1_000, 850, 500, 900, 200)).toBe(false); // not old enough
-    expect(isSilent(1_000, 700, 750, 900, 200)).toBe(false); // it answered since: a slow request, not silence
-    expect(isSilent(1_000, 700, 500, 650, 200)).toBe(false); // no peer answered since: maybe the whole service is slow
+    expect(isSilent(at(1_000), at(700), at(500), at(900), 200)).toBe(true);
+    expect(isSilent(at(1_000), at(850), at(500), at(900), 200)).toBe(false); // not old enough
+    expect(isSilent(at(1_000), at(700), at(750), at(900), 200)).toBe(false); // it answered since: a slow request, not silence
+    expect(isSilent(at(1_000), at(700), at(500), at(650), 200)).toBe(false); // no peer answered since: maybe the whole service is slow
   });
 
   it("the threshold follows the origin's p99, never below the floor", () => {

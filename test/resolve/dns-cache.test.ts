@@ -14,6 +14,7 @@ import { DnsResolutionError } from '../../src/errors/errors.js';
 import { channelNames, type ResolveEvent, type StaleEvent } from '../../src/events/channels.js';
 import { ResilienceContext } from '../../src/core/context.js';
 import { DnsCache } from '../../src/resolve/dns-cache.js';
+import { monotonicNow } from '../../src/timing/clock.js';
 import { parseOrigin as parseOriginForTest } from '../../src/core/origin.js';
 import type { DnsOptions } from '../../src/resolve/dns-options.js';
 import { useDnsFixture } from './support/dns-fixture.js';
@@ -469,7 +470,7 @@ describe('prefetch: an answer in use is refreshed before it expires', () => {
       const started = Date.now();
       let served = 0;
       while (Date.now() - started < 1_500) {
-        if (ctx.freshAnswer(state, origin.hostname, performance.now()) !== undefined) served++;
+        if (ctx.freshAnswer(state, origin.hostname, monotonicNow()) !== undefined) served++;
         await sleep(5);
       }
       await until(() => resolves.events.length >= 2, 'the prefetch');

@@ -1,0 +1,45 @@
+/**
+ * The two clocks, as two types, so that one is never compared with the other.
+ *
+ * Everything that decides (deadlines, timers, TTLs, ejections, the breaker's open time, latencies) runs on
+ * the monotonic clock: the wall clock can jump (NTP stepping it, a VM resumed, an operator), and a jump
+ * back of an hour would otherwise keep a DNS answer fresh, an endpoint ejected or a breaker open for that
+ * hour. The wall clock is only for what people read: the epoch times in answers, stats and errors, and
+ * HTTP dates (`Retry-After`).
+ * @module
+ */
+
+declare const monotonicBrand: unique symbol;
+declare const epochBrand: unique symbol;
+
+/** Milliseconds on the monotonic clock (`performance.now()`): never jumps; what deadlines, TTLs and ejections run on. @internal */
+export type MonotonicMs = number & { readonly [monotonicBrand]: true };
+
+/** Milliseconds since the Unix epoch (`Date.now()`): may jump; for times shown to people and HTTP dates. @internal */
+export type EpochMs = number & { readonly [epochBrand]: true };
+
+/** Now, on the monotonic clock. @internal */
+export function monotonicNow(): MonotonicMs {
+  return performance.now() as MonotonicMs;
+}
+
+/** Now, on the wall clock. @internal */
+export function epochNow(): EpochMs {
+  return Date.now() as EpochMs;
+}
+
+/** `ms` milliseconds after `at` (a duration added to a time stays on the same clock). @internal */
+export function plus<T extends MonotonicMs | EpochMs>(at: T, ms: number): T {
+  return (at + ms) as T;
+}
+
+/** The wall-clock time of a monotonic time, for people to read (read now: the two clocks may have drifted since). @internal */
+export function toEpoch(at: MonotonicMs): EpochMs {
+  return Math.round(Date.now() + (at - performance.now())) as EpochMs;
+}
+
+/** A time that never comes (`Infinity`), on the monotonic clock. @internal */
+export const never = Number.POSITIVE_INFINITY as MonotonicMs;
+
+/** A time long past (`0`: before the process started), on the monotonic clock: "not yet" for fields like "last answered at". @internal */
+export const longAgo = 0 as MonotonicMs;
