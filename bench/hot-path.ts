@@ -9,40 +9,39 @@
  * - (8-endpoint run only) raw `undici.BalancedPool` over the 8 IP origins.
  *
  * The server is `node:http` in a child process (bench/server.ts). Two runs: one endpoint, then 8
- * endpoints behind one name (raw undici round-robins over the 8 IP origins). Clients take turns in
- * interleaved rounds (A B C D, B C D A, …: every client once per round, the first one rotating) after a
- * warm-up, each with the same concurrency and number of requests, with a young-generation GC before every batch. Then the memory benchmark (bench/memory.ts, in a child with `--expose-gc`).
+ * endpoints behind one name (raw undici round-robins over the 8 IP origins). Each client runs in a
+ * process of its own (bench/client-worker.ts), as it would alone in an application; with
+ * `--shared-process` all run in this one, sharing undici's code. Clients take turns in interleaved rounds
+ * (A B C D, B C D A, …: every client once per round, the first one rotating; one client sends at a time)
+ * after a warm-up, each with the same concurrency and number of requests, with a young-generation GC
+ * before every batch. Then the memory benchmark (bench/memory.ts, in a child with `--expose-gc`).
  *
  * Usage: `npm run bench -- [--requests N] [--concurrency N] [--rounds N] [--warmup N] [--hosts N]
- *         [--endpoints N] [--delay MS] [--skip-memory] [--quick] [--json]`
+ *         [--endpoints N] [--delay MS] [--clients LIST] [--agent-options JSON] [--shared-process]
+ *         [--skip-memory] [--quick] [--json]`
  *
- * The throughput target (ResilientAgent ≥ 0.97 × raw undici) is printed as PASS/FAIL; the exit code
- * does not depend on it (timings on a shared machine are noisy). The exit code is non-zero only when
- * the benchmark itself fails.
+ * The targets (ResilientAgent ≥ 0.97 × raw undici's throughput and p99 ≤ 1.05 × raw undici's) are
+ * printed as PASS/FAIL; the exit code does not depend on them (timings on a shared machine are noisy).
+ * The exit code is non-zero only when the benchmark itself fails.
  *
  * @module
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import v8 from 'node:v8';
-import vm from 'node:vm';
-import got from 'got';
-import { Agent, BalancedPool, type Dispatcher, interceptors, request } from 'undici';
-import { ResilientAgent, subjectBuild } from './subject.js';
+import { subjectBuild } from './subject.js';
+import type { WorkerReply, WorkerRequest } from './client-worker.js';
+import { type BatchResult, type Client, type ClientId, type ClientLayout, clientIds, exposedGc, makeClients, resilientName, runBatch } from './clients.js';
 import { DnsServer } from '@ridethrough/testbed';
 import {
   dnsAddress,
   forkTs,
   hotAddresses,
-  interceptorLookup,
   type LatencySummary,
   maxMemoryHosts,
   median,
   memoryAddress,
   memoryHost,
-  netLookup,
   nextMessage,
   round,
   ServerProcess,
@@ -68,12 +67,13 @@ export interface BenchOptions {
   delay: number;
   /** Which clients run (ids from {@link clientIds}); raw undici, the baseline, always does. */
   clients: ClientId[];
+  /** Extra ResilientAgent options (`--agent-options JSON`), to see what a mechanism costs. */
+  agentOptions: Record<string, unknown>;
+  /** All clients in this one process, sharing undici's code (`--shared-process`), instead of one process each. */
+  sharedProcess: boolean;
 }
 
-/** Client ids for `--clients`. */
-export const clientIds = ['raw', 'resilient', 'interceptors', 'balanced', 'got'] as const;
-/** One client id. */
-export type ClientId = (typeof clientIds)[number];
+export { type ClientId, clientIds } from './clients.js';
 
 /** One client's figures in one run. */
 export interface ClientResult {
@@ -113,6 +113,8 @@ export interface ClientResult {
   medianRoundP99Ratio: number;
   /** 95 % interval of {@link throughputRatio}, from resampling the rounds (bootstrap, paired by round). */
   throughputInterval: [number, number];
+  /** The collector during the measured requests: young-generation and full collections, and per request the pause (µs) and the bytes promoted to the old generation. */
+  gc: { scavenges: number; markCompacts: number; pauseUsPerRequest: number; promotedBytesPerRequest: number };
 }
 
 /** One run (one server layout). */
@@ -183,80 +185,6 @@ export interface BenchReport {
 const throughputTarget = 0.97;
 /** …and its p99 latency stays within this multiple of raw undici's, in the same run. */
 const p99Target = 1.05;
-const baselineName = 'undici Agent (raw)';
-const resilientName = 'ResilientAgent';
-
-/**
- * A young-generation collection, run before every batch so that no client pays for the short-lived
- * garbage another left behind. Not a full collection: after a mark-compact V8 shrinks the young
- * generation, and every client then runs about half as fast until it has grown back (measured: raw undici
- * 7–10k req/s after full collections against 13–15k after young-generation ones), which mostly measures
- * the collector. `npm run bench` starts node with `--expose-gc`; without it the flag is set at run time.
- */
-const exposedGc = (globalThis as { gc?: GcFunction }).gc;
-type GcFunction = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => void;
-const gc: GcFunction =
-  exposedGc ??
-  (() => {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as GcFunction;
-  })();
-const collectGarbage = (): void => gc({ type: 'minor' });
-
-interface Client {
-  readonly name: string;
-  send(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function get(url: string, dispatcher: Dispatcher): Promise<void> {
-  const { statusCode, body } = await request(url, { dispatcher });
-  await body.text();
-  if (statusCode !== 200) throw new Error(`unexpected status ${statusCode}`);
-}
-
-function makeClients(opts: { addresses: string[]; host: string; port: number; dns: string; concurrency: number; only: readonly ClientId[] }): Client[] {
-  const { addresses, host, port, dns, only } = opts;
-  const ipUrls = addresses.map((a) => `http://${a}:${port}/`);
-  const nameUrl = `http://${host}:${port}/`;
-  const clients: Client[] = [];
-
-  {
-    const agent = new Agent();
-    let turn = 0;
-    clients.push({
-      name: baselineName,
-      send: () => get(ipUrls[turn++ % ipUrls.length]!, agent),
-      close: () => agent.close(),
-    });
-  }
-  if (only.includes('resilient')) {
-    const agent = new ResilientAgent({ dns: { servers: [dns], search: [] } });
-    clients.push({ name: resilientName, send: () => get(nameUrl, agent), close: () => agent.close() });
-  }
-  if (only.includes('interceptors')) {
-    const base = new Agent();
-    const composed = base.compose(interceptors.dns({ lookup: interceptorLookup(dns) }), interceptors.retry());
-    clients.push({ name: 'undici + dns + retry interceptors', send: () => get(nameUrl, composed), close: () => base.close() });
-  }
-  if (addresses.length > 1 && only.includes('balanced')) {
-    const pool = new BalancedPool(ipUrls);
-    clients.push({ name: 'undici BalancedPool (raw)', send: () => get(ipUrls[0]!, pool), close: () => pool.close() });
-  }
-  if (only.includes('got')) {
-    const httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
-    const client = got.extend({ agent: { http: httpAgent }, dnsLookup: netLookup(dns) });
-    clients.push({
-      name: 'got',
-      send: async () => {
-        const res = await client(nameUrl);
-        if (res.statusCode !== 200) throw new Error(`unexpected status ${res.statusCode}`);
-      },
-      close: async () => httpAgent.destroy(),
-    });
-  }
-  return clients;
-}
 
 interface Tally {
   latencies: Float64Array;
@@ -272,28 +200,8 @@ interface Tally {
   roundCount: number[];
   roundMs: number[];
   roundP99: number[];
-}
-
-/** Sends `n` requests with `concurrency` in flight; records latencies into the tally. Returns the wall time, ms. */
-async function batch(client: Client, n: number, concurrency: number, tally: Tally | undefined): Promise<number> {
-  let issued = 0;
-  const started = performance.now();
-  const worker = async (): Promise<void> => {
-    while (issued < n) {
-      issued++;
-      const t0 = performance.now();
-      try {
-        await client.send();
-        if (tally) tally.latencies[tally.count++] = performance.now() - t0;
-      } catch (err) {
-        if (!tally) throw err;
-        tally.errors++;
-        tally.firstError ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
-  return performance.now() - started;
+  /** Collector figures summed over the measured batches. */
+  gc: { scavenges: number; markCompacts: number; pauseUs: number; promotedBytes: number };
 }
 
 function log(json: boolean, line: string): void {
@@ -302,13 +210,54 @@ function log(json: boolean, line: string): void {
   else process.stdout.write(`${line}\n`);
 }
 
-async function runOne(name: string, clients: Client[], options: BenchOptions, server: ServerProcess, endpoints: number, json: boolean): Promise<RunResult> {
+/** One client as the rounds drive it: in this process, or in a worker process of its own. */
+interface Runner {
+  readonly name: string;
+  batch(n: number): Promise<BatchResult>;
+  close(): Promise<void>;
+}
+
+/** A client in this process (`--shared-process`). */
+function inProcess(client: Client, concurrency: number): Runner {
+  return { name: client.name, batch: (n) => runBatch(client, n, concurrency, true), close: () => client.close() };
+}
+
+/** A client in a process of its own (bench/client-worker.ts), started with `--expose-gc`. */
+async function inWorker(id: ClientId, layout: ClientLayout, concurrency: number): Promise<Runner> {
+  const child = forkTs('./client-worker.ts', ['--expose-gc']);
+  const ask = async <K extends WorkerReply['type']>(message: WorkerRequest, type: K): Promise<Extract<WorkerReply, { type: K }>> => {
+    const reply = nextMessage(child, (m): m is WorkerReply => typeof m === 'object' && m !== null && 'type' in m, 600_000);
+    child.send(message);
+    const r = await reply;
+    if (r.type === 'error') throw new Error(`benchmark client ${id} failed: ${r.message}`);
+    if (r.type !== type) throw new Error(`benchmark client ${id}: expected ${type}, got ${r.type}`);
+    return r as Extract<WorkerReply, { type: K }>;
+  };
+  const ready = await ask({ type: 'init', id, layout }, 'ready');
+  return {
+    name: ready.name,
+    async batch(n) {
+      const r = await ask({ type: 'batch', n, concurrency }, 'batch');
+      return { ...r, latencies: Float64Array.from(r.latencies) };
+    },
+    async close() {
+      try {
+        await ask({ type: 'close' }, 'closed');
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill();
+      }
+    },
+  };
+}
+
+async function runOne(name: string, runners: Runner[], options: BenchOptions, server: ServerProcess, endpoints: number, json: boolean): Promise<RunResult> {
   const delay = options.delay > 0 ? `, server delay ${options.delay} ms` : '';
+  const where = options.sharedProcess ? 'all in one process' : 'each in its own process';
   log(
     json,
-    `\n== ${name}: ${clients.length} clients, ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds${delay} ==`,
+    `\n== ${name}: ${runners.length} clients (${where}), ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds${delay} ==`,
   );
-  const tallies: Tally[] = clients.map(() => ({
+  const tallies: Tally[] = runners.map(() => ({
     latencies: new Float64Array(options.requests),
     count: 0,
     errors: 0,
@@ -321,11 +270,13 @@ async function runOne(name: string, clients: Client[], options: BenchOptions, se
     roundCount: [],
     roundMs: [],
     roundP99: [],
+    gc: { scavenges: 0, markCompacts: 0, pauseUs: 0, promotedBytes: 0 },
   }));
   // Warm-up: connections opened, names resolved, code optimised. Interleaved too.
-  for (let i = 0; i < clients.length; i++) {
+  for (let i = 0; i < runners.length; i++) {
     const before = await server.usage();
-    await batch(clients[i]!, options.warmup, options.concurrency, undefined);
+    const warm = await runners[i]!.batch(options.warmup);
+    if (warm.errors > 0) throw new Error(`${runners[i]!.name}: ${warm.errors} failed warm-up requests, first: ${warm.firstError}`);
     tallies[i]!.connections += (await server.usage()).acceptedConnections - before.acceptedConnections;
   }
   const perRound = Math.floor(options.requests / options.rounds);
@@ -333,33 +284,37 @@ async function runOne(name: string, clients: Client[], options: BenchOptions, se
     const n = r === options.rounds - 1 ? options.requests - perRound * (options.rounds - 1) : perRound;
     // Interleaved: every client runs once per round. The first client rotates from round to round, so
     // no client always follows the same neighbour.
-    for (let k = 0; k < clients.length; k++) {
-      const i = (r + k) % clients.length;
+    for (let k = 0; k < runners.length; k++) {
+      const i = (r + k) % runners.length;
       const t = tallies[i]!;
-      collectGarbage();
       const serverBefore = await server.usage();
-      const cpuBefore = process.cpuUsage();
-      const okBefore = t.count;
-      const ms = await batch(clients[i]!, n, options.concurrency, t);
-      const cpu = process.cpuUsage(cpuBefore);
+      const b = await runners[i]!.batch(n);
       const serverAfter = await server.usage();
-      t.elapsedMs += ms;
-      t.cpuMicros += cpu.user + cpu.system;
+      t.latencies.set(b.latencies.subarray(0, b.count), t.count);
+      t.count += b.count;
+      t.errors += b.errors;
+      t.firstError ??= b.firstError;
+      t.elapsedMs += b.ms;
+      t.cpuMicros += b.cpuMicros;
       t.serverCpuMicros += serverAfter.cpuMicros - serverBefore.cpuMicros;
       t.connections += serverAfter.acceptedConnections - serverBefore.acceptedConnections;
-      t.roundRps.push(((t.count - okBefore) / ms) * 1000);
-      t.roundCount.push(t.count - okBefore);
-      t.roundMs.push(ms);
-      t.roundP99.push(summarize(t.latencies.slice(okBefore, t.count)).p99);
+      t.roundRps.push((b.count / b.ms) * 1000);
+      t.roundCount.push(b.count);
+      t.roundMs.push(b.ms);
+      t.roundP99.push(summarize(b.latencies.slice(0, b.count)).p99);
+      t.gc.scavenges += b.gc.scavenges;
+      t.gc.markCompacts += b.gc.markCompacts;
+      t.gc.pauseUs += b.gc.pauseUsPerRequest * Math.max(1, b.count);
+      t.gc.promotedBytes += b.gc.promotedBytesPerRequest * Math.max(1, b.count);
     }
-    log(json, `  round ${r + 1}/${options.rounds}: ${clients.map((c, i) => `${c.name} ${Math.round(tallies[i]!.roundRps[r]!)}/s`).join(' | ')}`);
+    log(json, `  round ${r + 1}/${options.rounds}: ${runners.map((c, i) => `${c.name} ${Math.round(tallies[i]!.roundRps[r]!)}/s`).join(' | ')}`);
   }
 
   const rows = tallies.map((t, i) => {
     const lat: LatencySummary = summarize(t.latencies.subarray(0, t.count));
-    if (t.errors > 0) log(json, `  ${clients[i]!.name}: ${t.errors} failed requests, first: ${String(t.firstError)}`);
+    if (t.errors > 0) log(json, `  ${runners[i]!.name}: ${t.errors} failed requests, first: ${String(t.firstError)}`);
     return {
-      name: clients[i]!.name,
+      name: runners[i]!.name,
       requests: t.count,
       errors: t.errors,
       rps: (t.count / t.elapsedMs) * 1000,
@@ -392,6 +347,12 @@ async function runOne(name: string, clients: Client[], options: BenchOptions, se
     p99Ratio: round(row.lat.p99 / base.lat.p99, 3),
     medianRoundP99Ratio: round(median(row.tally.roundP99.map((v, r) => v / base.tally.roundP99[r]!)), 3),
     throughputInterval: bootstrapRatio(row.tally, base.tally).map((v) => round(v, 3)) as [number, number],
+    gc: {
+      scavenges: row.tally.gc.scavenges,
+      markCompacts: row.tally.gc.markCompacts,
+      pauseUsPerRequest: round(row.tally.gc.pauseUs / Math.max(1, row.requests), 2),
+      promotedBytesPerRequest: round(row.tally.gc.promotedBytes / Math.max(1, row.requests), 0),
+    },
   }));
   const resilient = results.find((r) => r.name === resilientName);
   return {
@@ -542,6 +503,11 @@ function printRun(run: RunResult): void {
       ]),
     );
   }
+  for (const c of run.clients) {
+    console.log(
+      `  ${pad(c.name, 34)} GC: ${c.gc.scavenges} young, ${c.gc.markCompacts} full, ${c.gc.pauseUsPerRequest.toFixed(2)} µs pause and ${c.gc.promotedBytesPerRequest} B promoted per request`,
+    );
+  }
   const t = run.target;
   if (!t) return;
   const verdict = (pass: boolean): string => (pass ? 'PASS' : 'FAIL');
@@ -576,6 +542,8 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
       hosts: { type: 'string' },
       delay: { type: 'string' },
       clients: { type: 'string' },
+      'agent-options': { type: 'string' },
+      'shared-process': { type: 'boolean', default: false },
       'skip-memory': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -601,8 +569,15 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
     hosts: values['skip-memory'] ? 0 : int('hosts', quick ? 40 : 1_000, 1, maxMemoryHosts - 1),
     delay: int('delay', 0, 0, 10_000),
     clients: parseClients(values.clients),
+    agentOptions: values['agent-options'] === undefined ? {} : (JSON.parse(values['agent-options']) as Record<string, unknown>),
+    sharedProcess: values['shared-process'],
   };
   return { options, json: values.json, skipMemory: values['skip-memory'], help: values.help };
+}
+
+/** The clients of a layout, in report order (BalancedPool only with several endpoints). */
+function makeClientIds(only: readonly ClientId[], endpoints: number): ClientId[] {
+  return only.filter((id) => id !== 'balanced' || endpoints > 1);
 }
 
 /** `--clients a,b`: known ids only; raw undici (the baseline) is always included. */
@@ -628,6 +603,8 @@ const usage = `Usage: npm run bench -- [options]
   --delay MS        the server answers each request after MS ms (default 0: the CPU-bound hot path;
                     with a delay, throughput is bound by latency, as with a real service behind)
   --clients LIST    only these clients (comma-separated: ${clientIds.join(', ')}; raw always runs)
+  --agent-options JSON  extra ResilientAgent options, e.g. '{"breaker":false}' (what a mechanism costs)
+  --shared-process  all clients in this one process, sharing undici's code (default: one process each)
   --skip-memory     skip the memory benchmark
   --quick           small counts, for tests
   --json            print one JSON report on stdout (progress on stderr)`;
@@ -658,7 +635,7 @@ async function main(): Promise<void> {
   const memAddrs = Array.from({ length: options.hosts > 0 ? options.hosts + 1 : 0 }, (_, i) => memoryAddress(i));
   const dnsServer = new DnsServer({ address: dnsAddress, port: 0 });
   let server: ServerProcess | undefined;
-  const open: Client[] = [];
+  const open: Runner[] = [];
   try {
     await dnsServer.start();
     const dns = dnsServer.server;
@@ -674,12 +651,25 @@ async function main(): Promise<void> {
       { name: `${options.endpoints} endpoints behind one name`, addresses: hot, host: 'pool.bench.test' },
     ];
     for (const layout of layouts) {
-      const clients = makeClients({ addresses: layout.addresses, host: layout.host, port, dns, concurrency: options.concurrency, only: options.clients });
-      open.push(...clients);
-      const run = await runOne(layout.name, clients, options, server, layout.addresses.length, json);
+      const clientLayout: ClientLayout = {
+        addresses: layout.addresses,
+        host: layout.host,
+        port,
+        dns,
+        concurrency: options.concurrency,
+        agentOptions: options.agentOptions,
+      };
+      // The same clients in the same order either way (a BalancedPool only where there are several endpoints).
+      const ids = makeClientIds(options.clients, layout.addresses.length);
+      if (options.sharedProcess) {
+        for (const c of makeClients(clientLayout, ids)) open.push(inProcess(c, options.concurrency));
+      } else {
+        for (const id of ids) open.push(await inWorker(id, clientLayout, options.concurrency));
+      }
+      const run = await runOne(layout.name, open, options, server, layout.addresses.length, json);
       runs.push(run);
       if (!json) printRun(run);
-      await Promise.all(clients.map((c) => c.close()));
+      await Promise.all(open.map((c) => c.close()));
       open.length = 0;
     }
 

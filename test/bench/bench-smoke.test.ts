@@ -43,6 +43,23 @@ function runBench(args: string[], timeoutMs: number, script = 'bench/hot-path.ts
   });
 }
 
+describe('bench/hot-path.ts --quick --json --shared-process', () => {
+  it('runs raw undici and ResilientAgent in this one process and reports both targets', async () => {
+    const ran = await runBench(
+      ['--quick', '--json', '--shared-process', '--clients', 'resilient', '--skip-memory', '--requests', '200', '--warmup', '20'],
+      60_000,
+    );
+    expect(ran.code, `benchmark exited with ${ran.code}\n${ran.stderr}`).toBe(0);
+    const report = JSON.parse(ran.stdout) as BenchReport;
+    expect(report.meta.options.sharedProcess).toBe(true);
+    for (const run of report.runs) {
+      expect(run.clients.map((c) => c.name)).toEqual(['undici Agent (raw)', 'ResilientAgent']);
+      expect(run.clients.every((c) => c.errors === 0 && c.requests === 200)).toBe(true);
+      expect(run.target).toMatchObject({ min: 0.97, p99Max: 1.05 });
+    }
+  });
+});
+
 describe('bench/hot-path.ts --quick --json', () => {
   it('runs every client in both layouts and reports well-formed figures', async () => {
     const ran = await runBench(['--quick', '--json', '--requests', '300', '--warmup', '50', '--hosts', '20'], 110_000);
@@ -68,6 +85,8 @@ describe('bench/hot-path.ts --quick --json', () => {
         expect(c.maxMs).toBeGreaterThanOrEqual(c.p99Ms);
         expect(c.cpuUsPerRequest).toBeGreaterThan(0);
         expect(Number.isFinite(c.throughputRatio) && c.throughputRatio > 0).toBe(true);
+        expect(c.gc.scavenges).toBeGreaterThanOrEqual(0);
+        expect(c.gc.promotedBytesPerRequest).toBeGreaterThanOrEqual(0);
       }
       expect(run.clients[0]!.throughputRatio).toBe(1);
       expect(run.target).toMatchObject({ client: 'ResilientAgent', metric: 'throughputRatio', min: 0.97, p99Max: 1.05 });
