@@ -71,6 +71,8 @@ export interface BenchOptions {
   agentOptions: Record<string, unknown>;
   /** All clients in this one process, sharing undici's code (`--shared-process`), instead of one process each. */
   sharedProcess: boolean;
+  /** Fresh clients (and processes) this many times per layout, the rounds split between them (`--repeat`). */
+  repeat: number;
 }
 
 export { type ClientId, clientIds } from './clients.js';
@@ -224,7 +226,7 @@ function inProcess(client: Client, concurrency: number): Runner {
 
 /** A client in a process of its own (bench/client-worker.ts), started with `--expose-gc`. */
 async function inWorker(id: ClientId, layout: ClientLayout, concurrency: number): Promise<Runner> {
-  const child = forkTs('./client-worker.ts', ['--expose-gc']);
+  const child = forkTs('./client-worker.ts', ['--expose-gc', ...(process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter(Boolean)]);
   const ask = async <K extends WorkerReply['type']>(message: WorkerRequest, type: K): Promise<Extract<WorkerReply, { type: K }>> => {
     const reply = nextMessage(child, (m): m is WorkerReply => typeof m === 'object' && m !== null && 'type' in m, 600_000);
     child.send(message);
@@ -250,12 +252,28 @@ async function inWorker(id: ClientId, layout: ClientLayout, concurrency: number)
   };
 }
 
-async function runOne(name: string, runners: Runner[], options: BenchOptions, server: ServerProcess, endpoints: number, json: boolean): Promise<RunResult> {
+/**
+ * One layout: `options.repeat` times, fresh clients (in fresh processes, unless shared) warmed up, then
+ * their share of the interleaved rounds; the rounds of every repeat are pooled. Repeating with fresh
+ * processes samples what a process's life decides once and keeps (how V8 settles its collector), which
+ * one pair of processes would carry through the whole run.
+ */
+async function runOne(
+  name: string,
+  start: () => Promise<Runner[]>,
+  options: BenchOptions,
+  server: ServerProcess,
+  endpoints: number,
+  json: boolean,
+): Promise<RunResult> {
   const delay = options.delay > 0 ? `, server delay ${options.delay} ms` : '';
   const where = options.sharedProcess ? 'all in one process' : 'each in its own process';
+  const repeats = options.repeat > 1 ? `, ${options.repeat} repeats with fresh clients` : '';
+  let runners = await start();
+  const names = runners.map((r) => r.name);
   log(
     json,
-    `\n== ${name}: ${runners.length} clients (${where}), ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds${delay} ==`,
+    `\n== ${name}: ${runners.length} clients (${where}), ${options.requests} requests each, ${options.concurrency} in flight, ${options.rounds} interleaved rounds${repeats}${delay} ==`,
   );
   const tallies: Tally[] = runners.map(() => ({
     latencies: new Float64Array(options.requests),
@@ -272,15 +290,22 @@ async function runOne(name: string, runners: Runner[], options: BenchOptions, se
     roundP99: [],
     gc: { scavenges: 0, markCompacts: 0, pauseUs: 0, promotedBytes: 0 },
   }));
-  // Warm-up: connections opened, names resolved, code optimised. Interleaved too.
-  for (let i = 0; i < runners.length; i++) {
-    const before = await server.usage();
-    const warm = await runners[i]!.batch(options.warmup);
-    if (warm.errors > 0) throw new Error(`${runners[i]!.name}: ${warm.errors} failed warm-up requests, first: ${warm.firstError}`);
-    tallies[i]!.connections += (await server.usage()).acceptedConnections - before.acceptedConnections;
-  }
   const perRound = Math.floor(options.requests / options.rounds);
+  const roundsPerRepeat = Math.ceil(options.rounds / options.repeat);
   for (let r = 0; r < options.rounds; r++) {
+    if (r > 0 && r % roundsPerRepeat === 0) {
+      await Promise.all(runners.map((c) => c.close()));
+      runners = await start();
+    }
+    if (r % roundsPerRepeat === 0) {
+      // Warm-up: connections opened, names resolved, code optimised. Interleaved too.
+      for (let i = 0; i < runners.length; i++) {
+        const before = await server.usage();
+        const warm = await runners[i]!.batch(options.warmup);
+        if (warm.errors > 0) throw new Error(`${runners[i]!.name}: ${warm.errors} failed warm-up requests, first: ${warm.firstError}`);
+        tallies[i]!.connections += (await server.usage()).acceptedConnections - before.acceptedConnections;
+      }
+    }
     const n = r === options.rounds - 1 ? options.requests - perRound * (options.rounds - 1) : perRound;
     // Interleaved: every client runs once per round. The first client rotates from round to round, so
     // no client always follows the same neighbour.
@@ -309,12 +334,13 @@ async function runOne(name: string, runners: Runner[], options: BenchOptions, se
     }
     log(json, `  round ${r + 1}/${options.rounds}: ${runners.map((c, i) => `${c.name} ${Math.round(tallies[i]!.roundRps[r]!)}/s`).join(' | ')}`);
   }
+  await Promise.all(runners.map((c) => c.close()));
 
   const rows = tallies.map((t, i) => {
     const lat: LatencySummary = summarize(t.latencies.subarray(0, t.count));
-    if (t.errors > 0) log(json, `  ${runners[i]!.name}: ${t.errors} failed requests, first: ${String(t.firstError)}`);
+    if (t.errors > 0) log(json, `  ${names[i]}: ${t.errors} failed requests, first: ${String(t.firstError)}`);
     return {
-      name: runners[i]!.name,
+      name: names[i]!,
       requests: t.count,
       errors: t.errors,
       rps: (t.count / t.elapsedMs) * 1000,
@@ -544,6 +570,7 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
       clients: { type: 'string' },
       'agent-options': { type: 'string' },
       'shared-process': { type: 'boolean', default: false },
+      repeat: { type: 'string' },
       'skip-memory': { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -571,7 +598,9 @@ function parseOptions(argv: string[]): { options: BenchOptions; json: boolean; s
     clients: parseClients(values.clients),
     agentOptions: values['agent-options'] === undefined ? {} : (JSON.parse(values['agent-options']) as Record<string, unknown>),
     sharedProcess: values['shared-process'],
+    repeat: 1,
   };
+  options.repeat = int('repeat', 1, 1, options.rounds);
   return { options, json: values.json, skipMemory: values['skip-memory'], help: values.help };
 }
 
@@ -605,6 +634,7 @@ const usage = `Usage: npm run bench -- [options]
   --clients LIST    only these clients (comma-separated: ${clientIds.join(', ')}; raw always runs)
   --agent-options JSON  extra ResilientAgent options, e.g. '{"breaker":false}' (what a mechanism costs)
   --shared-process  all clients in this one process, sharing undici's code (default: one process each)
+  --repeat N        fresh clients (fresh processes) N times per layout, the rounds split between them (default 1)
   --skip-memory     skip the memory benchmark
   --quick           small counts, for tests
   --json            print one JSON report on stdout (progress on stderr)`;
@@ -661,16 +691,19 @@ async function main(): Promise<void> {
       };
       // The same clients in the same order either way (a BalancedPool only where there are several endpoints).
       const ids = makeClientIds(options.clients, layout.addresses.length);
-      if (options.sharedProcess) {
-        for (const c of makeClients(clientLayout, ids)) open.push(inProcess(c, options.concurrency));
-      } else {
-        for (const id of ids) open.push(await inWorker(id, clientLayout, options.concurrency));
-      }
-      const run = await runOne(layout.name, open, options, server, layout.addresses.length, json);
+      const start = async (): Promise<Runner[]> => {
+        open.length = 0;
+        if (options.sharedProcess) {
+          for (const c of makeClients(clientLayout, ids)) open.push(inProcess(c, options.concurrency));
+        } else {
+          for (const id of ids) open.push(await inWorker(id, clientLayout, options.concurrency));
+        }
+        return [...open];
+      };
+      const run = await runOne(layout.name, start, options, server, layout.addresses.length, json);
+      open.length = 0;
       runs.push(run);
       if (!json) printRun(run);
-      await Promise.all(open.map((c) => c.close()));
-      open.length = 0;
     }
 
     let memory: MemoryResult | null = null;
