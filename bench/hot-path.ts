@@ -20,6 +20,8 @@
  *         [--endpoints N] [--delay MS] [--clients LIST] [--agent-options JSON] [--shared-process]
  *         [--skip-memory] [--quick] [--json]`
  *
+ * `BENCH_WORKER_FLAGS='--trace-gc'` passes node flags to the client processes (to see their collector).
+ *
  * The targets (ResilientAgent ≥ 0.97 × raw undici's throughput and p99 ≤ 1.05 × raw undici's) are
  * printed as PASS/FAIL; the exit code does not depend on them (timings on a shared machine are noisy).
  * The exit code is non-zero only when the benchmark itself fails.
