@@ -5,7 +5,7 @@ import { Balancer, type BalancerKind } from './balancer.js';
 import { Endpoint, type InFlightAttempt } from './endpoint.js';
 import { type EjectionOptions, ejectionDuration, lessBad, mayEjectAnother } from './ejection.js';
 import { type Waiter, WaitingRoom } from './waiting-room.js';
-import { plus, longAgo, type MonotonicMs, monotonicNow, never } from '../timing/clock.js';
+import { epochNow, longAgo, type MonotonicMs, monotonicNow, never, plus } from '../timing/clock.js';
 
 export type { EjectionOptions } from './ejection.js';
 
@@ -288,6 +288,7 @@ export class EndpointSet {
     endpoint.ejections++;
     endpoint.lastEjectedAt = now;
     endpoint.ejectedUntil = plus(now, duration);
+    endpoint.ejectedUntilEpoch = plus(epochNow(), duration);
     endpoint.ejectedFor = reason;
     if (endpoint.ejectedUntil > this.ejectedUntilMax) this.ejectedUntilMax = endpoint.ejectedUntil;
     publish('endpointEjected', () => ({ hostname: this.hostname, address: endpoint.address.address, reason, ejectedForMs: duration }));

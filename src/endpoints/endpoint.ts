@@ -1,5 +1,5 @@
 import type { ResolvedAddress } from '../resolve/dns-cache.js';
-import { longAgo, type MonotonicMs, toEpoch } from '../timing/clock.js';
+import { type EpochMs, longAgo, type MonotonicMs } from '../timing/clock.js';
 
 /** A snapshot of one endpoint's health, as {@link ResilientAgent.stats} reports it. */
 export interface EndpointStats {
@@ -60,6 +60,8 @@ export class Endpoint {
   ejections = 0;
   /** Ejected until ({@link longAgo}: not ejected). */
   ejectedUntil: MonotonicMs = longAgo;
+  /** The same moment on the wall clock, for stats (read once at the ejection, so the time shown does not move). */
+  ejectedUntilEpoch = 0 as EpochMs;
   /** When the endpoint was last ejected. */
   lastEjectedAt: MonotonicMs = longAgo;
   /** Why it was last ejected. */
@@ -136,7 +138,7 @@ export class Endpoint {
       failures: this.failures,
       consecutiveFailures: this.consecutiveFailures,
       ejections: this.ejections,
-      ejectedUntil: ejected ? toEpoch(this.ejectedUntil) : 0,
+      ejectedUntil: ejected ? this.ejectedUntilEpoch : 0,
       latencyMs: Math.round(this.latencyMs * 100) / 100,
       port: this.address.port,
       terminating: this.terminating,

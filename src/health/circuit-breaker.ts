@@ -2,7 +2,7 @@ import { CircuitState, ConsecutiveBreaker, type IBreaker, SamplingBreaker } from
 import { publish } from '../events/channels.js';
 import { type OptionGroup, custom, group, millis, num, oneOf } from '../utils/option-table.js';
 import { describe } from '../utils/validate.js';
-import { plus, type EpochMs, longAgo, type MonotonicMs, monotonicNow, toEpoch } from '../timing/clock.js';
+import { epochNow, type EpochMs, longAgo, type MonotonicMs, monotonicNow, plus } from '../timing/clock.js';
 
 /** Settings of the per-origin circuit breaker. */
 export interface BreakerOptions {
@@ -130,6 +130,8 @@ export class OriginBreaker {
   private readonly probeThreshold: number;
   private current: BreakerState = 'closed';
   private openedAt: MonotonicMs = longAgo;
+  /** The same moment on the wall clock, for {@link retryAt} (read once, so the time shown does not move). */
+  private openedAtEpoch = 0 as EpochMs;
   /** The current half-open round, and its probes: in flight, ended healthy, ended unhealthy. */
   private round = 0;
   private probesInFlight = 0;
@@ -166,7 +168,7 @@ export class OriginBreaker {
 
   /** When the next probe will be let through (epoch ms, for people: the breaker itself runs on the monotonic clock), while not closed. */
   get retryAt(): EpochMs | undefined {
-    return this.current === 'closed' ? undefined : toEpoch(plus(this.openedAt, this.halfOpenAfter));
+    return this.current === 'closed' ? undefined : plus(this.openedAtEpoch, this.halfOpenAfter);
   }
 
   /**
@@ -212,6 +214,7 @@ export class OriginBreaker {
 
   private open(): void {
     this.openedAt = monotonicNow();
+    this.openedAtEpoch = epochNow();
     this.moveTo('open');
   }
 

@@ -33,11 +33,6 @@ export function plus<T extends MonotonicMs | EpochMs>(at: T, ms: number): T {
   return (at + ms) as T;
 }
 
-/** The wall-clock time of a monotonic time, for people to read (read now: the two clocks may have drifted since). @internal */
-export function toEpoch(at: MonotonicMs): EpochMs {
-  return Math.round(Date.now() + (at - performance.now())) as EpochMs;
-}
-
 /** A time that never comes (`Infinity`), on the monotonic clock. @internal */
 export const never = Number.POSITIVE_INFINITY as MonotonicMs;
 
