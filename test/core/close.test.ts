@@ -71,6 +71,21 @@ function tracked(dispatcher: Dispatcher, url: string, order: string[]): Promise<
 }
 
 /** close(), with `closed` pushed on `order` when it resolves. */
+/**
+ * A GET to `host` (DNS lists only `address`, which refuses) through a new agent with `deadline`, parked
+ * in the host's waiting room; the order list records how it ends.
+ */
+async function parkedGet(host: string, deadline: number, address = GONE, ttl = 5) {
+  dns.setRecords(host, { a: [address], ttl });
+  const agent = newAgent({ deadline });
+  const waits = watch<WaitEvent>(channelNames.wait);
+  const attempts = watch<AttemptEvent>(channelNames.attempt);
+  const order: string[] = [];
+  const pending = tracked(agent, `http://${host}:${PORT}/`, order);
+  await until(() => waits.length > 0, 'the request to park');
+  return { agent, attempts, order, pending };
+}
+
 function closing(agent: ResilientAgent, order: string[]): Promise<void> {
   return agent.close().then(() => {
     order.push('closed');
@@ -80,13 +95,7 @@ function closing(agent: ResilientAgent, order: string[]): Promise<void> {
 describe('close() waits for the requests dispatched before it, those waiting to retry included', () => {
   it('a GET waiting in the room (its only endpoint refused) goes on to the pod DNS lists next; close() resolves after it succeeded', async () => {
     const host = 'moved.close.test';
-    dns.setRecords(host, { a: [GONE], ttl: 5 });
-    const agent = newAgent({ deadline: 8_000 });
-    const waits = watch<WaitEvent>(channelNames.wait);
-    const attempts = watch<AttemptEvent>(channelNames.attempt);
-    const order: string[] = [];
-    const pending = tracked(agent, `http://${host}:${PORT}/`, order);
-    await until(() => waits.length > 0, 'the request to park');
+    const { agent, attempts, order, pending } = await parkedGet(host, 8_000);
 
     const closed = closing(agent, order);
     expect([agent.closed, agent.destroyed]).toEqual([true, false]);
@@ -111,12 +120,7 @@ describe('close() waits for the requests dispatched before it, those waiting to 
   it('a GET waiting for a pod that restarts at the same address: close() resolves after it succeeded there', async () => {
     const host = 'restart.close.test';
     const address = '127.0.154.152';
-    dns.setRecords(host, { a: [address], ttl: 30 });
-    const agent = newAgent({ deadline: 8_000 });
-    const waits = watch<WaitEvent>(channelNames.wait);
-    const order: string[] = [];
-    const pending = tracked(agent, `http://${host}:${PORT}/`, order);
-    await until(() => waits.length > 0, 'the request to park');
+    const { agent, order, pending } = await parkedGet(host, 8_000, address, 30);
     const closed = closing(agent, order);
     const again = await pod('again', address);
     await Promise.all([pending, closed]);
@@ -193,12 +197,7 @@ describe('close() waits for the requests dispatched before it, those waiting to 
 
   it('a GET waiting while its deadline passes: close() resolves after it failed with its DeadlineExceededError', async () => {
     const host = 'dead.close.test';
-    dns.setRecords(host, { a: [GONE], ttl: 5 });
-    const agent = newAgent({ deadline: 600 });
-    const waits = watch<WaitEvent>(channelNames.wait);
-    const order: string[] = [];
-    const pending = tracked(agent, `http://${host}:${PORT}/`, order);
-    await until(() => waits.length > 0, 'the request to park');
+    const { agent, order, pending } = await parkedGet(host, 600);
     const closed = closing(agent, order);
     const [err] = await Promise.all([pending, closed]);
     expect(err).toBeInstanceOf(DeadlineExceededError);
@@ -218,13 +217,7 @@ describe('close() waits for the requests dispatched before it, those waiting to 
 describe('destroy() fails everything at once', () => {
   it('during a pending close: the GET waiting to retry fails with ClientDestroyedError, then destroy() and close() resolve', async () => {
     const host = 'destroyed.close.test';
-    dns.setRecords(host, { a: [GONE], ttl: 5 });
-    const agent = newAgent({ deadline: 30_000 });
-    const waits = watch<WaitEvent>(channelNames.wait);
-    const attempts = watch<AttemptEvent>(channelNames.attempt);
-    const order: string[] = [];
-    const pending = tracked(agent, `http://${host}:${PORT}/`, order);
-    await until(() => waits.length > 0, 'the request to park');
+    const { agent, attempts, order, pending } = await parkedGet(host, 30_000);
     const closed = closing(agent, order);
     const sent = attempts.length;
     const destroyed = agent.destroy().then(() => order.push('destroyed'));

@@ -7,6 +7,7 @@
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResilientAgent, type ResilienceOptions, createResilientFetch, resilience } from '../../src/index.js';
+import { type ErrorClass, expectThrow } from '../support/expect-throw.js';
 
 /** A DNS server address in this file's range with nothing behind it: nothing here may reach it. */
 const dnsOptions = { servers: ['127.0.28.53:53'], search: [], hostsFile: false as const };
@@ -15,21 +16,6 @@ const agents: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.close();
 });
-
-type ErrorClass = typeof TypeError | typeof RangeError;
-
-/** Runs `fn` and checks it throws `Class` (exactly) with a message matching every pattern. */
-function expectThrow(fn: () => unknown, Class: ErrorClass, ...patterns: RegExp[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a throw').toBeInstanceOf(Class);
-  expect((caught as Error).constructor).toBe(Class);
-  for (const p of patterns) expect((caught as Error).message).toMatch(p);
-}
 
 /** Awaits `p` and checks it rejects with `Class` (exactly) with a message matching every pattern. */
 async function expectReject(p: Promise<unknown>, Class: ErrorClass, ...patterns: RegExp[]): Promise<void> {

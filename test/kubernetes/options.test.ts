@@ -8,21 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { kubernetesEndpoints } from '../../src/kubernetes/index.js';
 import { kubernetesOptions, resolveKubernetesConfig, serviceAccountDir } from '../../src/kubernetes/config.js';
 import { type OptionGroup, rowsOf } from '../../src/utils/option-table.js';
-
-type ErrorClass = typeof TypeError | typeof RangeError;
-
-/** Runs `fn` and checks it throws `Class` (exactly) with exactly `message`. */
-function expectThrow(fn: () => unknown, Class: ErrorClass, message: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, 'expected a throw').toBeInstanceOf(Class);
-  expect((caught as Error).constructor).toBe(Class);
-  expect((caught as Error).message).toBe(message);
-}
+import { expectThrow } from '../support/expect-throw.js';
 
 const make = (options: unknown) => () => kubernetesEndpoints(options as never);
 
