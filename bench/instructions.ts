@@ -40,9 +40,8 @@
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { describeGc, parseProfileClients, positiveOption, runForJsonLine } from './lib.js';
+import { describeGc, parseProfileClients, positiveOption, profileArgs, runForJsonLine } from './lib.js';
 import type { ProfileResult } from './profile.js';
 
 const { values } = parseArgs({
@@ -80,9 +79,6 @@ interface Count {
   gc: ProfileResult['gc'];
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const tsx = import.meta.resolve('tsx/esm');
-
 /** Runs one client under callgrind and returns the instructions of its measured requests. */
 async function countOne(client: string, run: number): Promise<Count> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ridethrough-callgrind-'));
@@ -93,19 +89,8 @@ async function countOne(client: string, run: number): Promise<Count> {
       `--callgrind-out-file=${path.join(dir, 'cg.%p')}`,
       process.execPath,
       ...values['node-flag'],
-      '--import',
-      tsx,
-      path.join(here, 'profile.ts'),
-      '--client',
-      client,
-      '--requests',
-      String(requests),
-      '--warmup',
-      String(warmup),
-      '--endpoints',
-      String(endpoints),
+      ...profileArgs(client, requests, warmup, endpoints),
       '--callgrind',
-      '--json',
       '--agent-options',
       values['agent-options'],
     ];

@@ -18,10 +18,8 @@
  *
  * @module
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { median, parseProfileClients, positiveOption, round, runForJsonLine } from './lib.js';
+import { median, parseProfileClients, positiveOption, profileArgs, round, runForJsonLine } from './lib.js';
 import type { ProfileResult } from './profile.js';
 
 const { values } = parseArgs({
@@ -41,25 +39,9 @@ const requests = positiveOption('requests', values.requests);
 const warmup = positiveOption('warmup', values.warmup);
 const endpoints = positiveOption('endpoints', values.endpoints);
 
-const profile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile.ts');
-const tsx = import.meta.resolve('tsx/esm');
-
 /** Runs one client alone in a fresh process. */
 function runOne(client: string): Promise<ProfileResult> {
-  const args = [
-    '--import',
-    tsx,
-    profile,
-    '--client',
-    client,
-    '--requests',
-    String(requests),
-    '--warmup',
-    String(warmup),
-    '--endpoints',
-    String(endpoints),
-    '--json',
-  ];
+  const args = profileArgs(client, requests, warmup, endpoints);
   return runForJsonLine<ProfileResult>(`${client} run`, process.execPath, args);
 }
 

@@ -341,3 +341,10 @@ export function startGcProfile(): { stop(requests: number): GcSummary } {
 export function describeGc(gc: GcSummary): string {
   return `GC: ${gc.scavenges} scavenges, ${gc.markCompacts} full, ${gc.pauseUsPerRequest.toFixed(2)} µs pause and ${Math.round(gc.promotedBytesPerRequest)} B promoted per request`;
 }
+
+/** The command line that runs bench/profile.ts for one client, printing one JSON line (node's own flags go before it). */
+export function profileArgs(client: string, requests: number, warmup: number, endpoints: number): string[] {
+  const profile = fileURLToPath(new URL('./profile.ts', import.meta.url));
+  const tsx = import.meta.resolve('tsx/esm');
+  return ['--import', tsx, profile, '--client', client, '--requests', String(requests), '--warmup', String(warmup), '--endpoints', String(endpoints), '--json'];
+}

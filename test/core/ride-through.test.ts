@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ResilientAgent } from '../../src/http/agent.js';
 import { createResilientFetch } from '../../src/http/fetch.js';
 import { channelNames, type EndpointEvent, type RetryEvent } from '../../src/events/channels.js';
-import { Cluster, failures, favourite, recordChannel, recordConnections, script, steadyStream, type StreamResult } from '../support/cluster.js';
+import { Cluster, failures, killFavourite, recordChannel, recordConnections, script, steadyStream, type StreamResult } from '../support/cluster.js';
 import type { Pod } from '@ridethrough/testbed';
 
 const DNS_ADDRESS = '127.0.19.53';
@@ -204,8 +204,7 @@ describe('one of three replicas dies', () => {
     c.defer(() => connects.stop());
     c.defer(() => ejected.stop());
 
-    let counts: number[] = [];
-    let victim: Pod | undefined;
+    const kill = killFavourite(pods);
     let restarted: Pod | undefined;
     let backInDnsAt = 0;
     const results = await Promise.all([
@@ -217,32 +216,20 @@ describe('one of three replicas dies', () => {
         { rate: 40, durationMs: 8_000 },
       ),
       script([
-        [
-          600,
-          () => {
-            counts = pods.map((p) => p.count());
-          },
-        ],
-        [
-          1_000,
-          () => {
-            victim = favourite(pods, counts);
-            return victim.kill();
-          },
-        ],
+        ...kill.steps,
         [
           2_500,
           () =>
             c.publish(
               'replicas.test',
-              all.filter((a) => a !== victim!.address),
+              all.filter((a) => a !== kill.victim()!.address),
               1,
             ),
         ],
         [
           5_000,
           async () => {
-            restarted = await c.restartPod(victim!, 'restarted');
+            restarted = await c.restartPod(kill.victim()!, 'restarted');
             backInDnsAt = Date.now();
             c.publish('replicas.test', all, 1);
           },
@@ -251,7 +238,7 @@ describe('one of three replicas dies', () => {
     ]).then(([r]) => r);
 
     expect(failures(results)).toEqual([]);
-    const dead = victim!.address;
+    const dead = kill.victim()!.address;
     const victimEjections = ejected.events.filter((e) => e.message.address === dead);
     expect(victimEjections.length, 'the dead replica was ejected').toBeGreaterThanOrEqual(1);
     expect(victimEjections[0]!.message.reason).toBe('ECONNREFUSED');
@@ -262,7 +249,7 @@ describe('one of three replicas dies', () => {
     // From the first refusal until DNS lists it again, nobody even tries to connect to it.
     expect(toVictim(ejectedAt, backInDnsAt)).toBe(0);
     // The surviving replicas took the load meanwhile.
-    const survivors = pods.filter((p) => p !== victim);
+    const survivors = pods.filter((p) => p !== kill.victim());
     expect(survivors.reduce((n, p) => n + p.count(), 0)).toBeGreaterThan(100);
     // Back in DNS with a live pod: it receives traffic again.
     expect(toVictim(backInDnsAt, Infinity)).toBeGreaterThan(0);
@@ -286,8 +273,7 @@ describe('one of three replicas dies', () => {
     c.defer(() => ejected.stop());
     c.defer(() => restored.stop());
 
-    let counts: number[] = [];
-    let victim: Pod | undefined;
+    const kill = killFavourite(pods);
     let restarted: Pod | undefined;
     const results = await Promise.all([
       steadyStream(
@@ -298,31 +284,19 @@ describe('one of three replicas dies', () => {
         { rate: 30, durationMs: 5_000 },
       ),
       script([
-        [
-          600,
-          () => {
-            counts = pods.map((p) => p.count());
-          },
-        ],
-        [
-          1_000,
-          () => {
-            victim = favourite(pods, counts);
-            return victim.kill();
-          },
-        ],
+        ...kill.steps,
         // Back well before the ejection (1 s ± 15 %) ends; DNS listed it all along.
         [
           1_400,
           async () => {
-            restarted = await c.restartPod(victim!, 'restarted');
+            restarted = await c.restartPod(kill.victim()!, 'restarted');
           },
         ],
       ]),
     ]).then(([r]) => r);
 
     expect(failures(results)).toEqual([]);
-    const dead = victim!.address;
+    const dead = kill.victim()!.address;
     const victimEjections = ejected.events.filter((e) => e.message.address === dead);
     expect(victimEjections.length).toBeGreaterThanOrEqual(1);
     for (const { at, message } of victimEjections) {

@@ -152,6 +152,37 @@ export function favourite(pods: readonly Pod[], since: readonly number[]): Pod {
   return best;
 }
 
+/**
+ * Script steps that note each pod's count at `countAt` ms and kill, at `killAt` ms, the pod that served
+ * the most requests in between (the balancer's favourite of the moment); `victim()` is that pod once killed.
+ */
+export function killFavourite(
+  pods: readonly Pod[],
+  countAt = 600,
+  killAt = 1_000,
+): { steps: (readonly [number, () => unknown])[]; victim: () => Pod | undefined } {
+  let counts: number[] = [];
+  let victim: Pod | undefined;
+  return {
+    steps: [
+      [
+        countAt,
+        () => {
+          counts = pods.map((p) => p.count());
+        },
+      ],
+      [
+        killAt,
+        () => {
+          victim = favourite(pods, counts);
+          return victim.kill();
+        },
+      ],
+    ],
+    victim: () => victim,
+  };
+}
+
 /** `name: message <- cause code ...`, for assertion messages. */
 export function describeError(err: unknown): string {
   const parts: string[] = [];
