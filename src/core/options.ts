@@ -1,3 +1,5 @@
+// A little over the ~350 lines files here aim at: every option of the agent in one place (its type and
+// JSDoc, gathered from the tables next to each concept), which the docs' tables and validation are built from.
 import type { ConnectionOptions } from 'node:tls';
 import { type BackoffOptions, backoffOptions } from '../policy/backoff.js';
 import { type EjectionOptions, ejectionOptions } from '../endpoints/ejection.js';

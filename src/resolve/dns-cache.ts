@@ -1,6 +1,6 @@
-// A little over the ~350 lines files here aim at: the cache's one state per name (fresh, expired,
-// failing, negative) and every transition of it read best in one place; the wire queries, the options and
-// the system files live in dns-query.ts, dns-options.ts and system-config.ts.
+// Over the ~350 lines files here aim at, for a reason: the cache's one state per name (fresh, due for a
+// prefetch, expired, failing, negative) and every transition of it read best in one place; the wire
+// queries, the options and the system files live in dns-query.ts, dns-options.ts and system-config.ts.
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
