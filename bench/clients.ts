@@ -83,7 +83,8 @@ export function makeClients(layout: ClientLayout, only: readonly ClientId[]): Cl
     });
   }
   if (only.includes('resilient')) {
-    const agent = new ResilientAgent({ ...layout.agentOptions, dns: { servers: [dns], search: [] } });
+    const own = layout.agentOptions as { dns?: Record<string, unknown> };
+    const agent = new ResilientAgent({ ...own, dns: { ...own.dns, servers: [dns], search: [] } });
     clients.push({ id: 'resilient', name: resilientName, send: () => get(nameUrl, agent), close: () => agent.close() });
   }
   if (only.includes('interceptors')) {

@@ -237,7 +237,14 @@ async function inWorker(id: ClientId, layout: ClientLayout, concurrency: number)
     if (r.type !== type) throw new Error(`benchmark client ${id}: expected ${type}, got ${r.type}`);
     return r as Extract<WorkerReply, { type: K }>;
   };
-  const ready = await ask({ type: 'init', id, layout }, 'ready');
+  let ready: Extract<WorkerReply, { type: 'ready' }>;
+  try {
+    ready = await ask({ type: 'init', id, layout }, 'ready');
+  } catch (err) {
+    // A client that cannot start (bad --agent-options) must not keep the benchmark alive through its IPC channel.
+    child.kill();
+    throw err;
+  }
   return {
     name: ready.name,
     async batch(n) {
