@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export { ResilientAgent, type AgentOriginStats, type PoolCounters, type ResilientAgentOptions } from './http/agent.js';
-export { resilience } from './http/interceptor.js';
+export { resilience, type ResilienceInterceptor } from './http/interceptor.js';
 export {
   createResilientFetch,
   resilientFetch,

@@ -12,7 +12,7 @@ import type { ParsedOrigin } from './origin.js';
 import { type ResilienceOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { longAgo, type MonotonicMs, monotonicNow } from '../timing/clock.js';
 
-/** Per-origin state, as {@link ResilientAgent.stats} reports it. */
+/** Per-origin state, as {@link ResilientAgent.stats} and {@link ResilienceInterceptor.stats} report it. */
 export interface OriginStats {
   /** `protocol//host:port`. */
   readonly origin: string;

@@ -3,10 +3,24 @@ import type { Dispatcher } from 'undici';
 import { withHost } from '../utils/headers.js';
 import { dispatchFlow } from './dispatch-entry.js';
 import { H2WebSocketFallback } from './h2-websocket.js';
-import { ResilienceContext } from '../core/context.js';
+import { type OriginStats, ResilienceContext } from '../core/context.js';
 import type { ResilienceOptions } from '../core/options.js';
 import { urlHost } from '../core/origin.js';
 import type { AttemptTransport } from './request-flow.js';
+
+/**
+ * What {@link resilience} returns: an undici interceptor (compose it into an `Agent`) that also shows
+ * ridethrough's per-origin state, so `instrumentRidethrough({ agents: [interceptor] })` can feed its gauges.
+ */
+export interface ResilienceInterceptor extends Dispatcher.DispatchInterceptor {
+  /**
+   * Per-origin state keyed by origin (`protocol//host:port`, the host name's origin, not the pod IPs'):
+   * breaker, retry budget, waiting requests and endpoint health, as {@link OriginStats}. A fresh snapshot
+   * at each read. One state for every `Agent` this interceptor is composed into; undici's pool counters
+   * are the composed `Agent`'s own `stats` (keyed by pod IP).
+   */
+  readonly stats: Readonly<Record<string, OriginStats>>;
+}
 
 /**
  * ridethrough as an undici interceptor, for an `Agent` you already configure:
@@ -20,6 +34,7 @@ import type { AttemptTransport } from './request-flow.js';
  * Once the composed agent is closing or destroyed, a request it refuses fails at once with undici's
  * `ClientClosedError` or `ClientDestroyedError`, as it would without the interceptor: no retry through it
  * can succeed (a request waiting to retry meanwhile too, at its next attempt).
+ * The returned interceptor's `stats` show the per-origin state (pass it in `instrumentRidethrough`'s `agents`).
  *
  * @example
  * ```ts
@@ -29,9 +44,9 @@ import type { AttemptTransport } from './request-flow.js';
  * await request('http://catalog:8080/items', { dispatcher });
  * ```
  */
-export function resilience(options: ResilienceOptions = {}): Dispatcher.DispatchInterceptor {
+export function resilience(options: ResilienceOptions = {}): ResilienceInterceptor {
   const ctx = new ResilienceContext(options);
-  return (dispatch) => {
+  const interceptor: Dispatcher.DispatchInterceptor = (dispatch) => {
     const transport: AttemptTransport = {
       // The composed agent's timeouts are its own: each attempt carries ridethrough's.
       appliesTimeouts: false,
@@ -61,4 +76,6 @@ export function resilience(options: ResilienceOptions = {}): Dispatcher.Dispatch
       return dispatchFlow(ctx, transport, opts, handler, undefined, undefined);
     };
   };
+  // A getter, not a copy: the gauges read it at each collection.
+  return Object.defineProperty(interceptor, 'stats', { get: () => ctx.stats, enumerable: true }) as ResilienceInterceptor;
 }

@@ -26,7 +26,7 @@ import { type OtelRequestTrace, type RequestInstruments, requestHooksFor, type T
 import { type UndiciInstrumentationLike, wrapUndiciHook } from './undici-hook.js';
 import { connectHookFor } from './connect-trace.js';
 
-/** Anything with ridethrough's per-origin `stats` (a `ResilientAgent`, a `ResilienceContext`). */
+/** Anything with ridethrough's per-origin `stats`: a `ResilientAgent`, the `resilience()` interceptor, a `ResilienceContext`. */
 export interface StatsSource {
   /** Per-origin state, keyed by origin. */
   readonly stats: Readonly<Record<string, OriginStats>>;
@@ -44,7 +44,10 @@ export interface RidethroughInstrumentationOptions {
    * attempt and ejection metrics. Default `false`: pod IPs change at every move (metric cardinality).
    */
   readonly podIpAttributes?: boolean;
-  /** Agents (or contexts) whose `stats` feed the observable gauges (breaker state, budget, endpoints, waiting requests). */
+  /**
+   * `ResilientAgent`s, `resilience()` interceptors (or contexts) whose `stats` feed the observable gauges
+   * (breaker state, budget, endpoints, waiting requests).
+   */
   readonly agents?: Iterable<StatsSource>;
   /**
    * The `UndiciInstrumentation` of `@opentelemetry/instrumentation-undici`: its `startSpanHook` is wrapped
@@ -72,15 +75,19 @@ const knownOptions = ['tracerProvider', 'meterProvider', 'podIpAttributes', 'age
  * so `@opentelemetry/instrumentation-undici`'s attempt spans nest under it; retries, hedges, waits,
  * ejections, stale DNS answers and breaker transitions become span events. Every `resilientConnect`
  * call gets a CLIENT span `connect <host>` with its attempts, retries and waits. The metrics in
- * docs/observability.md are recorded. Only one instrumentation is active at a time.
+ * docs/observability.md are recorded; the gauges among them read the `stats` of the agents and
+ * interceptors passed as `agents`. Only one instrumentation is active at a time.
  *
  * @throws TypeError naming the option when an option is invalid; Error when one is active already
  * @example
  * ```ts
- * import { ResilientAgent } from 'ridethrough';
+ * import { Agent } from 'undici';
+ * import { ResilientAgent, resilience } from 'ridethrough';
  * import { instrumentRidethrough } from 'ridethrough/otel';
  * const agent = new ResilientAgent();
- * const otel = instrumentRidethrough({ agents: [agent] });
+ * const interceptor = resilience();
+ * const composed = new Agent().compose(interceptor);
+ * const otel = instrumentRidethrough({ agents: [agent, interceptor] });
  * // ... at shutdown:
  * otel.disable();
  * ```
@@ -250,11 +257,14 @@ function validate(options: RidethroughInstrumentationOptions): void {
   const agents = options.agents as unknown;
   if (agents === undefined) return;
   if (agents === null || typeof agents !== 'object' || typeof (agents as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-    throw new TypeError(`ridethrough: option "agents" must be an iterable of ResilientAgent (or ResilienceContext), got ${typeof agents}`);
+    throw new TypeError(
+      `ridethrough: option "agents" must be an iterable of ResilientAgent, resilience() interceptor (or ResilienceContext), got ${typeof agents}`,
+    );
   }
   for (const a of agents as Iterable<unknown>) {
-    if (a === null || typeof a !== 'object' || !('stats' in a))
-      throw new TypeError('ridethrough: option "agents" must hold objects with a `stats` getter (ResilientAgent, ResilienceContext)');
+    // The interceptor is a function carrying a `stats` getter.
+    if (a === null || (typeof a !== 'object' && typeof a !== 'function') || !('stats' in a))
+      throw new TypeError('ridethrough: option "agents" must hold objects with a `stats` getter (ResilientAgent, resilience() interceptor, ResilienceContext)');
   }
 }
 
