@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -254,6 +255,10 @@ async function inWorker(id: ClientId, layout: ClientLayout, concurrency: number)
     async close() {
       try {
         await ask({ type: 'close' }, 'closed');
+        // Let it exit on its own (node writes --cpu-prof and similar output at exit), within a bound.
+        if (child.exitCode === null && child.signalCode === null) {
+          await Promise.race([once(child, 'exit'), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+        }
       } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill();
       }
