@@ -1,7 +1,7 @@
 import { type Attributes, type Context, context, diag, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ConnectAttemptInfo, ConnectEndInfo, ConnectNote, ConnectStartInfo, ConnectTrace } from '../events/instrumentation.js';
 import { attr, errorType, giveUpCode, semconv } from './names.js';
-import { addNoteEvent, guarded, type TraceSettings } from './request-trace.js';
+import { addLive, addNoteEvent, guarded, type LiveSpan, removeLive, type TraceSettings } from './request-trace.js';
 
 /** The `connect` hook of `ridethrough/otel`: a span per `resilientConnect` call. @internal */
 export function connectHookFor(settings: TraceSettings): (info: ConnectStartInfo) => ConnectTrace | undefined {
@@ -19,12 +19,16 @@ export function connectHookFor(settings: TraceSettings): (info: ConnectStartInfo
 /**
  * One `resilientConnect` call: its CLIENT span `connect <host>`, from the call to the connected socket
  * (or the error the caller gets), across every attempt, wait and DNS query. The span is active while
- * each attempt connects, so a socket instrumentation's spans nest under it.
+ * each attempt connects, so a socket instrumentation's spans nest under it. While it runs, the host's
+ * ejections, stale DNS answers and breaker transitions are events on it, as on a request's span.
  * @internal
  */
-export class OtelConnectTrace implements ConnectTrace {
+export class OtelConnectTrace implements ConnectTrace, LiveSpan {
   /** The connect's span. */
   readonly span: Span;
+  /** The connect's endpoint-state key, `tcp://host:port`. */
+  readonly origin: string;
+  private readonly hostname: string;
   private readonly context: Context;
 
   /**
@@ -43,6 +47,9 @@ export class OtelConnectTrace implements ConnectTrace {
     const parent = context.active();
     this.span = settings.tracer.startSpan(`connect ${info.hostname}`, { kind: SpanKind.CLIENT, attributes }, parent);
     this.context = trace.setSpan(parent, this.span);
+    this.origin = info.origin;
+    this.hostname = info.hostname;
+    addLive(settings.live, info.hostname, this);
   }
 
   attempt<T>(_info: ConnectAttemptInfo, connect: () => T): T {
@@ -70,6 +77,7 @@ export class OtelConnectTrace implements ConnectTrace {
   }
 
   private finish(info: ConnectEndInfo): void {
+    removeLive(this.settings.live, this.hostname, this);
     const span = this.span;
     span.setAttribute(attr.attempts, info.attempts);
     if (this.settings.podIps && info.address !== undefined) {

@@ -22,7 +22,7 @@ import {
 import { setRequestHooks } from '../events/instrumentation.js';
 import { checkBoolean, checkKnownKeys, checkObject } from '../utils/validate.js';
 import { attr, durationBuckets, eventNames, metricNames, OriginAttributes, semconv } from './names.js';
-import { type OtelRequestTrace, type RequestInstruments, requestHooksFor, type TraceSettings } from './request-trace.js';
+import { type LiveSpan, type RequestInstruments, requestHooksFor, type TraceSettings } from './request-trace.js';
 import { type UndiciInstrumentationLike, wrapUndiciHook } from './undici-hook.js';
 import { connectHookFor } from './connect-trace.js';
 
@@ -98,7 +98,7 @@ export function instrumentRidethrough(options: RidethroughInstrumentationOptions
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer('ridethrough');
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('ridethrough');
   const origins = new OriginAttributes();
-  const live = new Map<string, Set<OtelRequestTrace>>();
+  const live = new Map<string, Set<LiveSpan>>();
   const instruments: RequestInstruments = {
     duration: meter.createHistogram(metricNames.requestDuration, {
       description: 'Duration of HTTP requests through ridethrough, as the caller saw them (all attempts, waits and retries).',
@@ -123,7 +123,7 @@ export function instrumentRidethrough(options: RidethroughInstrumentationOptions
     advice: { explicitBucketBoundaries: durationBuckets },
   });
 
-  /** Adds an event to the spans of a host's requests in flight (ejections, stale answers, breakers concern them all). */
+  /** Adds an event to the spans of a host's requests and connects in flight (ejections, stale answers, breakers concern them all). */
   const toLive = (hostname: string, name: string, attributes: Attributes, origin?: string): void => {
     const set = live.get(hostname);
     if (set === undefined) return;

@@ -39,8 +39,30 @@ export interface TraceSettings {
   readonly tracer: Tracer;
   readonly instruments: RequestInstruments | undefined;
   readonly podIps: boolean;
-  /** In-flight request spans by host name, for the host-wide events (ejection, stale DNS, breaker). */
-  readonly live: Map<string, Set<OtelRequestTrace>>;
+  /** In-flight request and connect spans by host name, for the host-wide events (ejection, stale DNS, breaker). */
+  readonly live: Map<string, Set<LiveSpan>>;
+}
+
+/** A span in flight that the host-wide events (ejection, stale DNS, breaker) go to. @internal */
+export interface LiveSpan {
+  /** The origin key of its breaker events: `protocol//host:port`, or `tcp://host:port` for a connect. */
+  readonly origin: string;
+  readonly span: Span;
+}
+
+/** Registers `entry` among the spans in flight for `hostname`. @internal */
+export function addLive(live: Map<string, Set<LiveSpan>>, hostname: string, entry: LiveSpan): void {
+  let set = live.get(hostname);
+  if (set === undefined) live.set(hostname, (set = new Set()));
+  set.add(entry);
+}
+
+/** Takes `entry` out of the spans in flight for `hostname`. @internal */
+export function removeLive(live: Map<string, Set<LiveSpan>>, hostname: string, entry: LiveSpan): void {
+  const set = live.get(hostname);
+  if (set === undefined) return;
+  set.delete(entry);
+  if (set.size === 0) live.delete(hostname);
 }
 
 /** The {@link RequestHooks} of `ridethrough/otel`. @internal */
@@ -103,7 +125,7 @@ export function addNoteEvent(span: Span, note: RequestNote, podIps: boolean): vo
  * attempts' counts.
  * @internal
  */
-export class OtelRequestTrace implements RequestTrace {
+export class OtelRequestTrace implements RequestTrace, LiveSpan {
   /** The request's span. */
   readonly span: Span;
   /** The request's origin key. */
@@ -139,9 +161,7 @@ export class OtelRequestTrace implements RequestTrace {
     const parent = context.active();
     this.span = settings.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.CLIENT, attributes: spanAttributes }, parent);
     this.context = trace.setSpan(parent, this.span);
-    let set = settings.live.get(info.hostname);
-    if (set === undefined) settings.live.set(info.hostname, (set = new Set()));
-    set.add(this);
+    addLive(settings.live, info.hostname, this);
   }
 
   attempt(info: AttemptStartInfo, send: () => void): void {
@@ -189,11 +209,7 @@ export class OtelRequestTrace implements RequestTrace {
   }
 
   private finish(error: Error | undefined, attempts: number): void {
-    const set = this.settings.live.get(this.hostname);
-    if (set !== undefined) {
-      set.delete(this);
-      if (set.size === 0) this.settings.live.delete(this.hostname);
-    }
+    removeLive(this.settings.live, this.hostname, this);
     const span = this.span;
     const metric: Attributes = { ...this.attributes };
     const status = this.status;

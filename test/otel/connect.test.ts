@@ -2,7 +2,8 @@
  * ridethrough/otel and `resilientConnect`, with the real OpenTelemetry SDK: one CLIENT span
  * `connect <host>` per call, with the host name (pod IPs only when asked for), the attempts, a
  * `ridethrough.retry` event per retried attempt and a `ridethrough.wait` event per wait in the waiting
- * room, and the give-up code as `error.type` when it fails. No span while not instrumented.
+ * room, and the give-up code as `error.type` when it fails; the host's ejections and stale DNS answers
+ * while it runs are events on it, as on a request's span. No span while not instrumented.
  * Real parts only: a UDP DNS server, HTTP pods (taking plain TCP connections) and addresses nothing
  * listens on (refused at once), on 127.0.157.x, port 18161.
  */
@@ -45,7 +46,7 @@ const events = (span: ReadableSpan, name: string) => span.events.filter((e) => e
 const values = (span: ReadableSpan): unknown[] => [...Object.values(span.attributes), ...span.events.flatMap((e) => Object.values(e.attributes ?? {}))];
 
 describe('a connect that rode through a refused endpoint', () => {
-  it('one CLIENT span "connect <host>" under the caller\'s span: 2 attempts, one retry event, the host name and no pod IP', async () => {
+  it('one CLIENT span "connect <host>" under the caller\'s span: 2 attempts, the ejection and one retry event, the host name and no pod IP', async () => {
     const host = 'ride.connect.otel.test';
     // The first endpoint refuses (nothing listens there); round-robin starts with it.
     dns.setRecords(host, { a: [`${base}.1`, `${base}.2`] });
@@ -74,8 +75,10 @@ describe('a connect that rode through a refused endpoint', () => {
       'network.transport': 'tcp',
       'ridethrough.attempts': 2,
     });
-    expect(span!.events.map((e) => e.name)).toEqual(['ridethrough.retry']);
-    expect(span!.events[0]!.attributes).toEqual({ 'ridethrough.attempt': 1, 'ridethrough.retry.reason': 'ECONNREFUSED', 'ridethrough.delay_ms': 0 });
+    // The refused endpoint is ejected (a host-wide event, on the span of the connect that runs), then the connect moves on.
+    expect(span!.events.map((e) => e.name)).toEqual(['ridethrough.endpoint.ejected', 'ridethrough.retry']);
+    expect(span!.events[0]!.attributes).toMatchObject({ 'ridethrough.ejection.reason': 'ECONNREFUSED' });
+    expect(span!.events[1]!.attributes).toEqual({ 'ridethrough.attempt': 1, 'ridethrough.retry.reason': 'ECONNREFUSED', 'ridethrough.delay_ms': 0 });
     // Pod IPs are opt-in.
     expect(values(span!).filter((v) => String(v).startsWith(`${base}.`))).toEqual([]);
 
@@ -174,6 +177,40 @@ describe('a connect that failed', () => {
     expect(span!.attributes['error.type']).toBeUndefined();
     expect(span!.attributes['ridethrough.attempts']).toBe(waits[0]!.attempts);
     expect(events(span!, 'ridethrough.wait')).toHaveLength(1);
+  });
+});
+
+describe("the host's events on a connect span", () => {
+  it('a stale DNS answer served while DNS fails: a ridethrough.dns.stale event on the span', async () => {
+    const host = 'stale.connect.otel.test';
+    dns.setRecords(host, { a: [`${base}.8`], ttl: 0 });
+    await pod('f', `${base}.8`);
+    const agent = newAgent({ dns: { minTtl: 0 } });
+    instrument();
+    await connect(agent, host);
+    dns.setMode('servfail');
+    defer(() => dns.setMode('normal'));
+    otel.reset();
+    await connect(agent, host);
+    const [span, ...others] = connectSpans();
+    expect(others).toHaveLength(0);
+    expect(span!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(events(span!, 'ridethrough.dns.stale').map((e) => e.attributes!['error.type'])).toEqual(['ESERVFAIL']);
+  });
+
+  it('an ended connect gets no more events: a later connect to the host that is refused adds its ejection to its own span only', async () => {
+    const host = 'ended.connect.otel.test';
+    dns.setRecords(host, { a: [`${base}.9`] });
+    const up = await pod('g', `${base}.9`);
+    const agent = newAgent();
+    instrument();
+    otel.reset();
+    await connect(agent, host);
+    await up.stop();
+    await rejection(connect(agent, host, { maxAttempts: 1 }));
+    const [first, second] = connectSpans();
+    expect(first!.events).toEqual([]);
+    expect(events(second!, 'ridethrough.endpoint.ejected')).toHaveLength(1);
   });
 });
 
