@@ -94,6 +94,9 @@ describe('bench/hot-path.ts --quick --json', () => {
       expect(target.throughputPass).toBe(target.value >= 0.97);
       expect(target.p99Pass).toBe(target.p99Ratio <= 1.05);
       expect(target.pass).toBe(target.throughputPass && target.p99Pass);
+      // Whether the two processes' collectors settled alike, from their bytes promoted per request.
+      const promoted = [run.clients[0]!, run.clients.find((c) => c.name === 'ResilientAgent')!].map((c) => c.gc.promotedBytesPerRequest);
+      expect(target.collector).toBe(Math.max(...promoted) > 2 * Math.max(1, Math.min(...promoted)) ? 'differ' : 'alike');
       // Two rounds: the interval is drawn from them and holds the pooled ratio's neighbourhood.
       expect(target.interval[0]).toBeLessThanOrEqual(target.interval[1]);
       expect(target.interval[0]).toBeGreaterThan(0);
