@@ -6,12 +6,12 @@
  */
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { type AttemptEvent, channelNames, resilience, type ResilienceInterceptor } from '../../src/index.js';
+import { resilience, type ResilienceInterceptor } from '../../src/index.js';
 import { useScope } from '../support/scope.js';
 
 const PORT = 18_200;
 const scope = useScope({ dnsAddress: '127.0.163.53', port: PORT, dns: { family: 4, hostsFile: false } });
-const { dns, pod, watch, dnsOptions, defer } = scope;
+const { dns, pod, dnsOptions, defer, moveOnFirstAttempt } = scope;
 
 /** Nothing listens there: a connect is refused (a pod that is gone). */
 const GONE = '127.0.163.1';
@@ -52,11 +52,7 @@ describe("the interceptor's stats", () => {
 
   it('after a refused connect, the gone pod is ejected for ECONNREFUSED and the request rode through to the other', async () => {
     const host = 'moved.stats.test';
-    // DNS lists only the gone pod until the first attempt goes there, then the new one too.
-    dns.setRecords(host, { a: [GONE], ttl: 0 });
-    watch<AttemptEvent>(channelNames.attempt, (e) => {
-      if (e.address === GONE) dns.setRecords(host, { a: [GONE, '127.0.163.3'], ttl: 0 });
-    });
+    moveOnFirstAttempt(host, GONE, '127.0.163.3');
     await pod('b', '127.0.163.3');
     const interceptor = resilience({ dns: dnsOptions() });
     expect(await get(composed(interceptor), `http://${host}:${PORT}/`)).toBe('b');

@@ -10,22 +10,14 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Agent, buildConnector, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type AttemptEvent,
-  channelNames,
-  CircuitOpenError,
-  createResilientFetch,
-  DnsResolutionError,
-  resilience,
-  type ResilientAgent,
-} from '../../src/index.js';
+import { channelNames, CircuitOpenError, createResilientFetch, DnsResolutionError, resilience, type ResilientAgent } from '../../src/index.js';
 import { instrumentRidethrough, type RidethroughInstrumentationOptions } from '../../src/otel/index.js';
 import { rejection, useScope } from '../support/scope.js';
 import { type Otel, parentId, setupOtel, total } from './support.js';
 
 const PORT = 18_121;
 const scope = useScope({ dnsAddress: '127.0.121.53', port: PORT, dns: { family: 4, hostsFile: false } });
-const { dns, agent: newAgent, pod, watch, defer } = scope;
+const { dns, agent: newAgent, pod, defer, moveOnFirstAttempt } = scope;
 const otel: Otel = setupOtel();
 afterAll(() => otel.shutdown());
 
@@ -41,14 +33,6 @@ function instrument(extra: RidethroughInstrumentationOptions = {}): void {
     ...extra,
   });
   defer(() => handle.disable());
-}
-
-/** DNS lists only `refused` until the first attempt goes there, then `refused` and `good`: the request rides through. */
-function moveOnFirstAttempt(host: string, refused: string, good: string): void {
-  dns.setRecords(host, { a: [refused], ttl: 0 });
-  watch<AttemptEvent>(channelNames.attempt, (e) => {
-    if (e.address === refused) dns.setRecords(host, { a: [refused, good], ttl: 0 });
-  });
 }
 
 /** The logical span (instrumentation scope `ridethrough`) and the undici spans, checked to be one per request. */

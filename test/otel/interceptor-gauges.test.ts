@@ -7,14 +7,14 @@
  */
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type AttemptEvent, channelNames, resilience } from '../../src/index.js';
+import { resilience } from '../../src/index.js';
 import { instrumentRidethrough } from '../../src/otel/index.js';
 import { useScope } from '../support/scope.js';
 import { type Otel, setupOtel, total } from './support.js';
 
 const PORT = 18_201;
 const scope = useScope({ dnsAddress: '127.0.163.54', port: PORT, dns: { family: 4, hostsFile: false } });
-const { dns, pod, watch, dnsOptions, defer } = scope;
+const { pod, dnsOptions, defer, moveOnFirstAttempt } = scope;
 const otel: Otel = setupOtel();
 afterAll(() => otel.shutdown());
 
@@ -25,11 +25,7 @@ const GONE = '127.0.163.11';
 describe('gauges from the interceptor', () => {
   it("breaker state, budget, endpoints and waiting requests carry the interceptor's origin, the refused pod counted as ejected", async () => {
     const host = 'gauges.otel.test';
-    // DNS lists only the gone pod until the first attempt goes there, then the new one too.
-    dns.setRecords(host, { a: [GONE], ttl: 0 });
-    watch<AttemptEvent>(channelNames.attempt, (e) => {
-      if (e.address === GONE) dns.setRecords(host, { a: [GONE, '127.0.163.12'], ttl: 0 });
-    });
+    moveOnFirstAttempt(host, GONE, '127.0.163.12');
     await pod('a', '127.0.163.12');
     const interceptor = resilience({ dns: dnsOptions() });
     const base = new Agent({ connect: { timeout: 1_000 } });

@@ -6,24 +6,16 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type AttemptEvent, channelNames, CircuitOpenError, DnsResolutionError, resilience } from '../../src/index.js';
+import { CircuitOpenError, DnsResolutionError, resilience } from '../../src/index.js';
 import { rejection, useScope } from '../support/scope.js';
 import { parentId, setupOtel, total } from './support.js';
 
 const PORT = 18_120;
-const { dns, agent: newAgent, pod, watch, defer } = useScope({ dnsAddress: '127.0.120.53', port: PORT, dns: { family: 4, hostsFile: false } });
+const { dns, agent: newAgent, pod, defer, moveOnFirstAttempt } = useScope({ dnsAddress: '127.0.120.53', port: PORT, dns: { family: 4, hostsFile: false } });
 const otel = setupOtel();
 afterAll(() => otel.shutdown());
 
 const undiciScope = '@opentelemetry/instrumentation-undici';
-
-/** DNS lists only `refused` until the first attempt goes there, then `refused` and `good`: the request rides through. */
-function moveOnFirstAttempt(host: string, refused: string, good: string): void {
-  dns.setRecords(host, { a: [refused], ttl: 0 });
-  watch<AttemptEvent>(channelNames.attempt, (e) => {
-    if (e.address === refused) dns.setRecords(host, { a: [refused, good], ttl: 0 });
-  });
-}
 
 describe('instrumentation-undici through ridethrough, without ridethrough/otel', () => {
   it('agent: every attempt is a sibling root CLIENT span; the refused one is an error; no resend_count; one duration sample each', async () => {

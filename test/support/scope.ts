@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { ResilientAgent, type ResilienceOptions, type RetryEvent, channelNames } from '../../src/index.js';
+import { type AttemptEvent, ResilientAgent, type ResilienceOptions, type RetryEvent, channelNames } from '../../src/index.js';
 import { DnsServer, type Pod, type PodBehaviour, startPod } from '@ridethrough/testbed';
 import type { DnsOptions } from '../../src/resolve/dns-options.js';
 import { subscribeChannel } from './cluster.js';
@@ -110,6 +110,14 @@ export class TestScope {
 
   /** {@link watch} for `ridethrough:retry`. */
   readonly watchRetries = (onEvent?: (event: RetryEvent) => void): RetryEvent[] => this.watch<RetryEvent>(channelNames.retry, onEvent);
+
+  /** DNS lists only `refused` until the first attempt goes there, then `refused` and `good` (TTL 0): the request rides through. */
+  readonly moveOnFirstAttempt = (host: string, refused: string, good: string): void => {
+    this.dns.setRecords(host, { a: [refused], ttl: 0 });
+    this.watch<AttemptEvent>(channelNames.attempt, (e) => {
+      if (e.address === refused) this.dns.setRecords(host, { a: [refused, good], ttl: 0 });
+    });
+  };
 }
 
 /**
