@@ -1,7 +1,8 @@
 import { type Attributes, type Context, context, diag, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ConnectAttemptInfo, ConnectEndInfo, ConnectNote, ConnectStartInfo, ConnectTrace } from '../events/instrumentation.js';
 import { attr, errorType, giveUpCode, semconv } from './names.js';
-import { addLive, addNoteEvent, guarded, type LiveSpan, removeLive, type TraceSettings } from './request-trace.js';
+import type { LiveSpan } from './live-spans.js';
+import { addNoteEvent, guarded, type TraceSettings } from './request-trace.js';
 
 /** The `connect` hook of `ridethrough/otel`: a span per `resilientConnect` call. @internal */
 export function connectHookFor(settings: TraceSettings): (info: ConnectStartInfo) => ConnectTrace | undefined {
@@ -20,7 +21,7 @@ export function connectHookFor(settings: TraceSettings): (info: ConnectStartInfo
  * One `resilientConnect` call: its CLIENT span `connect <host>`, from the call to the connected socket
  * (or the error the caller gets), across every attempt, wait and DNS query. The span is active while
  * each attempt connects, so a socket instrumentation's spans nest under it. While it runs, the host's
- * ejections, stale DNS answers and breaker transitions are events on it, as on a request's span.
+ * ejections and stale DNS answers are events on it, as on a request's span (a connect has no breaker).
  * @internal
  */
 export class OtelConnectTrace implements ConnectTrace, LiveSpan {
@@ -49,7 +50,7 @@ export class OtelConnectTrace implements ConnectTrace, LiveSpan {
     this.context = trace.setSpan(parent, this.span);
     this.origin = info.origin;
     this.hostname = info.hostname;
-    addLive(settings.live, info.hostname, this);
+    settings.live.add(info.hostname, this);
   }
 
   attempt<T>(_info: ConnectAttemptInfo, connect: () => T): T {
@@ -77,7 +78,7 @@ export class OtelConnectTrace implements ConnectTrace, LiveSpan {
   }
 
   private finish(info: ConnectEndInfo): void {
-    removeLive(this.settings.live, this.hostname, this);
+    this.settings.live.remove(this.hostname, this);
     const span = this.span;
     span.setAttribute(attr.attempts, info.attempts);
     if (this.settings.podIps && info.address !== undefined) {

@@ -22,7 +22,8 @@ import {
 import { setRequestHooks } from '../events/instrumentation.js';
 import { checkBoolean, checkKnownKeys, checkObject } from '../utils/validate.js';
 import { attr, durationBuckets, eventNames, metricNames, OriginAttributes, semconv } from './names.js';
-import { type LiveSpan, type RequestInstruments, requestHooksFor, type TraceSettings } from './request-trace.js';
+import { LiveSpans } from './live-spans.js';
+import { type RequestInstruments, requestHooksFor, type TraceSettings } from './request-trace.js';
 import { type UndiciInstrumentationLike, wrapUndiciHook } from './undici-hook.js';
 import { connectHookFor } from './connect-trace.js';
 
@@ -98,7 +99,7 @@ export function instrumentRidethrough(options: RidethroughInstrumentationOptions
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer('ridethrough');
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('ridethrough');
   const origins = new OriginAttributes();
-  const live = new Map<string, Set<LiveSpan>>();
+  const live = new LiveSpans();
   const instruments: RequestInstruments = {
     duration: meter.createHistogram(metricNames.requestDuration, {
       description: 'Duration of HTTP requests through ridethrough, as the caller saw them (all attempts, waits and retries).',
@@ -122,13 +123,6 @@ export function instrumentRidethrough(options: RidethroughInstrumentationOptions
     unit: 's',
     advice: { explicitBucketBoundaries: durationBuckets },
   });
-
-  /** Adds an event to the spans of a host's requests and connects in flight (ejections, stale answers, breakers concern them all). */
-  const toLive = (hostname: string, name: string, attributes: Attributes, origin?: string): void => {
-    const set = live.get(hostname);
-    if (set === undefined) return;
-    for (const t of set) if (origin === undefined || t.origin === origin) t.span.addEvent(name, attributes);
-  };
 
   const subscriptions: [string, (message: unknown) => void][] = [
     [
@@ -154,7 +148,7 @@ export function instrumentRidethrough(options: RidethroughInstrumentationOptions
         ejections.add(1, a);
         const event: Attributes = { [attr.ejectionReason]: e.reason, [attr.ejectedForMs]: e.ejectedForMs };
         if (podIps) event[attr.endpoint] = e.address;
-        toLive(e.hostname, eventNames.ejected, event);
+        live.addEvent(e.hostname, eventNames.ejected, event);
       },
     ],
     [
@@ -163,7 +157,7 @@ export function instrumentRidethrough(options: RidethroughInstrumentationOptions
         const e = m as BreakerEvent;
         const o = origins.of(e.origin);
         transitions.add(1, { ...o, [attr.breakerState]: e.state });
-        toLive(String(o[semconv.serverAddress]), eventNames.breaker, { [attr.breakerState]: e.state }, e.origin);
+        live.addEvent(String(o[semconv.serverAddress]), eventNames.breaker, { [attr.breakerState]: e.state }, e.origin);
       },
     ],
     [
@@ -171,7 +165,7 @@ export function instrumentRidethrough(options: RidethroughInstrumentationOptions
       (m) => {
         const e = m as StaleEvent;
         stale.add(1, { [semconv.dnsQuestion]: e.hostname, [semconv.errorType]: e.error });
-        toLive(e.hostname, eventNames.stale, { [semconv.errorType]: e.error, [attr.staleAgeMs]: e.ageMs });
+        live.addEvent(e.hostname, eventNames.stale, { [semconv.errorType]: e.error, [attr.staleAgeMs]: e.ageMs });
       },
     ],
     [

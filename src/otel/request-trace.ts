@@ -13,6 +13,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { AttemptEndInfo, AttemptStartInfo, RequestHooks, RequestNote, RequestStartInfo, RequestTrace } from '../events/instrumentation.js';
+import type { LiveSpan, LiveSpans } from './live-spans.js';
 import { attr, errorType, eventNames, giveUpCode, isAbort, methodAttribute, semconv } from './names.js';
 
 /** What the active context carries while an attempt is handed to undici (read by the undici hook). @internal */
@@ -39,30 +40,8 @@ export interface TraceSettings {
   readonly tracer: Tracer;
   readonly instruments: RequestInstruments | undefined;
   readonly podIps: boolean;
-  /** In-flight request and connect spans by host name, for the host-wide events (ejection, stale DNS, breaker). */
-  readonly live: Map<string, Set<LiveSpan>>;
-}
-
-/** A span in flight that the host-wide events (ejection, stale DNS, breaker) go to. @internal */
-export interface LiveSpan {
-  /** The origin key of its breaker events: `protocol//host:port`, or `tcp://host:port` for a connect. */
-  readonly origin: string;
-  readonly span: Span;
-}
-
-/** Registers `entry` among the spans in flight for `hostname`. @internal */
-export function addLive(live: Map<string, Set<LiveSpan>>, hostname: string, entry: LiveSpan): void {
-  let set = live.get(hostname);
-  if (set === undefined) live.set(hostname, (set = new Set()));
-  set.add(entry);
-}
-
-/** Takes `entry` out of the spans in flight for `hostname`. @internal */
-export function removeLive(live: Map<string, Set<LiveSpan>>, hostname: string, entry: LiveSpan): void {
-  const set = live.get(hostname);
-  if (set === undefined) return;
-  set.delete(entry);
-  if (set.size === 0) live.delete(hostname);
+  /** The request and connect spans in flight, for the host-wide events (ejection, stale DNS, breaker). */
+  readonly live: LiveSpans;
 }
 
 /** The {@link RequestHooks} of `ridethrough/otel`. @internal */
@@ -161,7 +140,7 @@ export class OtelRequestTrace implements RequestTrace, LiveSpan {
     const parent = context.active();
     this.span = settings.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.CLIENT, attributes: spanAttributes }, parent);
     this.context = trace.setSpan(parent, this.span);
-    addLive(settings.live, info.hostname, this);
+    settings.live.add(info.hostname, this);
   }
 
   attempt(info: AttemptStartInfo, send: () => void): void {
@@ -209,7 +188,7 @@ export class OtelRequestTrace implements RequestTrace, LiveSpan {
   }
 
   private finish(error: Error | undefined, attempts: number): void {
-    removeLive(this.settings.live, this.hostname, this);
+    this.settings.live.remove(this.hostname, this);
     const span = this.span;
     const metric: Attributes = { ...this.attributes };
     const status = this.status;
