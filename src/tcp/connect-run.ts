@@ -121,7 +121,8 @@ export class ConnectRun {
       this.socket = socket;
       return socket;
     } catch (err) {
-      const code = signal.aborted ? 'ABORT_ERR' : errorCode(err);
+      // Cut short by the deadline, as an HTTP attempt on the wire is recorded then; by the caller's signal, an abort.
+      const code = !signal.aborted ? errorCode(err) : this.deadline.signal.aborted ? 'RIDETHROUGH_DEADLINE_EXCEEDED' : 'ABORT_ERR';
       this.record(number, address, code, connectStarted);
       if (signal.aborted) throw err;
       this.lastError = err;

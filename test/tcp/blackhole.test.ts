@@ -95,6 +95,17 @@ describe.skipIf(skipReason !== undefined)('TCP connects to blackholed addresses 
     expect(took).toBeLessThan(3_000);
   });
 
+  it('an attempt still connecting when the deadline passes is recorded as cut by the deadline, not as an abort', async () => {
+    const { c, ctx } = await start();
+    const port = await freePort('127.0.41.5');
+    fw.drop('127.0.41.5');
+    c.publish('cut.tcp.test', ['127.0.41.5'], 5);
+
+    const err = await rejection(resilientConnect({ host: 'cut.tcp.test', port, connectTimeout: 5_000, deadline: 400 }, ctx));
+    expect(err).toBeInstanceOf(DeadlineExceededError);
+    expect((err as DeadlineExceededError).attempts).toMatchObject([{ attempt: 1, address: '127.0.41.5', code: 'RIDETHROUGH_DEADLINE_EXCEEDED', maybeSent: false }]);
+  });
+
   it("createResilientLookup + watchSocket: Node's per-address attempt timeout and a driver's own connect timeout both mark a blackholed address bad", async () => {
     const { c, ctx } = await start();
     const lookup = createResilientLookup({}, ctx);

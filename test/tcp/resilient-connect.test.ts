@@ -125,8 +125,11 @@ describe('resilientConnect', () => {
     expect(e.code).toBe('RIDETHROUGH_DEADLINE_EXCEEDED');
     expect(e.origin).toBe(`tcp://dead.tcp.test:${port}`);
     expect(e.attempts.length).toBeGreaterThanOrEqual(2);
-    for (const a of e.attempts) {
-      expect(a).toMatchObject({ address: '127.0.40.13', code: 'ECONNREFUSED', maybeSent: false });
+    for (const [i, a] of e.attempts.entries()) {
+      // The last one may have been connecting when the deadline passed (a loaded machine): it says so.
+      const codes = i === e.attempts.length - 1 ? ['ECONNREFUSED', 'RIDETHROUGH_DEADLINE_EXCEEDED'] : ['ECONNREFUSED'];
+      expect(a).toMatchObject({ address: '127.0.40.13', maybeSent: false });
+      expect(codes).toContain(a.code);
       expect(a.durationMs).toBeGreaterThanOrEqual(0);
     }
     expect((e.cause as { code?: string }).code).toBe('ECONNREFUSED');
