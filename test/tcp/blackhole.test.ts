@@ -103,7 +103,9 @@ describe.skipIf(skipReason !== undefined)('TCP connects to blackholed addresses 
 
     const err = await rejection(resilientConnect({ host: 'cut.tcp.test', port, connectTimeout: 5_000, deadline: 400 }, ctx));
     expect(err).toBeInstanceOf(DeadlineExceededError);
-    expect((err as DeadlineExceededError).attempts).toMatchObject([{ attempt: 1, address: '127.0.41.5', code: 'RIDETHROUGH_DEADLINE_EXCEEDED', maybeSent: false }]);
+    expect((err as DeadlineExceededError).attempts).toMatchObject([
+      { attempt: 1, address: '127.0.41.5', code: 'RIDETHROUGH_DEADLINE_EXCEEDED', maybeSent: false },
+    ]);
   });
 
   it("createResilientLookup + watchSocket: Node's per-address attempt timeout and a driver's own connect timeout both mark a blackholed address bad", async () => {
