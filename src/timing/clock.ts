@@ -20,6 +20,7 @@ export type EpochMs = number & { readonly [epochBrand]: true };
 
 /** Now, on the monotonic clock. @internal */
 export function monotonicNow(): MonotonicMs {
+  // The global, not node:perf_hooks': a caller's fake timers replace it together with setTimeout, so both keep one clock.
   return performance.now() as MonotonicMs;
 }
 
