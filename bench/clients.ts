@@ -9,12 +9,12 @@ import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import got from 'got';
-import { Agent, BalancedPool, type Dispatcher, interceptors, request } from 'undici';
+import { Agent, BalancedPool, Dispatcher, interceptors, request } from 'undici';
 import { type GcSummary, interceptorLookup, netLookup, startGcProfile } from './lib.js';
 import { ResilientAgent } from './subject.js';
 
 /** Client ids for `--clients`. */
-export const clientIds = ['raw', 'resilient', 'interceptors', 'balanced', 'got'] as const;
+export const clientIds = ['raw', 'resilient', 'passthrough', 'interceptors', 'balanced', 'got'] as const;
 /** One client id. */
 export type ClientId = (typeof clientIds)[number];
 
@@ -22,6 +22,43 @@ export type ClientId = (typeof clientIds)[number];
 export const baselineName = 'undici Agent (raw)';
 /** ridethrough's name in reports. */
 export const resilientName = 'ResilientAgent';
+/** The pass-through dispatcher's name in reports. */
+export const passThroughName = 'undici Agent + pass-through handler';
+
+/** A handler that passes every callback on to the caller's: what any dispatcher that wraps handlers adds, and nothing else. */
+class ForwardingHandler implements Dispatcher.DispatchHandler {
+  constructor(private readonly next: Dispatcher.DispatchHandler) {}
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.next.onRequestStart?.(controller, context);
+  }
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>, statusMessage?: string): void {
+    this.next.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.next.onResponseData?.(controller, chunk);
+  }
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, string | string[]>): void {
+    this.next.onResponseEnd?.(controller, trailers);
+  }
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.next.onResponseError?.(controller, error);
+  }
+}
+
+/**
+ * An undici `Agent` behind a dispatcher whose only work is to wrap each request's handler in a
+ * {@link ForwardingHandler}: the floor for any resilience layer in front of undici (ridethrough's, or
+ * undici's own interceptors), so a run shows what being a wrapper costs apart from what a wrapper does.
+ */
+export class PassThroughDispatcher extends Dispatcher {
+  private readonly agent = new Agent();
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.agent.dispatch(options, new ForwardingHandler(handler));
+  }
+  override close(): Promise<void> {
+    return this.agent.close();
+  }
+}
 
 /** One client under test. */
 export interface Client {
@@ -86,6 +123,16 @@ export function makeClients(layout: ClientLayout, only: readonly ClientId[]): Cl
     const own = layout.agentOptions as { dns?: Record<string, unknown> };
     const agent = new ResilientAgent({ ...own, dns: { ...own.dns, servers: [dns], search: [] } });
     clients.push({ id: 'resilient', name: resilientName, send: () => get(nameUrl, agent), close: () => agent.close() });
+  }
+  if (only.includes('passthrough')) {
+    const dispatcher = new PassThroughDispatcher();
+    let turn = 0;
+    clients.push({
+      id: 'passthrough',
+      name: passThroughName,
+      send: () => get(ipUrls[turn++ % ipUrls.length]!, dispatcher),
+      close: () => dispatcher.close(),
+    });
   }
   if (only.includes('interceptors')) {
     const base = new Agent();

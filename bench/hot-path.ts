@@ -4,6 +4,8 @@
  * With no failures, compares requests per second, p50/p99 latency and client CPU per request of:
  * - raw `undici.Agent` on IP origins (the baseline every ratio is relative to);
  * - `ResilientAgent` with default options, on a host name served by the lab DNS server;
+ * - raw `undici.Agent` behind a dispatcher that only wraps each handler in one that passes every callback
+ *   on (`passthrough`): the floor for any wrapping dispatcher, so ResilientAgent's own work shows apart;
  * - `undici.Agent` composed with `interceptors.dns()` (lookup over the lab DNS server) and `interceptors.retry()`;
  * - `got`, with a keep-alive `http.Agent` and a lookup over the lab DNS server;
  * - (8-endpoint run only) raw `undici.BalancedPool` over the 8 IP origins.
@@ -34,7 +36,18 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { subjectBuild } from './subject.js';
 import type { WorkerReply, WorkerRequest } from './client-worker.js';
-import { type BatchResult, type Client, type ClientId, type ClientLayout, clientIds, exposedGc, makeClients, resilientName, runBatch } from './clients.js';
+import {
+  type BatchResult,
+  type Client,
+  type ClientId,
+  type ClientLayout,
+  clientIds,
+  exposedGc,
+  makeClients,
+  passThroughName,
+  resilientName,
+  runBatch,
+} from './clients.js';
 import { DnsServer } from '@ridethrough/testbed';
 import {
   dnsAddress,
@@ -132,6 +145,18 @@ export interface RunResult {
   clients: ClientResult[];
   /** The hot-path targets for ResilientAgent: throughput and p99 against raw undici in the same run. */
   target: HotPathTarget | null;
+  /** ResilientAgent against the pass-through dispatcher (the cost of its work beyond being a wrapper), when both ran. */
+  versusPassThrough: PassThroughComparison | null;
+}
+
+/** ResilientAgent's figures divided by the pass-through dispatcher's, over the whole run (informational). */
+export interface PassThroughComparison {
+  /** ResilientAgent's requests per second / the pass-through's. */
+  throughputRatio: number;
+  /** ResilientAgent's p99 / the pass-through's. */
+  p99Ratio: number;
+  /** ResilientAgent's client CPU per request / the pass-through's. */
+  cpuRatio: number;
 }
 
 /** ResilientAgent against raw undici in one run: throughput ≥ {@link throughputTarget} × and p99 ≤ {@link p99Target} ×. */
@@ -401,11 +426,20 @@ async function runOne(
     },
   }));
   const resilient = results.find((r) => r.name === resilientName);
+  const passThrough = results.find((r) => r.name === passThroughName);
   return {
     name,
     endpoints,
     clients: results,
     target: resilient ? targetOf(resilient, results[0]!) : null,
+    versusPassThrough:
+      resilient && passThrough
+        ? {
+            throughputRatio: round(resilient.rps / passThrough.rps, 3),
+            p99Ratio: round(resilient.p99Ms / passThrough.p99Ms, 3),
+            cpuRatio: round(resilient.cpuUsPerRequest / passThrough.cpuUsPerRequest, 3),
+          }
+        : null,
   };
 }
 
@@ -558,6 +592,12 @@ function printRun(run: RunResult): void {
   for (const c of run.clients) {
     console.log(
       `  ${pad(c.name, 34)} GC: ${c.gc.scavenges} young, ${c.gc.markCompacts} full, ${c.gc.pauseUsPerRequest.toFixed(2)} µs pause and ${c.gc.promotedBytesPerRequest} B promoted per request`,
+    );
+  }
+  const p = run.versusPassThrough;
+  if (p) {
+    console.log(
+      `ResilientAgent x ${passThroughName} (what its work costs beyond being a wrapper): throughput ${p.throughputRatio.toFixed(3)}, p99 ${p.p99Ratio.toFixed(3)}, CPU per request ${p.cpuRatio.toFixed(3)}`,
     );
   }
   const t = run.target;

@@ -1,6 +1,8 @@
 /**
  * The hot path's CPU cost in instructions, counted by valgrind's callgrind: a figure that does not move
- * with the machine's speed, unlike requests per second on a shared VM.
+ * with the machine's speed, unlike requests per second on a shared VM. It still moves from run to run,
+ * by up to ±10 %: which JIT tier each function reached in the warm-up, and whether a full collection
+ * falls in the measured requests (docs/benchmarks.md).
  *
  * Runs bench/profile.ts once per client under `valgrind --tool=callgrind` (the benchmark server, a
  * child process, runs natively). Each run warms up, then dumps callgrind's counters twice: once around

@@ -251,7 +251,7 @@ export function round(value: number, digits = 2): number {
 }
 
 /** The clients bench/profile.ts can run alone (`--client`). */
-export const profileClients = ['raw', 'pool', 'resilient', 'interceptors'] as const;
+export const profileClients = ['raw', 'pool', 'passthrough', 'resilient', 'interceptors'] as const;
 
 /**
  * Parses a `--clients` list of {@link profileClients}; raw undici, the baseline every ratio is

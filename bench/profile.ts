@@ -5,7 +5,7 @@
  * ./node_modules/.bin/node --import tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.ts --client resilient --requests 100000
  * ```
  *
- * `--client raw|pool|resilient|interceptors` (default resilient), `--requests N` (default 50000),
+ * `--client raw|pool|passthrough|resilient|interceptors` (default resilient), `--requests N` (default 50000),
  * `--warmup N` (default 5000), `--first CLIENT` (run another client first, in this process),
  * `--alloc-profile FILE` (write a sampled profile of every allocation made by the measured requests,
  * collected ones included, to FILE: a `.heapprofile` for Chrome DevTools; with `--alloc-survivors`, only
@@ -27,6 +27,7 @@ import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { Agent, type Dispatcher, interceptors, Pool, request } from 'undici';
 import { ResilientAgent } from './subject.js';
+import { PassThroughDispatcher } from './clients.js';
 import type { ResilienceOptions } from '../src/core/options.js';
 import { DnsServer } from '@ridethrough/testbed';
 import { dnsAddress, describeGc, type GcSummary, hotAddresses, interceptorLookup, ServerProcess, startGcProfile } from './lib.js';
@@ -143,6 +144,11 @@ function makeClient(name: string): { dispatcher: Dispatcher; url: () => string; 
     const a = new Pool(ipUrl.slice(0, -1));
     return { dispatcher: a, url: fixed(ipUrl), close: () => a.close() };
   }
+  if (name === 'passthrough') {
+    // The floor for any dispatcher that wraps handlers: raw undici behind a handler that passes everything on.
+    const a = new PassThroughDispatcher();
+    return { dispatcher: a, url: nextIpUrl, close: () => a.close() };
+  }
   if (name === 'interceptors') {
     const a = new Agent();
     return {
@@ -151,7 +157,7 @@ function makeClient(name: string): { dispatcher: Dispatcher; url: () => string; 
       close: () => a.close(),
     };
   }
-  if (name !== 'resilient') throw new RangeError(`--client must be raw, pool, interceptors or resilient; got ${name}`);
+  if (name !== 'resilient') throw new RangeError(`--client must be raw, pool, passthrough, interceptors or resilient; got ${name}`);
   const extra = JSON.parse(values['agent-options']) as ResilienceOptions;
   const a = new ResilientAgent({ ...extra, dns: { servers: [dnsServer.server], search: [], ...extra.dns } });
   return { dispatcher: a, url: fixed(nameUrl), close: () => a.close() };

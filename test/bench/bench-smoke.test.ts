@@ -56,6 +56,7 @@ describe('bench/hot-path.ts --quick --json --shared-process', () => {
       expect(run.clients.map((c) => c.name)).toEqual(['undici Agent (raw)', 'ResilientAgent']);
       expect(run.clients.every((c) => c.errors === 0 && c.requests === 200)).toBe(true);
       expect(run.target).toMatchObject({ min: 0.97, p99Max: 1.05 });
+      expect(run.versusPassThrough).toBeNull();
     }
   });
 });
@@ -74,7 +75,7 @@ describe('bench/hot-path.ts --quick --json', () => {
     for (const run of report.runs) {
       const names = run.clients.map((c) => c.name);
       expect(names[0]).toBe('undici Agent (raw)');
-      expect(names).toEqual(expect.arrayContaining(['ResilientAgent', 'undici + dns + retry interceptors', 'got']));
+      expect(names).toEqual(expect.arrayContaining(['ResilientAgent', 'undici Agent + pass-through handler', 'undici + dns + retry interceptors', 'got']));
       if (run.endpoints > 1) expect(names).toContain('undici BalancedPool (raw)');
       for (const c of run.clients) {
         expect(c.errors, `${run.name} / ${c.name} had failed requests`).toBe(0);
@@ -89,6 +90,14 @@ describe('bench/hot-path.ts --quick --json', () => {
         expect(c.gc.promotedBytesPerRequest).toBeGreaterThanOrEqual(0);
       }
       expect(run.clients[0]!.throughputRatio).toBe(1);
+      // ResilientAgent against the pass-through dispatcher, from the two rows.
+      const row = (name: string) => run.clients.find((c) => c.name === name)!;
+      const [rt, pass] = [row('ResilientAgent'), row('undici Agent + pass-through handler')];
+      expect(run.versusPassThrough).toEqual({
+        throughputRatio: Math.round((rt.rps / pass.rps) * 1000) / 1000,
+        p99Ratio: Math.round((rt.p99Ms / pass.p99Ms) * 1000) / 1000,
+        cpuRatio: Math.round((rt.cpuUsPerRequest / pass.cpuUsPerRequest) * 1000) / 1000,
+      });
       expect(run.target).toMatchObject({ client: 'ResilientAgent', metric: 'throughputRatio', min: 0.97, p99Max: 1.05 });
       const target = run.target!;
       expect(target.throughputPass).toBe(target.value >= 0.97);

@@ -19,6 +19,9 @@ const invalid: [string, Record<string, unknown>][] = [
   ['path not a string', { path: 123 }],
   ['path without a leading slash', { path: 'no-slash' }],
   ['path with a space', { path: '/a b' }],
+  ['path with a tab', { path: '/a\tb' }],
+  ['path with a character above ÿ', { path: '/a\u0100' }],
+  ['long path with a space at its end', { path: `/${'a'.repeat(200)} ` }],
   ['method not a string', { method: 1 }],
   ['method not a token', { method: 'GE T' }],
   ['upgrade not a string', { upgrade: 1 }],
@@ -107,6 +110,8 @@ describe('valid dispatch options reach the server alike', () => {
   const valid: [string, Record<string, unknown>][] = [
     ['query', { query: { a: 1, b: ['x', 'y'] } }],
     ['absolute-URL path', { path: `http://${HTTP}/echo/abs` }],
+    ['path with Latin-1 characters', { path: '/echo/\u00e9\u00ff' }],
+    ['long path', { path: `/echo/${'a'.repeat(200)}` }],
     ['headers as an object with arrays and numbers', { headers: { 'x-a': ['1', '2'], 'x-n': 3, 'x-null': null } }],
     ['headers as a flat array', { headers: ['x-a', '1', 'x-b', '2'] }],
     ['headers as a Map', { headers: new Map([['x-a', '1']]) }],
