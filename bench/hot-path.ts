@@ -728,7 +728,7 @@ async function main(): Promise<void> {
   };
   log(
     json,
-    `ridethrough hot-path benchmark — ridethrough from ${subjectBuild}/, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`,
+    `ridethrough hot-path benchmark — ridethrough from ${subjectBuild === 'dist' || subjectBuild === 'src' ? `${subjectBuild}/` : subjectBuild}, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`,
   );
   if (!exposedGc) log(json, 'note: node was started without --expose-gc (npm run bench passes it): the flag was set at run time');
 

@@ -71,7 +71,7 @@ export interface SoakReport {
     node: string;
     cpu: string;
     cpus: number;
-    build: 'dist' | 'src';
+    build: string;
     durationS: number;
     hosts: number;
     replicas: number;

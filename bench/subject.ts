@@ -1,19 +1,26 @@
 /**
  * The ridethrough build under test: the published build in dist/ when it exists (what users run,
  * compiled by tsup), else the TypeScript sources (through tsx, which adds per-closure overhead).
- * `npm run bench` builds first.
+ * `npm run bench` builds first. `BENCH_SUBJECT=/path/to/dist/index.js` takes another build instead
+ * (an earlier release, built in a git worktree), to compare it with raw undici under the same method.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 type Api = typeof import('../src/index.js');
 
 const dist = new URL('../dist/index.js', import.meta.url);
 
-/** Where the ResilientAgent under test comes from: `dist` or `src`. */
-export const subjectBuild: 'dist' | 'src' = existsSync(fileURLToPath(dist)) ? 'dist' : 'src';
+const other = process.env.BENCH_SUBJECT;
 
-const api: Api = subjectBuild === 'dist' ? ((await import(dist.href)) as Api) : await import('../src/index.js');
+/** Where the ResilientAgent under test comes from: `dist`, `src`, or the path `BENCH_SUBJECT` names. */
+export const subjectBuild: string = other ? other : existsSync(fileURLToPath(dist)) ? 'dist' : 'src';
+
+const api: Api = other
+  ? ((await import(pathToFileURL(other).href)) as Api)
+  : subjectBuild === 'dist'
+    ? ((await import(dist.href)) as Api)
+    : await import('../src/index.js');
 
 /** The ResilientAgent class of the build under test. */
 export const ResilientAgent: Api['ResilientAgent'] = api.ResilientAgent;
