@@ -109,31 +109,19 @@ export function makeClients(layout: ClientLayout, only: readonly ClientId[]): Cl
   const nameUrl = `http://${host}:${port}/`;
   const clients: Client[] = [];
 
-  if (only.includes('raw')) {
-    const agent = new Agent();
+  /** A client that round-robins over the IP origins, as raw undici does (no DNS at all). */
+  const onIpOrigins = (id: ClientId, name: string, dispatcher: Agent | PassThroughDispatcher): Client => {
     let turn = 0;
-    clients.push({
-      id: 'raw',
-      name: baselineName,
-      send: () => get(ipUrls[turn++ % ipUrls.length]!, agent),
-      close: () => agent.close(),
-    });
-  }
+    return { id, name, send: () => get(ipUrls[turn++ % ipUrls.length]!, dispatcher), close: () => dispatcher.close() };
+  };
+
+  if (only.includes('raw')) clients.push(onIpOrigins('raw', baselineName, new Agent()));
   if (only.includes('resilient')) {
     const own = layout.agentOptions as { dns?: Record<string, unknown> };
     const agent = new ResilientAgent({ ...own, dns: { ...own.dns, servers: [dns], search: [] } });
     clients.push({ id: 'resilient', name: resilientName, send: () => get(nameUrl, agent), close: () => agent.close() });
   }
-  if (only.includes('passthrough')) {
-    const dispatcher = new PassThroughDispatcher();
-    let turn = 0;
-    clients.push({
-      id: 'passthrough',
-      name: passThroughName,
-      send: () => get(ipUrls[turn++ % ipUrls.length]!, dispatcher),
-      close: () => dispatcher.close(),
-    });
-  }
+  if (only.includes('passthrough')) clients.push(onIpOrigins('passthrough', passThroughName, new PassThroughDispatcher()));
   if (only.includes('interceptors')) {
     const base = new Agent();
     const composed = base.compose(interceptors.dns({ lookup: interceptorLookup(dns) }), interceptors.retry());
