@@ -205,6 +205,8 @@ export interface MemoryResult {
 export interface BenchReport {
   meta: {
     node: string;
+    /** Where ResilientAgent came from: `dist`, `src`, or the build `BENCH_SUBJECT` named. */
+    build: string;
     undici: string;
     cpu: string;
     cores: number;
@@ -718,6 +720,7 @@ async function main(): Promise<void> {
   }
   const meta: BenchReport['meta'] = {
     node: process.version,
+    build: subjectBuild,
     undici: undiciVersion(),
     cpu: cpuModel(),
     cores: os.cpus().length,
@@ -728,7 +731,7 @@ async function main(): Promise<void> {
   };
   log(
     json,
-    `ridethrough hot-path benchmark — ridethrough from ${subjectBuild === 'dist' || subjectBuild === 'src' ? `${subjectBuild}/` : subjectBuild}, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`,
+    `ridethrough hot-path benchmark — ridethrough from ${meta.build === 'dist' || meta.build === 'src' ? `${meta.build}/` : meta.build}, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`,
   );
   if (!exposedGc) log(json, 'note: node was started without --expose-gc (npm run bench passes it): the flag was set at run time');
 

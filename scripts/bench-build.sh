@@ -6,7 +6,8 @@
 #
 # The commit is checked out in a git worktree under ${TMPDIR:-/tmp}, with its own locked dependencies,
 # except undici: that is this checkout's copy, so every client of the run shares one undici (a second
-# copy in the clients' processes changes what their collector does, and so the figures).
+# copy in the clients' processes changes what their collector does, and so the figures). Remove it
+# afterwards with `git worktree remove --force <the directory>`.
 set -euo pipefail
 commit=${1:?usage: scripts/bench-build.sh COMMIT}
 root=$(cd "$(dirname "$0")/.." && pwd)

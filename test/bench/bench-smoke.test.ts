@@ -68,6 +68,7 @@ describe('bench/hot-path.ts --quick --json', () => {
     const report = JSON.parse(ran.stdout) as BenchReport;
 
     expect(report.meta.node).toBe(process.version);
+    expect(['dist', 'src']).toContain(report.meta.build);
     expect(report.meta.cpu.length).toBeGreaterThan(0);
     expect(report.meta.options).toMatchObject({ requests: 300, hosts: 20 });
 
