@@ -731,7 +731,7 @@ async function main(): Promise<void> {
   };
   log(
     json,
-    `ridethrough hot-path benchmark — ridethrough from ${meta.build === 'dist' || meta.build === 'src' ? `${meta.build}/` : meta.build}, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`,
+    `ridethrough hot-path benchmark — ridethrough from ${meta.build}, Node ${meta.node}, undici ${meta.undici}, ${meta.cpu} x ${meta.cores}, load ${meta.loadAverageBefore.join(' ')}`,
   );
   if (!exposedGc) log(json, 'note: node was started without --expose-gc (npm run bench passes it): the flag was set at run time');
 

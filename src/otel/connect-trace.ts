@@ -29,7 +29,8 @@ export class OtelConnectTrace implements ConnectTrace, LiveSpan {
   readonly span: Span;
   /** The connect's endpoint-state key, `tcp://host:port`. */
   readonly origin: string;
-  private readonly hostname: string;
+  /** The host name of the request or connect. */
+  readonly hostname: string;
   private readonly context: Context;
 
   /**
@@ -50,7 +51,7 @@ export class OtelConnectTrace implements ConnectTrace, LiveSpan {
     this.context = trace.setSpan(parent, this.span);
     this.origin = info.origin;
     this.hostname = info.hostname;
-    settings.live.add(info.hostname, this);
+    settings.live.add(this);
   }
 
   attempt<T>(_info: ConnectAttemptInfo, connect: () => T): T {
@@ -78,7 +79,7 @@ export class OtelConnectTrace implements ConnectTrace, LiveSpan {
   }
 
   private finish(info: ConnectEndInfo): void {
-    this.settings.live.remove(this.hostname, this);
+    this.settings.live.remove(this);
     const span = this.span;
     span.setAttribute(attr.attempts, info.attempts);
     if (this.settings.podIps && info.address !== undefined) {

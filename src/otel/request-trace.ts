@@ -112,7 +112,8 @@ export class OtelRequestTrace implements RequestTrace, LiveSpan {
   private readonly context: Context;
   private readonly startedAt = performance.now();
   private readonly attributes: Attributes;
-  private readonly hostname: string;
+  /** The host name of the request or connect. */
+  readonly hostname: string;
   private readonly port: number;
   private readonly urlFull: string;
   private status: number | undefined = undefined;
@@ -140,7 +141,7 @@ export class OtelRequestTrace implements RequestTrace, LiveSpan {
     const parent = context.active();
     this.span = settings.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.CLIENT, attributes: spanAttributes }, parent);
     this.context = trace.setSpan(parent, this.span);
-    settings.live.add(info.hostname, this);
+    settings.live.add(this);
   }
 
   attempt(info: AttemptStartInfo, send: () => void): void {
@@ -188,7 +189,7 @@ export class OtelRequestTrace implements RequestTrace, LiveSpan {
   }
 
   private finish(error: Error | undefined, attempts: number): void {
-    this.settings.live.remove(this.hostname, this);
+    this.settings.live.remove(this);
     const span = this.span;
     const metric: Attributes = { ...this.attributes };
     const status = this.status;
