@@ -234,9 +234,10 @@ export class EndpointSet {
    * Finds endpoints that went silent while their peers answer ({@link isSilent}), ejects them (within
    * `maxPercent`) and tells their attempts in flight. Returns whether any attempt awaits headers here.
    * @param now - now
-   * @param threshold - the silence threshold in ms (asked only when an attempt is old enough to matter)
+   * @param floorMs - the threshold's floor: an attempt younger than this cannot be silent
+   * @param threshold - the silence threshold in ms, at least `floorMs` (asked only when an attempt has waited past the floor)
    */
-  checkSilence(now: MonotonicMs, threshold: () => number): boolean {
+  checkSilence(now: MonotonicMs, floorMs: number, threshold: () => number): boolean {
     let busy = false;
     let limit: number | undefined;
     for (const e of this.list) {
@@ -246,6 +247,8 @@ export class EndpointSet {
         continue;
       }
       busy = true;
+      // The threshold (a percentile of recent latencies) is worth computing only for an attempt past its floor.
+      if (now - oldest.startedAt < floorMs) continue;
       limit ??= threshold();
       if (!isSilent(now, oldest.startedAt, e.lastAnsweredAt, this.peerLastAnswered(e), limit)) continue;
       if (!e.isEjected(now) && this.mayEject(now)) {

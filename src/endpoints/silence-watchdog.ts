@@ -76,7 +76,7 @@ export class SilenceWatchdog {
         // One endpoint has no peer to compare with; its attempts are bounded by their own timers.
         continue;
       }
-      if (host.endpoints.checkSilence(now, () => silenceThreshold(after, latencyMultiple, host.p99()))) busy = true;
+      if (host.endpoints.checkSilence(now, after, () => silenceThreshold(after, latencyMultiple, host.p99()))) busy = true;
     }
     if (busy) this.ensureRunning();
   }

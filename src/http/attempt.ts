@@ -42,6 +42,14 @@ export interface AttemptOwner {
   endpointLost(attempt: AttemptHandler, reason: string): void;
 }
 
+/**
+ * How often an attempt's body is checked for idleness under `bodyTimeoutMs`: a quarter of it, at most a
+ * second, so the timeout fires at most that late; a chunk then costs a flag, not a timer. @internal
+ */
+export function bodyCheckInterval(bodyTimeoutMs: number): number {
+  return Math.max(1, Math.min(1_000, Math.ceil(bodyTimeoutMs / 4)));
+}
+
 const committed: AttemptOutcome = Object.freeze({ kind: 'committed' });
 const abandoned: AttemptOutcome = Object.freeze({ kind: 'abandoned' });
 
@@ -58,7 +66,9 @@ const maxDrainBytes = 256 * 1024;
  * undici's headers and body timeouts off. Both timers are entries on the agent's deadline queues; the
  * first attempt of the hot path keeps its time-to-headers timer on the request flow's own entry (the flow
  * calls {@link expire}): one entry per request instead of two. Once headers are in, the same entry moves
- * to the body queue, and each body chunk moves it to the back of that queue.
+ * to the body queue, where it is checked every {@link bodyCheckInterval}: a body chunk only marks the
+ * attempt active (no clock read, no queue work per chunk), and the check fails the response once no
+ * chunk came for `bodyTimeout`, at most one interval late.
  * @internal
  */
 export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry, InFlightAttempt {
@@ -83,6 +93,10 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
   /** Whether the entry is on the body queue (headers are in, the body is being read). */
   private watchingBody = false;
+  /** A body chunk came since the last body check. */
+  private bodyActive = false;
+  /** The body check that last saw activity (or when headers came): idle time counts from here. */
+  private bodyIdleSince: MonotonicMs = longAgo;
 
   /**
    * @param owner - the request flow
@@ -119,7 +133,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
 
   /** The deadline queue's call: the entry is on the body queue once headers are in, else on the attempt queue. @internal */
   expire(): void {
-    if (this.watchingBody) this.bodyExpired();
+    if (this.watchingBody) this.checkBody();
     else this.headersExpired();
   }
 
@@ -143,12 +157,18 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   }
 
   /**
-   * No body chunk within the body timeout: the response fails with undici's `UND_ERR_BODY_TIMEOUT`, as
-   * undici's own body timeout fails it. While the caller has paused the response, time does not count.
+   * The body check: a chunk since the last one (or a caller who paused the response: that time does not
+   * count) restarts the idle time. No chunk for the body timeout, and the response fails with undici's
+   * `UND_ERR_BODY_TIMEOUT`, as undici's own body timeout fails it.
    */
-  private bodyExpired(): void {
-    if (this.committed && this.owner.userController.paused) {
-      this.bodyTimeouts.add(this, this.bodyTimeoutMs);
+  private checkBody(): void {
+    const now = monotonicNow();
+    if (this.bodyActive || (this.committed && this.owner.userController.paused)) {
+      this.bodyActive = false;
+      this.bodyIdleSince = now;
+    }
+    if (now - this.bodyIdleSince < this.bodyTimeoutMs) {
+      this.bodyTimeouts.add(this, bodyCheckInterval(this.bodyTimeoutMs), now);
       return;
     }
     this.watchingBody = false;
@@ -160,7 +180,9 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   private watchBody(now: MonotonicMs): void {
     if (this.bodyTimeoutMs <= 0) return;
     this.watchingBody = true;
-    this.bodyTimeouts.add(this, this.bodyTimeoutMs, now);
+    this.bodyActive = false;
+    this.bodyIdleSince = now;
+    this.bodyTimeouts.add(this, bodyCheckInterval(this.bodyTimeoutMs), now);
   }
 
   private unwatchBody(): void {
@@ -221,11 +243,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.abandoned) return;
-    if (this.watchingBody) {
-      // Data: the idle window starts again (same duration, so the queue stays in expiry order).
-      this.bodyTimeouts.remove(this);
-      this.bodyTimeouts.add(this, this.bodyTimeoutMs);
-    }
+    // Data: the next body check restarts the idle time.
+    this.bodyActive = true;
     if (this.drain) {
       this.drain.bytes += chunk.length;
       // A large error body is not worth reading to keep one connection: drop the connection instead.

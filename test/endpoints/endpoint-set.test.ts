@@ -162,9 +162,9 @@ describe('silence', () => {
     a.link(attempt(150, lost));
     b.lastAnsweredAt = at(200);
     // Not old enough yet.
-    expect(set.checkSilence(at(250), () => 200)).toBe(true);
+    expect(set.checkSilence(at(250), 200, () => 200)).toBe(true);
     expect(lost).toEqual([]);
-    expect(set.checkSilence(at(301), () => 200)).toBe(true);
+    expect(set.checkSilence(at(301), 200, () => 200)).toBe(true);
     expect(lost).toEqual(['silent', 'silent']);
     expect(a.isEjected(at(302))).toBe(true);
     expect(a.ejectedFor).toBe('silent');
@@ -177,13 +177,32 @@ describe('silence', () => {
     a.link(attempt(100, lost));
     a.lastAnsweredAt = at(120);
     b.lastAnsweredAt = at(500);
-    set.checkSilence(at(1_000), () => 200);
+    set.checkSilence(at(1_000), 200, () => 200);
     expect(lost).toEqual([]);
     const c = setOf('x', 'y');
     c.endpoints.get('x')!.link(attempt(100, lost));
     c.endpoints.get('y')!.lastAnsweredAt = at(50);
-    c.checkSilence(at(1_000), () => 200);
+    c.checkSilence(at(1_000), 200, () => 200);
     expect(lost).toEqual([]);
+  });
+
+  it('the threshold (a percentile of recent latencies) is asked only once an attempt has waited past the floor', () => {
+    const set = setOf('a', 'b');
+    const lost: string[] = [];
+    set.endpoints.get('a')!.link(attempt(100, lost));
+    set.endpoints.get('b')!.lastAnsweredAt = at(150);
+    let asked = 0;
+    const threshold = (): number => {
+      asked++;
+      return 400;
+    };
+    expect(set.checkSilence(at(250), 200, threshold)).toBe(true);
+    expect(asked).toBe(0);
+    expect(set.checkSilence(at(350), 200, threshold)).toBe(true);
+    expect(asked).toBe(1);
+    expect(lost).toEqual([]);
+    expect(set.checkSilence(at(501), 200, threshold)).toBe(true);
+    expect(lost).toEqual(['silent']);
   });
 
   it('unlinking keeps the in-flight list in start order', () => {
