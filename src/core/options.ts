@@ -206,7 +206,7 @@ export const resilienceOptions: OptionGroup<ResilienceOptions> = {
     bodyTimeout: custom(
       checkBodyTimeout,
       30_000,
-      "Idle time allowed between response body chunks (0 = off), on a timer of ridethrough's own: it fires at most a quarter of the timeout, and at most a second, late (undici's own fires up to a second late); time the caller keeps the response paused does not count. A fraction is refused with undici's `InvalidArgumentError`, as undici's `Agent` refuses it, by every API.",
+      "Idle time allowed between response body chunks (0 = off), on a timer of ridethrough's own: it fires at most an eighth of the timeout, and at most a second, late (undici's own fires up to a second late); time the caller keeps the response paused does not count. A fraction is refused with undici's `InvalidArgumentError`, as undici's `Agent` refuses it, by every API.",
       {
         defaultText: '30000',
         rangeText: 'integer 0–3600000',

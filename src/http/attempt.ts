@@ -43,11 +43,11 @@ export interface AttemptOwner {
 }
 
 /**
- * How often an attempt's body is checked for idleness under `bodyTimeoutMs`: a quarter of it, at most a
+ * How often an attempt's body is checked for idleness under `bodyTimeoutMs`: an eighth of it, at most a
  * second, so the timeout fires at most that late; a chunk then costs a flag, not a timer. @internal
  */
 export function bodyCheckInterval(bodyTimeoutMs: number): number {
-  return Math.max(1, Math.min(1_000, Math.ceil(bodyTimeoutMs / 4)));
+  return Math.max(1, Math.min(1_000, Math.ceil(bodyTimeoutMs / 8)));
 }
 
 const committed: AttemptOutcome = Object.freeze({ kind: 'committed' });

@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { bodyCheckInterval } from '../../src/http/attempt.js';
 
 describe('bodyCheckInterval', () => {
-  it('is a quarter of the body timeout, at most a second and at least a millisecond', () => {
-    expect(bodyCheckInterval(200)).toBe(50);
+  it('is an eighth of the body timeout, at most a second and at least a millisecond', () => {
+    expect(bodyCheckInterval(200)).toBe(25);
+    expect(bodyCheckInterval(4_000)).toBe(500);
     expect(bodyCheckInterval(30_000)).toBe(1_000);
     expect(bodyCheckInterval(3_600_000)).toBe(1_000);
     expect(bodyCheckInterval(1)).toBe(1);
