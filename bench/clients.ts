@@ -96,7 +96,8 @@ const gc: GcFunction =
 /** Collects the young generation (see {@link exposedGc}). */
 export const collectGarbage = (): void => gc({ type: 'minor' });
 
-async function get(url: string, dispatcher: Dispatcher): Promise<void> {
+/** One request as every client sends it: a GET whose body is read as text, and a 200 expected. */
+export async function get(url: string, dispatcher: Dispatcher): Promise<void> {
   const { statusCode, body } = await request(url, { dispatcher });
   await body.text();
   if (statusCode !== 200) throw new Error(`unexpected status ${statusCode}`);

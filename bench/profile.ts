@@ -25,12 +25,10 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
-import { Agent, type Dispatcher, interceptors, Pool, request } from 'undici';
-import { ResilientAgent } from './subject.js';
-import { PassThroughDispatcher } from './clients.js';
-import type { ResilienceOptions } from '../src/core/options.js';
+import { Pool } from 'undici';
+import { type Client, type ClientId, get, makeClients } from './clients.js';
 import { DnsServer } from '@ridethrough/testbed';
-import { dnsAddress, describeGc, type GcSummary, hotAddresses, interceptorLookup, ServerProcess, startGcProfile } from './lib.js';
+import { dnsAddress, describeGc, type GcSummary, hotAddresses, ServerProcess, startGcProfile } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,12 +48,6 @@ const { values } = parseArgs({
 const requests = Number(values.requests);
 const concurrency = Number(values.concurrency);
 const endpoints = Number(values.endpoints);
-
-async function get(url: string, dispatcher: Dispatcher): Promise<void> {
-  const { statusCode, body } = await request(url, { dispatcher });
-  await body.text();
-  if (statusCode !== 200) throw new Error(`unexpected status ${statusCode}`);
-}
 
 /** What `--json` prints: one line. */
 export interface ProfileResult {
@@ -124,54 +116,34 @@ const addresses = hotAddresses(endpoints);
 dnsServer.setRecords('hot.bench.test', { a: addresses, ttl: 5 });
 const server = await ServerProcess.start(addresses);
 /**
- * One client: its dispatcher, the URL of its next request, and how to close it. Raw undici round-robins
- * over the IP origins, as in bench/hot-path.ts, so it uses every endpoint as the name-based clients do;
- * `pool` is one `Pool` on the first address.
+ * One client, as the hot-path benchmark makes it (bench/clients.ts: raw undici round-robins over the IP
+ * origins, the name-based clients resolve through the lab DNS server), plus `pool`: one undici `Pool` on
+ * the first address, no `Agent` in front (the floor under raw undici).
  */
-function makeClient(name: string): { dispatcher: Dispatcher; url: () => string; close: () => Promise<void> } {
-  const ipUrls = addresses.map((a) => `http://${a}:${server.port}/`);
-  const ipUrl = ipUrls[0]!;
-  let turn = 0;
-  const nextIpUrl = (): string => ipUrls[turn++ % ipUrls.length]!;
-  const nameUrl = `http://hot.bench.test:${server.port}/`;
-  const fixed = (u: string) => (): string => u;
-  if (name === 'raw') {
-    const a = new Agent();
-    return { dispatcher: a, url: nextIpUrl, close: () => a.close() };
-  }
+function makeClient(name: string): Pick<Client, 'send' | 'close'> {
   if (name === 'pool') {
-    // The floor: undici's Pool on the IP origin, no Agent in front.
-    const a = new Pool(ipUrl.slice(0, -1));
-    return { dispatcher: a, url: fixed(ipUrl), close: () => a.close() };
+    const pool = new Pool(`http://${addresses[0]}:${server.port}`);
+    const url = `http://${addresses[0]}:${server.port}/`;
+    return { send: () => get(url, pool), close: () => pool.close() };
   }
-  if (name === 'passthrough') {
-    // The floor for any dispatcher that wraps handlers: raw undici behind a handler that passes everything on.
-    const a = new PassThroughDispatcher();
-    return { dispatcher: a, url: nextIpUrl, close: () => a.close() };
+  const shared: readonly string[] = ['raw', 'passthrough', 'interceptors', 'resilient'] satisfies ClientId[];
+  if (!shared.includes(name)) {
+    throw new RangeError(`--client must be raw, pool, passthrough, interceptors or resilient; got ${name}`);
   }
-  if (name === 'interceptors') {
-    const a = new Agent();
-    return {
-      dispatcher: a.compose(interceptors.dns({ lookup: interceptorLookup(dnsServer.server) }), interceptors.retry()),
-      url: fixed(nameUrl),
-      close: () => a.close(),
-    };
-  }
-  if (name !== 'resilient') throw new RangeError(`--client must be raw, pool, passthrough, interceptors or resilient; got ${name}`);
-  const extra = JSON.parse(values['agent-options']) as ResilienceOptions;
-  const a = new ResilientAgent({ ...extra, dns: { servers: [dnsServer.server], search: [], ...extra.dns } });
-  return { dispatcher: a, url: fixed(nameUrl), close: () => a.close() };
+  const agentOptions = JSON.parse(values['agent-options']) as Record<string, unknown>;
+  const layout = { addresses, host: 'hot.bench.test', port: server.port, dns: dnsServer.server, concurrency, agentOptions };
+  return makeClients(layout, [name as ClientId])[0]!;
 }
 
-const { dispatcher, url, close: closeIt } = makeClient(values.client);
+const client = makeClient(values.client);
 if (values.first) {
   // Another client first, in this process: shows what sharing undici's code with it costs.
   const other = makeClient(values.first);
-  await drive(() => get(other.url(), other.dispatcher), requests);
+  await drive(other.send, requests);
   await other.close();
 }
 try {
-  await drive(() => get(url(), dispatcher), Number(values.warmup));
+  await drive(client.send, Number(values.warmup));
   if (values.callgrind) {
     // Part 1 of the dump: the control calls alone (bench/instructions.ts subtracts it from part 2).
     callgrindControl('--zero');
@@ -181,7 +153,7 @@ try {
   const allocations = values['alloc-profile'] ? await startAllocationSampling(values['alloc-survivors']) : undefined;
   const gcProfile = startGcProfile();
   const cpu0 = process.cpuUsage();
-  const ms = await drive(() => get(url(), dispatcher), requests);
+  const ms = await drive(client.send, requests);
   const cpu = process.cpuUsage(cpu0);
   const gc = gcProfile.stop(requests);
   if (values.callgrind) callgrindControl('--dump'); // part 2: the measured requests
@@ -196,7 +168,7 @@ try {
     console.log(`  ${describeGc(gc)}`);
   }
 } finally {
-  await closeIt();
+  await client.close();
   await server.stop();
   await dnsServer.stop();
 }
