@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { type Client, type ClientId, get, makeClients } from './clients.js';
 import { DnsServer } from '@ridethrough/testbed';
-import { dnsAddress, describeGc, type GcSummary, hotAddresses, ServerProcess, startGcProfile } from './lib.js';
+import { dnsAddress, describeGc, type GcSummary, hotAddresses, profileClients, ServerProcess, startGcProfile } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -126,10 +126,7 @@ function makeClient(name: string): Pick<Client, 'send' | 'close'> {
     const url = `http://${addresses[0]}:${server.port}/`;
     return { send: () => get(url, pool), close: () => pool.close() };
   }
-  const shared: readonly string[] = ['raw', 'passthrough', 'interceptors', 'resilient'] satisfies ClientId[];
-  if (!shared.includes(name)) {
-    throw new RangeError(`--client must be raw, pool, passthrough, interceptors or resilient; got ${name}`);
-  }
+  if (!(profileClients as readonly string[]).includes(name)) throw new RangeError(`--client must be one of ${profileClients.join(', ')}; got ${name}`);
   const agentOptions = JSON.parse(values['agent-options']) as Record<string, unknown>;
   const layout = { addresses, host: 'hot.bench.test', port: server.port, dns: dnsServer.server, concurrency, agentOptions };
   return makeClients(layout, [name as ClientId])[0]!;
