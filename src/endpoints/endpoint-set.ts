@@ -112,6 +112,8 @@ export class EndpointSet {
     if (this.ejectedUntilMax !== 0) {
       const now = monotonicNow();
       if (now < this.ejectedUntilMax) return this.pick(undefined, undefined, now);
+      // Every ejection has ended: later requests skip the clock read.
+      this.ejectedUntilMax = longAgo;
     }
     return this.rotation.length > 0 ? this.balancer.choose(this.rotation) : undefined;
   }

@@ -18,10 +18,20 @@ export type MonotonicMs = number & { readonly [monotonicBrand]: true };
 /** Milliseconds since the Unix epoch (`Date.now()`): may jump; for times shown to people and HTTP dates. @internal */
 export type EpochMs = number & { readonly [epochBrand]: true };
 
+/** The `performance` read last, and the `setTimeout` that was global then. */
+let clock: { now(): number } = globalThis.performance;
+let clockTimers: typeof setTimeout = globalThis.setTimeout;
+
 /** Now, on the monotonic clock. @internal */
 export function monotonicNow(): MonotonicMs {
-  // The global, not node:perf_hooks': a caller's fake timers replace it together with setTimeout, so both keep one clock.
-  return performance.now() as MonotonicMs;
+  // Node's global `performance` is a lazy accessor, costly to read per request; node:perf_hooks' object
+  // would miss a caller's fake timers. Fake timers replace `performance` together with `setTimeout`, a
+  // plain global: a new `setTimeout` means the global `performance` is read again.
+  if (setTimeout !== clockTimers) {
+    clockTimers = setTimeout;
+    clock = performance;
+  }
+  return clock.now() as MonotonicMs;
 }
 
 /** Now, on the wall clock. @internal */

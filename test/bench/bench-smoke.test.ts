@@ -2,10 +2,13 @@
  * Smoke test of the hot-path benchmark: runs `bench/hot-path.ts --quick --json` for real (a real
  * server child process, the real lab DNS server, real undici/ResilientAgent/got clients, the memory
  * child with --expose-gc) and checks the shape of the report; the same for `bench/isolated.ts` (each
- * client in its own process), and `bench/soak.ts` for a few seconds with tiny settings. It does not
- * judge speed.
+ * client in its own process), and `bench/soak.ts` for a few seconds with tiny settings; and
+ * `bench/callgrind-functions.ts` on a small dump written in callgrind's format. It does not judge speed.
  */
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BenchReport } from '../../bench/hot-path.js';
@@ -162,5 +165,56 @@ describe('bench/soak.ts --json, for a few seconds', () => {
       expect(s.endpointsMax).toBeLessThanOrEqual(report.verdict.endpointsBound);
     }
     expect(report.verdict, report.verdict.reasons.join('; ')).toMatchObject({ pass: true, reasons: [] });
+  }, 70_000);
+});
+
+describe('bench/callgrind-functions.ts', () => {
+  it('names JIT code from the perf map, counts self cost per request and compares two dumps', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ridethrough-cg-'));
+    // A pid no process of this run has: V8 writes perf maps to /tmp/perf-<pid>.map, where the tool looks.
+    const pid = 4_000_000 + (process.pid % 100_000);
+    const perfMap = `/tmp/perf-${pid}.map`;
+    try {
+      await writeFile(perfMap, ['1000 100 JS:*start file:///x/dist/index.js:1:1', '2000 100 JS:*onData /x/node_modules/undici/lib/a.js:2:2', ''].join('\n'));
+      // fn 1 (JIT code in ridethrough) costs 3000 of its own and calls fn 2 (500, not its own); fn 3 is a builtin.
+      const dump = (builtin: number): string =>
+        [
+          'version: 1',
+          `pid: ${pid}`,
+          'events: Ir',
+          'fn=(1) 0x0000000000001010',
+          '0 3000',
+          'cfn=(2) 0x0000000000002004',
+          'calls=1 0',
+          '0 500',
+          'fn=(2)',
+          '0 500',
+          'fn=(3) Builtins_LoadIC',
+          `0 ${builtin}`,
+          '',
+        ].join('\n');
+      await writeFile(path.join(dir, 'a-1.thread01.callgrind'), dump(1000));
+      await writeFile(path.join(dir, 'b-1.thread01.callgrind'), dump(3000));
+      const ran = await runBench(
+        [path.join(dir, 'a-1.thread01.callgrind'), path.join(dir, 'b-1.thread01.callgrind'), '--requests', '10'],
+        60_000,
+        'bench/callgrind-functions.ts',
+      );
+      expect(ran.code, ran.stderr).toBe(0);
+      const row = (kind: string): string[] =>
+        ran.stdout
+          .split('\n')
+          .find((l) => l.startsWith(kind))!
+          .slice(28)
+          .trim()
+          .split(/\s+/);
+      expect(row('ridethrough')).toEqual(['300', '300']);
+      expect(row('undici JavaScript')).toEqual(['50', '50']);
+      expect(row('V8 builtins')).toEqual(['100', '300']);
+      expect(ran.stdout).toMatch(/\s200\s+100\s+300\s+Builtins_LoadIC/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await rm(perfMap, { force: true });
+    }
   }, 70_000);
 });
