@@ -2,7 +2,7 @@ import { type Dispatcher, errors } from 'undici';
 import type { DeadlineEntry, Deadlines } from '../timing/deadlines.js';
 import type { Endpoint, InFlightAttempt } from '../endpoints/endpoint.js';
 import type { HeaderRecord } from '../utils/headers.js';
-import { longAgo, type MonotonicMs, monotonicNow } from '../timing/clock.js';
+import { type MonotonicMs, monotonicNow, never } from '../timing/clock.js';
 
 /** How one attempt ended, as far as the request flow is concerned. @internal */
 export type AttemptOutcome =
@@ -87,7 +87,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   /** How the attempt ended, once decided. */
   private result: AttemptOutcome | undefined;
   /** When the attempt times out without response headers; set by the deadline queue. @internal */
-  deadlineExpiresAt: MonotonicMs = longAgo;
+  deadlineExpiresAt: MonotonicMs = never;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;
@@ -96,7 +96,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, DeadlineEntry
   /** A body chunk came since the last body check. */
   private bodyActive = false;
   /** The body check that last saw activity (or when headers came): idle time counts from here. */
-  private bodyIdleSince: MonotonicMs = longAgo;
+  private bodyIdleSince: MonotonicMs = never;
 
   /**
    * @param owner - the request flow

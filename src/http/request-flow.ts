@@ -34,7 +34,7 @@ import { type ParsedOrigin, parseOrigin } from '../core/origin.js';
 import { RetryState } from './retry-state.js';
 import { RunningAttempts } from './running-attempts.js';
 import type { HeaderRecord } from '../utils/headers.js';
-import { plus, epochNow, longAgo, type MonotonicMs, monotonicNow } from '../timing/clock.js';
+import { plus, epochNow, type MonotonicMs, monotonicNow, never } from '../timing/clock.js';
 
 /** Sends attempts to endpoints: the agent through its own pools, the interceptor through the next dispatcher. @internal */
 export interface AttemptTransport {
@@ -110,10 +110,10 @@ export class RequestFlow extends RunningAttempts implements AttemptOwner, Deadli
   /** The instrumentation's trace of this request (ridethrough/otel), when hooks were set as it started. */
   private trace: RequestTrace | undefined = undefined;
   /** When the overall deadline passes. */
-  private deadlineAt: MonotonicMs = longAgo;
+  private deadlineAt: MonotonicMs = never;
   /** True while the flow's deadline-queue entry stands in for the first attempt's time-to-headers timer (one entry per request, not two). */
   private attemptTimerOnFlow = false;
-  /** @internal */ deadlineExpiresAt: MonotonicMs = longAgo;
+  /** @internal */ deadlineExpiresAt: MonotonicMs = never;
   /** @internal */ deadlinePrev: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineNext: DeadlineEntry | undefined = undefined;
   /** @internal */ deadlineList: DeadlineEntry['deadlineList'] = undefined;

@@ -44,7 +44,9 @@ export function plus<T extends MonotonicMs | EpochMs>(at: T, ms: number): T {
   return (at + ms) as T;
 }
 
-/** A time that never comes (`Infinity`), on the monotonic clock. @internal */
+// Per-request time fields start at `never`, not 0: a field that starts as a small integer and later holds a
+// fractional time makes V8 replace its object's hidden class, and undici's caches that hold our handlers turn megamorphic.
+/** A time that never comes (`Infinity`), on the monotonic clock; also the first value of a per-request time field set later. @internal */
 export const never = Number.POSITIVE_INFINITY as MonotonicMs;
 
 /** A time long past (`0`: before the process started), on the monotonic clock: "not yet" for fields like "last answered at". @internal */
