@@ -18,37 +18,11 @@ import type { Dispatcher } from 'undici';
 import { ResilienceContext } from '../src/core/context.js';
 import { LiveRequests } from '../src/http/live-requests.js';
 import { type AttemptTransport, RequestFlow } from '../src/http/request-flow.js';
+import { answerSync as answer } from '../test/support/sync-response.js';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '7' } } });
 const requests = Number(values.requests);
 const rounds = Number(values.rounds);
-
-const empty: Record<string, string> = {};
-const chunk = Buffer.from('ok');
-
-/** A controller for the synchronous transport. */
-class Controller implements Dispatcher.DispatchController {
-  aborted = false;
-  paused = false;
-  reason: Error | null = null;
-  rawHeaders = null;
-  rawTrailers = null;
-  abort(reason: Error): void {
-    this.aborted = true;
-    this.reason = reason;
-  }
-  pause(): void {}
-  resume(): void {}
-}
-
-/** Plays a whole 200 response into the handler, synchronously. */
-function answer(handler: Dispatcher.DispatchHandler): void {
-  const c = new Controller();
-  handler.onRequestStart?.(c, {});
-  handler.onResponseStart?.(c, 200, empty, 'OK');
-  handler.onResponseData?.(c, chunk);
-  handler.onResponseEnd?.(c, empty);
-}
 
 let completed = 0;
 class UserHandler implements Dispatcher.DispatchHandler {

@@ -13,26 +13,11 @@ import { ResilienceContext } from '../../src/core/context.js';
 import type { AttemptHandler } from '../../src/http/attempt.js';
 import { LiveRequests } from '../../src/http/live-requests.js';
 import { type AttemptTransport, RequestFlow } from '../../src/http/request-flow.js';
+import { answerSync } from '../support/sync-response.js';
 
 v8.setFlagsFromString('--allow-natives-syntax');
 // Compiled after the flag is set, so it may use V8's intrinsic.
 const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
-
-const empty: Record<string, string> = {};
-
-class Controller implements Dispatcher.DispatchController {
-  aborted = false;
-  paused = false;
-  reason: Error | null = null;
-  rawHeaders = null;
-  rawTrailers = null;
-  abort(reason: Error): void {
-    this.aborted = true;
-    this.reason = reason;
-  }
-  pause(): void {}
-  resume(): void {}
-}
 
 class UserHandler implements Dispatcher.DispatchHandler {
   ended = false;
@@ -55,11 +40,7 @@ const transport: AttemptTransport = {
   send: (_origin, _endpoint, _opts, handler) => {
     handlers.push(handler as AttemptHandler);
     if (handlers.length === 1) return;
-    const c = new Controller();
-    handler.onRequestStart?.(c, {});
-    handler.onResponseStart?.(c, 200, empty, 'OK');
-    handler.onResponseData?.(c, Buffer.from('ok'));
-    handler.onResponseEnd?.(c, empty);
+    answerSync(handler);
   },
 };
 const opts = (): Dispatcher.DispatchOptions => ({ origin: 'http://127.0.0.1:8080', path: '/', method: 'GET' });
