@@ -128,7 +128,10 @@ const cell = (n: number): string => Math.round(n).toLocaleString('en-US').padSta
 
 const buckets = dumps.map((d) => {
   const b = new Map<string, number>();
-  for (const [name, cost] of d) b.set(bucketOf(name), (b.get(bucketOf(name)) ?? 0) + cost);
+  for (const [name, cost] of d) {
+    const kind = bucketOf(name);
+    b.set(kind, (b.get(kind) ?? 0) + cost);
+  }
   return b;
 });
 const kinds = [...new Set(buckets.flatMap((b) => [...b.keys()]))].sort((a, b) => (buckets.at(-1)!.get(b) ?? 0) - (buckets.at(-1)!.get(a) ?? 0));
