@@ -14,7 +14,7 @@ import { type GcSummary, interceptorLookup, netLookup, startGcProfile } from './
 import { ResilientAgent } from './subject.js';
 
 /** Client ids for `--clients`. */
-export const clientIds = ['raw', 'resilient', 'passthrough', 'interceptors', 'balanced', 'got'] as const;
+export const clientIds = ['raw', 'resilient', 'previous', 'passthrough', 'interceptors', 'balanced', 'got'] as const;
 /** One client id. */
 export type ClientId = (typeof clientIds)[number];
 
@@ -22,6 +22,15 @@ export type ClientId = (typeof clientIds)[number];
 export const baselineName = 'undici Agent (raw)';
 /** ridethrough's name in reports. */
 export const resilientName = 'ResilientAgent';
+/**
+ * The name in reports of `previous`: ResilientAgent of another build (`BENCH_PREVIOUS`, which
+ * scripts/bench-build.sh prints), run in its own process beside this build's, so that one run says
+ * whether a change kept the hot path where an earlier release had it.
+ */
+export function previousName(path: string | undefined = process.env.BENCH_PREVIOUS): string {
+  const commit = path === undefined ? undefined : /ridethrough-bench-([0-9a-f]+)/.exec(path)?.[1];
+  return `ResilientAgent (${commit ?? 'previous build'})`;
+}
 /** The pass-through dispatcher's name in reports. */
 export const passThroughName = 'undici Agent + pass-through handler';
 
@@ -117,10 +126,19 @@ export function makeClients(layout: ClientLayout, only: readonly ClientId[]): Cl
   };
 
   if (only.includes('raw')) clients.push(onIpOrigins('raw', baselineName, new Agent()));
-  if (only.includes('resilient')) {
+  /** ResilientAgent of the build under test, with the agent options of the run, on the host name. */
+  const onName = (id: ClientId, name: string): Client => {
     const own = layout.agentOptions as { dns?: Record<string, unknown> };
     const agent = new ResilientAgent({ ...own, dns: { ...own.dns, servers: [dns], search: [] } });
-    clients.push({ id: 'resilient', name: resilientName, send: () => get(nameUrl, agent), close: () => agent.close() });
+    return { id, name, send: () => get(nameUrl, agent), close: () => agent.close() };
+  };
+  if (only.includes('resilient')) clients.push(onName('resilient', resilientName));
+  if (only.includes('previous')) {
+    // Its process imports the previous build as the build under test (bench/hot-path.ts sets BENCH_SUBJECT there).
+    if (process.env.BENCH_PREVIOUS === undefined || process.env.BENCH_SUBJECT !== process.env.BENCH_PREVIOUS) {
+      throw new Error('--clients previous: the previous build runs in a process of its own, with BENCH_SUBJECT=$BENCH_PREVIOUS (not with --shared-process)');
+    }
+    clients.push(onName('previous', previousName()));
   }
   if (only.includes('passthrough')) clients.push(onIpOrigins('passthrough', passThroughName, new PassThroughDispatcher()));
   if (only.includes('interceptors')) {

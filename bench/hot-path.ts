@@ -23,6 +23,8 @@
  *         [--skip-memory] [--quick] [--json]`
  *
  * `BENCH_WORKER_FLAGS='--trace-gc'` passes node flags to the client processes (to see their collector).
+ * `BENCH_PREVIOUS=<dist/index.js of an earlier build>` (scripts/bench-build.sh prints one) with
+ * `--clients …,previous` runs that build's ResilientAgent too, and compares this build's with it.
  *
  * The targets (ResilientAgent ≥ 0.97 × raw undici's throughput and p99 ≤ 1.05 × raw undici's) are
  * printed as PASS/FAIL; the exit code does not depend on them (timings on a shared machine are noisy).
@@ -45,6 +47,7 @@ import {
   exposedGc,
   makeClients,
   passThroughName,
+  previousName,
   resilientName,
   runBatch,
 } from './clients.js';
@@ -146,16 +149,22 @@ export interface RunResult {
   /** The hot-path targets for ResilientAgent: throughput and p99 against raw undici in the same run. */
   target: HotPathTarget | null;
   /** ResilientAgent against the pass-through dispatcher (the cost of its work beyond being a wrapper), when both ran. */
-  versusPassThrough: PassThroughComparison | null;
+  versusPassThrough: ClientComparison | null;
+  /** ResilientAgent against the previous build's (`--clients previous`): whether the hot path kept its speed. */
+  versusPrevious: ClientComparison | null;
 }
 
-/** ResilientAgent's figures divided by the pass-through dispatcher's, over the whole run (informational). */
-export interface PassThroughComparison {
-  /** ResilientAgent's requests per second / the pass-through's. */
+/** ResilientAgent's figures divided by another client's in the same run (informational). */
+export interface ClientComparison {
+  /** The other client. */
+  other: string;
+  /** ResilientAgent's requests per second / the other's, over the whole run. */
   throughputRatio: number;
-  /** ResilientAgent's p99 / the pass-through's. */
+  /** 95 % interval of {@link throughputRatio} (bootstrap, paired by round). */
+  throughputInterval: [number, number];
+  /** ResilientAgent's p99 / the other's. */
   p99Ratio: number;
-  /** ResilientAgent's client CPU per request / the pass-through's. */
+  /** ResilientAgent's client CPU per request / the other's. */
   cpuRatio: number;
 }
 
@@ -262,7 +271,9 @@ function inProcess(client: Client, concurrency: number): Runner {
 
 /** A client in a process of its own (bench/client-worker.ts), started with `--expose-gc`. */
 async function inWorker(id: ClientId, layout: ClientLayout, concurrency: number): Promise<Runner> {
-  const child = forkTs('./client-worker.ts', ['--expose-gc', ...(process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter(Boolean)]);
+  // The previous build's process takes that build as the one under test.
+  const env = id === 'previous' ? { ...process.env, BENCH_SUBJECT: process.env.BENCH_PREVIOUS } : process.env;
+  const child = forkTs('./client-worker.ts', ['--expose-gc', ...(process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter(Boolean)], env);
   const ask = async <K extends WorkerReply['type']>(message: WorkerRequest, type: K): Promise<Extract<WorkerReply, { type: K }>> => {
     const reply = nextMessage(child, (m): m is WorkerReply => typeof m === 'object' && m !== null && 'type' in m, 600_000);
     child.send(message);
@@ -427,21 +438,27 @@ async function runOne(
       promotedBytesPerRequest: round(row.tally.gc.promotedBytes / Math.max(1, row.requests), 0),
     },
   }));
-  const resilient = results.find((r) => r.name === resilientName);
-  const passThrough = results.find((r) => r.name === passThroughName);
+  const resilient = results.findIndex((r) => r.name === resilientName);
+  /** ResilientAgent against the client named `other`, when both ran. */
+  const versus = (other: string): ClientComparison | null => {
+    const o = results.findIndex((r) => r.name === other);
+    if (resilient < 0 || o < 0) return null;
+    const [a, b] = [results[resilient]!, results[o]!];
+    return {
+      other,
+      throughputRatio: round(a.rps / b.rps, 3),
+      throughputInterval: bootstrapRatio(rows[resilient]!.tally, rows[o]!.tally).map((v) => round(v, 3)) as [number, number],
+      p99Ratio: round(a.p99Ms / b.p99Ms, 3),
+      cpuRatio: round(a.cpuUsPerRequest / b.cpuUsPerRequest, 3),
+    };
+  };
   return {
     name,
     endpoints,
     clients: results,
-    target: resilient ? targetOf(resilient, results[0]!) : null,
-    versusPassThrough:
-      resilient && passThrough
-        ? {
-            throughputRatio: round(resilient.rps / passThrough.rps, 3),
-            p99Ratio: round(resilient.p99Ms / passThrough.p99Ms, 3),
-            cpuRatio: round(resilient.cpuUsPerRequest / passThrough.cpuUsPerRequest, 3),
-          }
-        : null,
+    target: resilient >= 0 ? targetOf(results[resilient]!, results[0]!) : null,
+    versusPassThrough: versus(passThroughName),
+    versusPrevious: versus(previousName()),
   };
 }
 
@@ -596,12 +613,15 @@ function printRun(run: RunResult): void {
       `  ${pad(c.name, 34)} GC: ${c.gc.scavenges} young, ${c.gc.markCompacts} full, ${c.gc.pauseUsPerRequest.toFixed(2)} µs pause and ${c.gc.promotedBytesPerRequest} B promoted per request`,
     );
   }
-  const p = run.versusPassThrough;
-  if (p) {
+  const versus = (c: ClientComparison | null, why: string): void => {
+    if (!c) return;
+    const interval = `${c.throughputInterval[0].toFixed(3)}–${c.throughputInterval[1].toFixed(3)}`;
     console.log(
-      `ResilientAgent x ${passThroughName} (what its work costs beyond being a wrapper): throughput ${p.throughputRatio.toFixed(3)}, p99 ${p.p99Ratio.toFixed(3)}, CPU per request ${p.cpuRatio.toFixed(3)}`,
+      `ResilientAgent x ${c.other} (${why}): throughput ${c.throughputRatio.toFixed(3)} (95% interval ${interval}), p99 ${c.p99Ratio.toFixed(3)}, CPU per request ${c.cpuRatio.toFixed(3)}`,
     );
-  }
+  };
+  versus(run.versusPassThrough, 'what its work costs beyond being a wrapper');
+  versus(run.versusPrevious, 'whether this build kept the hot path');
   const t = run.target;
   if (!t) return;
   const verdict = (pass: boolean): string => (pass ? 'PASS' : 'FAIL');
@@ -684,13 +704,16 @@ function makeClientIds(only: readonly ClientId[], endpoints: number): ClientId[]
 
 /** `--clients a,b`: known ids only; raw undici (the baseline) is always included. */
 function parseClients(raw: string | undefined): ClientId[] {
-  if (raw === undefined) return [...clientIds];
+  if (raw === undefined) return clientIds.filter((id) => id !== 'previous');
   const ids = raw
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   for (const id of ids) {
     if (!(clientIds as readonly string[]).includes(id)) throw new RangeError(`--clients takes a comma-separated list of ${clientIds.join(', ')}; got ${id}`);
+  }
+  if (ids.includes('previous') && process.env.BENCH_PREVIOUS === undefined) {
+    throw new RangeError('--clients previous needs BENCH_PREVIOUS=<dist/index.js of the earlier build> (scripts/bench-build.sh COMMIT prints it)');
   }
   return clientIds.filter((id) => id === 'raw' || ids.includes(id));
 }
@@ -704,7 +727,8 @@ const usage = `Usage: npm run bench -- [options]
   --hosts N         hosts for the memory benchmark (default 1000; --quick 40)
   --delay MS        the server answers each request after MS ms (default 0: the CPU-bound hot path;
                     with a delay, throughput is bound by latency, as with a real service behind)
-  --clients LIST    only these clients (comma-separated: ${clientIds.join(', ')}; raw always runs)
+  --clients LIST    only these clients (comma-separated: ${clientIds.join(', ')}; raw always runs;
+                    previous, ResilientAgent of the build BENCH_PREVIOUS names, only when listed)
   --agent-options JSON  extra ResilientAgent options, e.g. '{"breaker":false}' (what a mechanism costs)
   --shared-process  all clients in this one process, sharing undici's code (default: one process each)
   --repeat N        fresh clients (fresh processes) N times per layout, the rounds split between them (default 1)

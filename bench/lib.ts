@@ -40,13 +40,13 @@ export function memoryHost(i: number): string {
 
 /**
  * Forks a TypeScript module of this folder in a new Node process with the tsx loader
- * (the `--require`/`--import` flags this process was started with), plus `extraExecArgv`.
+ * (the `--require`/`--import` flags this process was started with), plus `extraExecArgv`, with `env`.
  */
-export function forkTs(file: string, extraExecArgv: string[] = []): ChildProcess {
+export function forkTs(file: string, extraExecArgv: string[] = [], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   const path = fileURLToPath(new URL(file, import.meta.url));
   const loader = process.execArgv.filter((a, i, all) => a.includes('tsx') || (i + 1 < all.length && all[i + 1]!.includes('tsx')));
   const execArgv = loader.length > 0 ? loader : ['--import', import.meta.resolve('tsx/esm')];
-  return fork(path, [], { execArgv: [...execArgv, ...extraExecArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(path, [], { execArgv: [...execArgv, ...extraExecArgv], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 /** Waits for the next IPC message of `child` that satisfies `accept`. */

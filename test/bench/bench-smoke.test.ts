@@ -24,10 +24,11 @@ interface Ran {
 }
 
 /** Runs a benchmark script (default bench/hot-path.ts) with tsx under this Node; kills it if it takes too long. */
-function runBench(args: string[], timeoutMs: number, script = 'bench/hot-path.ts'): Promise<Ran> {
+function runBench(args: string[], timeoutMs: number, script = 'bench/hot-path.ts', env: NodeJS.ProcessEnv = process.env): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, ...args], {
       cwd: root,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -60,7 +61,41 @@ describe('bench/hot-path.ts --quick --json --shared-process', () => {
       expect(run.clients.every((c) => c.errors === 0 && c.requests === 200)).toBe(true);
       expect(run.target).toMatchObject({ min: 0.97, p99Max: 1.05 });
       expect(run.versusPassThrough).toBeNull();
+      expect(run.versusPrevious).toBeNull();
     }
+  });
+});
+
+describe('bench/hot-path.ts --clients previous', () => {
+  it('runs the build BENCH_PREVIOUS names in a process of its own and compares ResilientAgent with it', async () => {
+    // The sources stand in for an earlier build: what is checked is that the client runs and is compared.
+    const env = { ...process.env, BENCH_PREVIOUS: path.join(root, 'src/index.ts') };
+    const ran = await runBench(
+      ['--quick', '--json', '--clients', 'resilient,previous', '--skip-memory', '--requests', '200', '--warmup', '20'],
+      90_000,
+      undefined,
+      env,
+    );
+    expect(ran.code, `benchmark exited with ${ran.code}\n${ran.stderr}`).toBe(0);
+    const report = JSON.parse(ran.stdout) as BenchReport;
+    for (const run of report.runs) {
+      expect(run.clients.map((c) => c.name)).toEqual(['undici Agent (raw)', 'ResilientAgent', 'ResilientAgent (previous build)']);
+      expect(run.clients.every((c) => c.errors === 0 && c.requests === 200)).toBe(true);
+      const [rt, previous] = [run.clients[1]!, run.clients[2]!];
+      expect(run.versusPrevious).toMatchObject({
+        other: 'ResilientAgent (previous build)',
+        throughputRatio: Math.round((rt.rps / previous.rps) * 1000) / 1000,
+        cpuRatio: Math.round((rt.cpuUsPerRequest / previous.cpuUsPerRequest) * 1000) / 1000,
+      });
+      expect(run.versusPassThrough).toBeNull();
+    }
+  }, 100_000);
+
+  it('refuses the client without BENCH_PREVIOUS, naming the variable', async () => {
+    const { BENCH_PREVIOUS: _, ...env } = process.env;
+    const ran = await runBench(['--quick', '--json', '--clients', 'previous', '--skip-memory'], 30_000, undefined, env);
+    expect(ran.code).not.toBe(0);
+    expect(ran.stderr).toContain('BENCH_PREVIOUS');
   });
 });
 
@@ -97,11 +132,15 @@ describe('bench/hot-path.ts --quick --json', () => {
       // ResilientAgent against the pass-through dispatcher, from the two rows.
       const row = (name: string) => run.clients.find((c) => c.name === name)!;
       const [rt, pass] = [row('ResilientAgent'), row('undici Agent + pass-through handler')];
-      expect(run.versusPassThrough).toEqual({
+      expect(run.versusPassThrough).toMatchObject({
+        other: 'undici Agent + pass-through handler',
         throughputRatio: Math.round((rt.rps / pass.rps) * 1000) / 1000,
         p99Ratio: Math.round((rt.p99Ms / pass.p99Ms) * 1000) / 1000,
         cpuRatio: Math.round((rt.cpuUsPerRequest / pass.cpuUsPerRequest) * 1000) / 1000,
       });
+      expect(run.versusPrevious).toBeNull();
+      // Not in the default list: it needs another build.
+      expect(names).not.toContain('ResilientAgent (previous build)');
       expect(run.target).toMatchObject({ client: 'ResilientAgent', metric: 'throughputRatio', min: 0.97, p99Max: 1.05 });
       const target = run.target!;
       expect(target.throughputPass).toBe(target.value >= 0.97);
