@@ -371,7 +371,8 @@ export function resolveHedge(hedge: HedgeOptions): ResolvedHedge {
  * @internal
  */
 export function validateOverrides(overrides: RequestOverrides | undefined): void {
-  checkGroup(overrideOptions, overrides, 'ridethrough');
+  // Nearly every request has none: a check the hot path inlines, not a call.
+  if (overrides !== undefined) checkGroup(overrideOptions, overrides, 'ridethrough');
 }
 
 /** Every documented option group, by the heading its table goes under in docs/configuration.md. @internal */
