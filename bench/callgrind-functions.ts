@@ -14,6 +14,9 @@
  * With one dump it prints its buckets and its costliest functions; with several, the buckets side by
  * side and the functions whose cost differs most between the first dump and the last.
  * `--requests` must be the measured requests of the `bench:instructions` run (its default, 10 000).
+ * `--callers TEXT` adds, per dump, who calls the functions whose name contains TEXT: calls per request
+ * and the calls' inclusive cost per request (`--callers Builtins_LoadIC_Megamorphic` says which code's
+ * inline caches went megamorphic; `--callers 'start file'` what one of ours calls is counted under).
  *
  * @module
  */
@@ -26,6 +29,7 @@ const { values, positionals } = parseArgs({
   options: {
     requests: { type: 'string', default: '10000' },
     top: { type: 'string', default: '40' },
+    callers: { type: 'string' },
   },
 });
 if (positionals.length === 0) throw new RangeError('give one or more callgrind dumps (bench:instructions --keep DIR writes them)');
@@ -66,47 +70,74 @@ function lookup(entries: readonly MapEntry[], address: number): string | undefin
   return undefined;
 }
 
-/** Self cost per function name, summed over a dump (callgrind's compressed format: `fn=(id) name`, `calls=` lines). */
-async function selfCosts(file: string): Promise<Map<string, number>> {
+/** Calls from one function to another over a dump, per request. */
+interface CallEdge {
+  caller: string;
+  callee: string;
+  calls: number;
+  /** The calls' inclusive cost (the callee and everything it called). */
+  cost: number;
+}
+
+/** One dump, per request: each function's self cost, and the calls between functions. */
+interface Dump {
+  self: Map<string, number>;
+  calls: CallEdge[];
+}
+
+/** Reads a dump (callgrind's compressed format: `fn=(id) name`, `cfn=`, `calls=` lines), names resolved. */
+async function readDump(file: string): Promise<Dump> {
   const text = await readFile(file, 'utf8');
   const pid = /^pid:\s*(\d+)/m.exec(text)?.[1];
   const entries = pid === undefined ? [] : await readPerfMap(`/tmp/perf-${pid}.map`).catch(() => []);
   const names = new Map<string, string>();
   const costs = new Map<string, number>();
+  const edges = new Map<string, { caller: string; callee: string; calls: number; cost: number }>();
   let current = '';
-  let callCost = false;
+  let callee = '';
+  let pendingCall: { caller: string; callee: string; calls: number; cost: number } | undefined;
   for (const line of text.split('\n')) {
     if (line.startsWith('fn=') || line.startsWith('cfn=')) {
       const m = /^c?fn=\((\d+)\)(?: (.*))?$/.exec(line);
       if (!m) continue;
       if (m[2] !== undefined) names.set(m[1]!, m[2]);
       if (line.startsWith('fn=')) current = m[1]!;
+      else callee = m[1]!;
       continue;
     }
     if (line.startsWith('calls=')) {
       // The next cost line is the call's inclusive cost, not this function's own.
-      callCost = true;
+      const key = `${current} ${callee}`;
+      pendingCall = edges.get(key) ?? { caller: current, callee, calls: 0, cost: 0 };
+      edges.set(key, pendingCall);
+      pendingCall.calls += Number(line.slice(6).split(' ')[0]);
       continue;
     }
     const c = line.charCodeAt(0);
     if ((c >= 48 && c <= 57) || c === 43 || c === 45 || c === 42) {
-      if (callCost) {
-        callCost = false;
+      const cost = Number(line.split(' ')[1]);
+      if (!Number.isFinite(cost)) continue;
+      if (pendingCall !== undefined) {
+        pendingCall.cost += cost;
+        pendingCall = undefined;
         continue;
       }
-      const cost = Number(line.split(' ')[1]);
-      if (Number.isFinite(cost)) costs.set(current, (costs.get(current) ?? 0) + cost);
+      costs.set(current, (costs.get(current) ?? 0) + cost);
     }
   }
-  const byName = new Map<string, number>();
-  for (const [id, cost] of costs) {
+  const nameOf = (id: string): string => {
     let name = names.get(id) ?? '?';
     if (name.startsWith('0x')) name = lookup(entries, Number.parseInt(name.split("'")[0]!, 16)) ?? 'JIT code (not in the perf map)';
     // The tier marker (`*` TurboFan, `+` Maglev, `^` Sparkplug, `~` interpreter) is dropped: one function, one line.
-    name = name.replace(/^JS:[*+^~]?'?/, 'JS:');
-    byName.set(name, (byName.get(name) ?? 0) + cost / requests);
+    return name.replace(/^JS:[*+^~]?'?/, 'JS:');
+  };
+  const self = new Map<string, number>();
+  for (const [id, cost] of costs) {
+    const name = nameOf(id);
+    self.set(name, (self.get(name) ?? 0) + cost / requests);
   }
-  return byName;
+  const calls = [...edges.values()].map((e) => ({ caller: nameOf(e.caller), callee: nameOf(e.callee), calls: e.calls / requests, cost: e.cost / requests }));
+  return { self, calls };
 }
 
 /** The kind of code a function name is. */
@@ -122,7 +153,8 @@ function bucketOf(name: string): string {
   return 'native code';
 }
 
-const dumps = await Promise.all(positionals.map(selfCosts));
+const read = await Promise.all(positionals.map(readDump));
+const dumps = read.map((d) => d.self);
 const label = (file: string): string => file.slice(file.lastIndexOf('/') + 1).replace(/\.thread\d+\.callgrind$/, '');
 const cell = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(15);
 
@@ -153,5 +185,15 @@ if (dumps.length === 1) {
   const diff = (n: string): number => (last.get(n) ?? 0) - (first.get(n) ?? 0);
   for (const n of names.sort((a, b) => Math.abs(diff(b)) - Math.abs(diff(a))).slice(0, top)) {
     console.log(`${cell(diff(n))}${cell(first.get(n) ?? 0)}${cell(last.get(n) ?? 0)}  ${n.slice(0, 140)}`);
+  }
+}
+
+if (values.callers !== undefined) {
+  const text = values.callers;
+  for (const [i, d] of read.entries()) {
+    console.log(`\nCalls into functions named like "${text}" in ${label(positionals[i]!)}, per request (calls, inclusive cost, caller -> callee):`);
+    const edges = d.calls.filter((e) => e.callee.includes(text)).sort((a, b) => b.cost - a.cost);
+    for (const e of edges.slice(0, top)) console.log(`${e.calls.toFixed(2).padStart(8)}${cell(e.cost)}  ${e.caller.slice(0, 90)} -> ${e.callee.slice(0, 70)}`);
+    if (edges.length === 0) console.log('  none');
   }
 }

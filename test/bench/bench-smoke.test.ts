@@ -208,7 +208,7 @@ describe('bench/soak.ts --json, for a few seconds', () => {
 });
 
 describe('bench/callgrind-functions.ts', () => {
-  it('names JIT code from the perf map, counts self cost per request and compares two dumps', async () => {
+  it('names JIT code from the perf map, counts self cost per request, compares two dumps and lists callers', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ridethrough-cg-'));
     // A pid no process of this run has: V8 writes perf maps to /tmp/perf-<pid>.map, where the tool looks.
     const pid = 4_000_000 + (process.pid % 100_000);
@@ -235,7 +235,7 @@ describe('bench/callgrind-functions.ts', () => {
       await writeFile(path.join(dir, 'a-1.thread01.callgrind'), dump(1000));
       await writeFile(path.join(dir, 'b-1.thread01.callgrind'), dump(3000));
       const ran = await runBench(
-        [path.join(dir, 'a-1.thread01.callgrind'), path.join(dir, 'b-1.thread01.callgrind'), '--requests', '10'],
+        [path.join(dir, 'a-1.thread01.callgrind'), path.join(dir, 'b-1.thread01.callgrind'), '--requests', '10', '--callers', 'onData'],
         60_000,
         'bench/callgrind-functions.ts',
       );
@@ -251,6 +251,8 @@ describe('bench/callgrind-functions.ts', () => {
       expect(row('undici JavaScript')).toEqual(['50', '50']);
       expect(row('V8 builtins')).toEqual(['100', '300']);
       expect(ran.stdout).toMatch(/\s200\s+100\s+300\s+Builtins_LoadIC/);
+      // --callers: the one call of fn 1 into fn 2, per request (1 call and 500 inclusive over 10 requests), in each dump.
+      expect(ran.stdout.match(/ 0\.10\s+50 {2}JS:start file:\/\/\/x\/dist\/index\.js:1:1 -> JS:onData /g)).toHaveLength(2);
     } finally {
       await rm(dir, { recursive: true, force: true });
       await rm(perfMap, { force: true });
